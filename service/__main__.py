@@ -1,0 +1,31 @@
+"""`python -m service [--config FILE] [--host H] [--port P]`: run the gateway (and its managed engines)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import uvicorn
+
+from service.app import create_app
+from service.settings import load_settings
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve generative reward models over HTTP.")
+    parser.add_argument("--config", type=Path, default=None, help="YAML settings file (env GENRM_* wins).")
+    parser.add_argument("--host", default=None)
+    parser.add_argument("--port", type=int, default=None)
+    arguments = parser.parse_args()
+    overrides = {k: v for k, v in {"host": arguments.host, "port": arguments.port}.items() if v is not None}
+    settings = load_settings(arguments.config, **overrides)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+    print(f"genrm-serve starting on http://{settings.host}:{settings.port} (engines take ~1 minute on CPU)",
+          flush=True)
+
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+
+
+if __name__ == "__main__":
+    main()

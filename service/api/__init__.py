@@ -1,0 +1,1 @@
+"""The HTTP surface: wire models (`protocol`), thin routes (`routes`), error envelope (`errors`)."""

@@ -1,0 +1,86 @@
+"""The one error envelope, `{"error": {"message", "type", "param", "code"}}`, and the handlers that emit it.
+
+Handlers are registered per exception type (not as middleware) so that handled errors still pass through the
+metrics middleware and `genrm_http_requests_total{status_class}` tells the truth. Order: request validation
+(422, with the first bad field as `param`), then our `ServiceError` tree via `STATUS`, then Starlette's HTTP
+errors (404 for unknown routes, 405), then anything else as a 500 that is logged as the bug it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.api.protocol import ErrorInfo, ErrorResponse
+from service.errors import ServiceError, status_of
+
+logger = logging.getLogger(__name__)
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in [
+        (404, "Unknown model or rubric."),
+        (413, "Too many items or votes."),
+        (422, "Invalid request; `param` names the field."),
+        (429, "Overloaded; see Retry-After."),
+        (503, "No engine available; see Retry-After."),
+    ]
+}
+
+
+def error_response(
+    status: int, message: str, error_type: str, param: str | None = None, retry_after: float | None = None
+) -> JSONResponse:
+    body = ErrorResponse(error=ErrorInfo(message=message, type=error_type, param=param, code=status))
+    headers = {"Retry-After": str(math.ceil(retry_after))} if retry_after is not None else None
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def _field_path(location: Sequence[int | str]) -> str:
+    parts = [str(part) for part in location if part not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    problems = error.errors()
+    first = problems[0] if problems else {"loc": ("body",), "msg": "invalid request"}
+    described = "; ".join(f"`{_field_path(p['loc'])}`: {p['msg']}" for p in problems[:10])
+    more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+    return error_response(
+        422, f"invalid request: {described}{more}. See GET /docs for the schema.", "invalid_request",
+        param=_field_path(first["loc"]),
+    )
+
+
+async def _service_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ServiceError)
+    status = status_of(error)
+    if status >= 500:
+        logger.warning("%s: %s", type(error).__name__, error.message)
+    return error_response(status, error.message, error.code, error.param, error.retry_after)
+
+
+async def _http_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    error_type = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+    return error_response(error.status_code, str(error.detail), error_type)
+
+
+async def _unexpected_error(_: Request, error: Exception) -> JSONResponse:
+    logger.exception("unhandled error (a bug)", exc_info=error)
+    return error_response(500, "internal error; this is a bug in the service", "internal_error")
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

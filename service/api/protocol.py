@@ -1,0 +1,195 @@
+"""Wire models of the judging API. Requests forbid unknown fields so a typo is an error, not a default."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from models.rubrics import Rubric
+
+MAX_TEXT_CHARS = 400_000
+ItemStatus = Literal["ok", "too_long", "parse_failed", "engine_error", "timeout"]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChatMessageIn(_Request):
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(max_length=MAX_TEXT_CHARS)
+
+
+Prompt = str | list[ChatMessageIn]
+
+
+class SamplingIn(_Request):
+    """Overrides of the model's default sampling; omitted fields keep the defaults."""
+
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=32768)
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+
+
+class _JudgingRequest(_Request):
+    model: str | None = Field(default=None, description="Judge model name; omitted: the default model.")
+    task: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*$", max_length=64,
+        description="Rubric domain (chat, math, code, safety, instruction_following, creative_writing).",
+    )
+    rubric_ids: list[str] | None = Field(
+        default=None, min_length=1, max_length=32, description="`id` or `id@version`; default: the task's."
+    )
+    rubrics: list[Rubric] | None = Field(default=None, min_length=1, max_length=32, description="Inline rubrics.")
+    sampling: SamplingIn | None = None
+    include_judgments: bool = Field(default=False, description="Return every judgment's text and verdict.")
+
+    @model_validator(mode="after")
+    def _one_rubric_source(self) -> _JudgingRequest:
+        if self.rubric_ids is not None and self.rubrics is not None:
+            raise ValueError("pass either `rubric_ids` or `rubrics`, not both")
+        return self
+
+
+def _check_prompt(prompt: Prompt) -> None:
+    if isinstance(prompt, list) and not prompt:
+        raise ValueError("`prompt` as a conversation needs at least one message")
+
+
+class ScoreItemIn(_Request):
+    id: str | None = Field(default=None, max_length=256)
+    prompt: Prompt = Field(max_length=MAX_TEXT_CHARS)
+    response: str = Field(max_length=MAX_TEXT_CHARS)
+
+    @model_validator(mode="after")
+    def _prompt_not_empty(self) -> ScoreItemIn:
+        _check_prompt(self.prompt)
+        return self
+
+
+class ScoreRequest(_JudgingRequest):
+    items: list[ScoreItemIn] = Field(min_length=1)
+    votes: int = Field(default=1, ge=1, description="Judgments per item (one engine request with n samples).")
+    aggregate: Literal["mean", "majority"] = "mean"
+
+
+class CompareItemIn(_Request):
+    id: str | None = Field(default=None, max_length=256)
+    prompt: Prompt = Field(max_length=MAX_TEXT_CHARS)
+    response_a: str = Field(max_length=MAX_TEXT_CHARS)
+    response_b: str = Field(max_length=MAX_TEXT_CHARS)
+
+    @model_validator(mode="after")
+    def _prompt_not_empty(self) -> CompareItemIn:
+        _check_prompt(self.prompt)
+        return self
+
+
+class CompareRequest(_JudgingRequest):
+    items: list[CompareItemIn] = Field(min_length=1)
+    votes: int = Field(default=1, ge=1, description="Judgments per order.")
+    swap: bool = Field(default=True, description="Judge both orders (A,B) and (B,A) and vote.")
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class RubricSetRef(BaseModel):
+    ids: list[str]
+    hash: str
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    engine_requests: int = 0
+
+    def add(self, prompt_tokens: int, completion_tokens: int) -> None:
+        self.prompt_tokens += prompt_tokens
+        self.completion_tokens += completion_tokens
+        self.engine_requests += 1
+
+
+class ItemError(BaseModel):
+    type: ItemStatus
+    message: str
+
+
+class JudgmentOut(BaseModel):
+    text: str
+    order: Literal["ab", "ba"] | None = None
+    score: float | None = None
+    winner: Literal["A", "B"] | None = Field(default=None, description="Mapped back to the request's labels.")
+    failure: str | None = Field(default=None, description="Parse-failure category when not a verdict.")
+    failure_detail: str | None = None
+    finish_reason: str | None = None
+
+
+class _ItemOut(BaseModel):
+    id: str
+    status: ItemStatus
+    votes_used: int = 0
+    parse_failures: dict[str, int] = Field(default_factory=dict)
+    judgments: list[JudgmentOut] | None = None
+    error: ItemError | None = None
+
+
+class ScoreItemOut(_ItemOut):
+    score: float | None = None
+    scores: list[float] = Field(default_factory=list)
+    std: float | None = None
+
+
+class VoteOut(BaseModel):
+    order: Literal["ab", "ba"]
+    winner: Literal["A", "B"]
+
+
+class CompareItemOut(_ItemOut):
+    preference: Literal["A", "B", "tie"] | None = None
+    p_a: float | None = None
+    consistent: bool | None = None
+    votes: list[VoteOut] = Field(default_factory=list)
+
+
+class _JudgingResponse(BaseModel):
+    model: ModelRef
+    rubric_set: RubricSetRef
+    usage: Usage
+
+
+class ScoreResponse(_JudgingResponse):
+    aggregate: Literal["mean", "majority"]
+    items: list[ScoreItemOut]
+
+
+class CompareResponse(_JudgingResponse):
+    swap: bool
+    items: list[CompareItemOut]
+
+
+class RubricOut(BaseModel):
+    key: str
+    content_hash: str
+    rubric: Rubric
+
+
+class RubricListResponse(BaseModel):
+    library_hash: str
+    domains: list[str]
+    rubrics: list[RubricOut]
+
+
+class ErrorInfo(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: int
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorInfo

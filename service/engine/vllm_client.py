@@ -1,0 +1,71 @@
+"""`VLLMEngine`: the `Engine` interface over vLLM's OpenAI-compatible HTTP server, with httpx."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from service.engine.protocol import GenerationRequest, GenerationResult, Sample
+from service.errors import EngineTimeout, EngineUnavailable, UpstreamError
+
+HEALTH_TIMEOUT_S = 3.0
+RETRY_AFTER_S = 5.0
+
+
+class VLLMEngine:
+    def __init__(self, base_url: str, served_model_name: str, client: httpx.AsyncClient) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.served_model_name = served_model_name
+        self._client = client
+
+    async def generate(self, request: GenerationRequest) -> GenerationResult:
+        body = self._body(request)
+        try:
+            response = await self._client.post(f"{self.base_url}/v1/completions", json=body)
+        except httpx.TimeoutException as error:
+            raise EngineTimeout(f"engine at {self.base_url} did not answer in time: {error!r}") from error
+        except httpx.TransportError as error:
+            raise EngineUnavailable(
+                f"engine at {self.base_url} is unreachable: {error!r}", retry_after=RETRY_AFTER_S
+            ) from error
+        if response.status_code != 200:
+            raise UpstreamError(f"engine answered {response.status_code}: {response.text[:500]}")
+        return _result(response.json())
+
+    async def healthy(self) -> bool:
+        try:
+            response = await self._client.get(f"{self.base_url}/health", timeout=HEALTH_TIMEOUT_S)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    def _body(self, request: GenerationRequest) -> dict[str, Any]:
+        sampling = request.sampling
+        body: dict[str, Any] = {
+            "model": self.served_model_name,
+            "prompt": list(request.prompt_token_ids),
+            "n": request.n,
+            "max_tokens": sampling.max_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "skip_special_tokens": True,
+        }
+        if sampling.seed is not None:
+            body["seed"] = sampling.seed
+        if request.regex is not None:
+            body["structured_outputs"] = {"regex": request.regex}
+        return body
+
+
+def _result(payload: dict[str, Any]) -> GenerationResult:
+    try:
+        choices = sorted(payload["choices"], key=lambda choice: int(choice["index"]))
+        usage = payload["usage"]
+        return GenerationResult(
+            samples=[Sample(str(c["text"]), c.get("finish_reason")) for c in choices],
+            prompt_tokens=int(usage["prompt_tokens"]),
+            completion_tokens=int(usage["completion_tokens"]),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise UpstreamError(f"engine answered an unexpected completion payload: {error!r}") from error

@@ -1,0 +1,79 @@
+"""The service's exceptions. Raise them; never return error objects. `STATUS` maps each type to HTTP.
+
+    ServiceError ........................ 500  a bug: something we did not expect
+    ├── ClientError ..................... 400  the request is wrong; the message says how to fix it
+    │   ├── InvalidRequest .............. 422  a field's value is not acceptable (`param` names the field)
+    │   ├── NotFound .................... 404  a named model or rubric does not exist
+    │   └── PayloadTooLarge ............. 413  more items or votes than a request may carry
+    ├── Overloaded ...................... 429  too much work queued; retry after `retry_after` seconds
+    └── UpstreamError ................... 502  the engine answered badly
+        ├── EngineUnavailable ........... 503  no engine can take work now; retry after `retry_after`
+        └── EngineTimeout ............... 504  the engine did not answer in time
+
+Per-item failures inside a batch are not exceptions at this level: they become that item's `status` and
+`error`, and the rest of the batch succeeds.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    code = "internal_error"
+
+    def __init__(self, message: str, *, param: str | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.retry_after = retry_after
+
+
+class ClientError(ServiceError):
+    code = "bad_request"
+
+
+class InvalidRequest(ClientError):
+    code = "invalid_request"
+
+
+class NotFound(ClientError):
+    code = "not_found"
+
+
+class PayloadTooLarge(ClientError):
+    code = "payload_too_large"
+
+
+class Overloaded(ServiceError):
+    code = "overloaded"
+
+
+class UpstreamError(ServiceError):
+    code = "engine_error"
+
+
+class EngineUnavailable(UpstreamError):
+    code = "engine_unavailable"
+
+
+class EngineTimeout(UpstreamError):
+    code = "engine_timeout"
+
+
+STATUS: dict[type[ServiceError], int] = {
+    ServiceError: 500,
+    ClientError: 400,
+    InvalidRequest: 422,
+    NotFound: 404,
+    PayloadTooLarge: 413,
+    Overloaded: 429,
+    UpstreamError: 502,
+    EngineUnavailable: 503,
+    EngineTimeout: 504,
+}
+
+
+def status_of(error: ServiceError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 500

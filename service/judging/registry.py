@@ -1,0 +1,51 @@
+"""The judge models the service serves: name, version, formats, chat template, engine and defaults."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from models.chat import ChatTemplate
+from service.engine.protocol import Engine
+from service.errors import InvalidRequest, NotFound
+from service.settings import FormatName, SamplingDefaults
+
+
+@dataclass
+class JudgeModel:
+    name: str
+    version: str
+    formats: frozenset[FormatName]
+    constrained: bool
+    template: ChatTemplate
+    engine: Engine
+    max_model_len: int
+    sampling: SamplingDefaults
+    per_request_seed: bool
+    concurrency: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
+
+    def require_format(self, format_name: FormatName) -> None:
+        if format_name not in self.formats:
+            raise InvalidRequest(
+                f"model {self.name!r} does not serve the {format_name} format (it serves "
+                f"{sorted(self.formats)}); pick a model that does",
+                param="model",
+            )
+
+
+class ModelRegistry:
+    def __init__(self, models: Iterable[JudgeModel], default: str) -> None:
+        self._models = {model.name: model for model in models}
+        self.default = default
+
+    def get(self, name: str | None) -> JudgeModel:
+        model = self._models.get(name or self.default)
+        if model is None:
+            raise NotFound(
+                f"no judge model named {name!r}; this service serves {sorted(self._models)}", param="model"
+            )
+        return model
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._models.values())

@@ -1,0 +1,94 @@
+"""One item's judging work: render the prompt, check its length, ask the engine for n votes, parse each.
+
+Shared by the pointwise and the pairwise judge. A failure that belongs to this item alone (too long, engine
+error, timeout) is raised as `ItemFailure` and becomes the item's status; the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from models.chat import ChatMessage
+from models.formats.protocol import JudgeFormat
+from models.formats.sections import ParseFailure
+from service.api.protocol import ItemStatus, Usage
+from service.engine.protocol import GenerationRequest, SamplingParams
+from service.errors import EngineTimeout, UpstreamError
+from service.judging.registry import JudgeModel
+from service.metrics import Metrics
+
+VerdictT = TypeVar("VerdictT")
+
+
+class ItemFailure(Exception):
+    def __init__(self, status: ItemStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Vote(Generic[VerdictT]):
+    text: str
+    outcome: VerdictT | ParseFailure
+    finish_reason: str | None
+
+
+def failure_counts(votes: Sequence[Vote[object]]) -> dict[str, int]:
+    return dict(Counter(v.outcome.category.value for v in votes if isinstance(v.outcome, ParseFailure)))
+
+
+class JudgmentRunner:
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    async def votes(
+        self,
+        model: JudgeModel,
+        judge_format: JudgeFormat[VerdictT],
+        messages: Sequence[ChatMessage],
+        n: int,
+        sampling: SamplingParams,
+        usage: Usage,
+    ) -> list[Vote[VerdictT]]:
+        prompt_ids = model.template.encode(model.template.render(messages))
+        needed = len(prompt_ids) + sampling.max_tokens
+        if needed > model.max_model_len:
+            raise ItemFailure(
+                "too_long",
+                f"the judge prompt is {len(prompt_ids)} tokens; with max_tokens={sampling.max_tokens} it needs "
+                f"{needed}, over the judge's context of {model.max_model_len}. Shorten the prompt or "
+                "response(s), or lower sampling.max_tokens.",
+            )
+        regex = judge_format.output_regex(sampling.max_tokens) if model.constrained else None
+        request = GenerationRequest(prompt_ids, n, sampling, regex)
+        started = time.perf_counter()
+        try:
+            async with model.concurrency:
+                result = await model.engine.generate(request)
+        except EngineTimeout as error:
+            self._metrics.engine_requests.labels(model.name, "timeout").inc()
+            raise ItemFailure("timeout", error.message) from error
+        except UpstreamError as error:
+            self._metrics.engine_requests.labels(model.name, "error").inc()
+            raise ItemFailure("engine_error", error.message) from error
+        self._metrics.engine_latency.labels(model.name).observe(time.perf_counter() - started)
+        self._metrics.engine_requests.labels(model.name, "ok").inc()
+        self._metrics.tokens.labels(model.name, "prompt").inc(result.prompt_tokens)
+        self._metrics.tokens.labels(model.name, "completion").inc(result.completion_tokens)
+        usage.add(result.prompt_tokens, result.completion_tokens)
+        votes = [Vote(s.text, judge_format.parse(s.text), s.finish_reason) for s in result.samples]
+        self._count(model.name, judge_format.name, votes)
+        return votes
+
+    def _count(self, model: str, format_name: str, votes: Sequence[Vote[VerdictT]]) -> None:
+        for vote in votes:
+            if isinstance(vote.outcome, ParseFailure):
+                self._metrics.judgments.labels(model, format_name, "parse_failure").inc()
+                self._metrics.parse_failures.labels(model, format_name, vote.outcome.category.value).inc()
+            else:
+                self._metrics.judgments.labels(model, format_name, "ok").inc()

@@ -1,0 +1,144 @@
+"""Configuration, parsed once at the edge: environment (`GENRM_` prefix, `__` for nesting) over an optional YAML
+file over defaults. Nothing else in the service reads the environment.
+
+The default registry holds one judge model, the bundled SmolLM2-135M-Instruct, on a managed vLLM engine with
+CPU-fast settings (eager fp32, 1 GiB KV cache, 32-token blocks so the shared judge instructions hit the prefix
+cache). On a GPU host, configure `engine.device: cuda`, a bigger model and `dtype: auto` (see deploy/).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+FormatName = Literal["pointwise", "pairwise"]
+
+
+class SamplingDefaults(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: float = Field(default=0.8, ge=0, le=2)
+    top_p: float = Field(default=0.95, gt=0, le=1)
+    max_tokens: int = Field(default=256, ge=1, le=32768)
+
+
+class ManagedEngineSettings(BaseModel):
+    """A vLLM OpenAI-compatible server the gateway starts, health-checks, restarts and stops."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["managed"] = "managed"
+    model_path: Path | None = Field(
+        default=None, description="Hugging Face model directory; empty means the bundled model."
+    )
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: str = "float32"
+    max_model_len: int = Field(default=2048, ge=256)
+    enforce_eager: bool = True
+    block_size: int | None = Field(default=32, description="KV block size; CPU's default 128 rarely hits.")
+    cpu_kv_cache_gib: float = Field(default=1.0, gt=0, description="VLLM_CPU_KVCACHE_SPACE on CPU engines.")
+    gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
+    port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
+    startup_timeout_s: float = Field(default=900, gt=0)
+    extra_args: list[str] = Field(default_factory=list)
+
+
+class ExternalEngineSettings(BaseModel):
+    """An engine someone else runs: a vLLM OpenAI-compatible server at `url`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["external"] = "external"
+    url: HttpUrl
+    served_model_name: str | None = Field(default=None, description="Defaults to the judge model's name.")
+    tokenizer_path: Path = Field(description="Model directory whose tokenizer and chat template to use.")
+    max_model_len: int = Field(ge=256)
+    per_request_seed: bool = True
+
+
+EngineSettings = Annotated[ManagedEngineSettings | ExternalEngineSettings, Field(discriminator="kind")]
+
+
+class JudgeModelSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$", max_length=100)
+    version: str = Field(min_length=1, max_length=100)
+    formats: list[FormatName] = Field(default_factory=lambda: ["pointwise", "pairwise"], min_length=1)
+    constrained: bool = Field(
+        default=True,
+        description="Constrain completions with the format's grammar. Turn off only for checkpoints trained "
+        "on the format; then parse failures are what callers see.",
+    )
+    engine: EngineSettings = Field(default_factory=ManagedEngineSettings)
+    sampling: SamplingDefaults = Field(default_factory=SamplingDefaults)
+    max_concurrent_requests: int = Field(default=64, ge=1, description="Engine requests in flight.")
+    request_timeout_s: float = Field(default=600, gt=0)
+
+
+def _bundled_model() -> JudgeModelSettings:
+    return JudgeModelSettings(name="smollm2-135m-judge", version="bundled-q4_1-fp32")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GENRM_", env_nested_delimiter="__", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    rubrics_dir: Path = Path("rubrics")
+    cache_dir: Path = Field(default=Path(".cache"), description="Converted models, engine logs and scratch.")
+    models: list[JudgeModelSettings] = Field(default_factory=lambda: [_bundled_model()], min_length=1)
+    default_model: str | None = Field(default=None, description="Defaults to the first model.")
+    max_items_per_request: int = Field(default=1024, ge=1)
+    max_votes: int = Field(default=32, ge=1)
+    log_level: str = "info"
+
+    @field_validator("models")
+    @classmethod
+    def _unique_names(cls, models: list[JudgeModelSettings]) -> list[JudgeModelSettings]:
+        names = [model.name for model in models]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"model names must be unique; {duplicates} appear more than once")
+        return models
+
+    @model_validator(mode="after")
+    def _default_model_exists(self) -> Settings:
+        names = [model.name for model in self.models]
+        if self.default_model is not None and self.default_model not in names:
+            raise ValueError(f"default_model {self.default_model!r} is not one of the models {names}")
+        return self
+
+    @property
+    def default_model_name(self) -> str:
+        return self.default_model or self.models[0].name
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls))
+
+
+def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
+    """Settings from the environment over `config_file` (YAML) over defaults; `overrides` win over all."""
+    if config_file is not None and not config_file.is_file():
+        raise FileNotFoundError(f"config file {config_file} does not exist")
+
+    class _WithFile(Settings):
+        model_config = SettingsConfigDict(**{**Settings.model_config, "yaml_file": config_file})
+
+    return _WithFile(**overrides)  # type: ignore[arg-type]
