@@ -11,6 +11,7 @@ import uvicorn
 from service.app import create_app
 from service.settings import load_settings
 
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Serve generative reward models over HTTP.")
     parser.add_argument("--config", type=Path, default=None, help="YAML settings file (env GENRM_* wins).")
@@ -20,6 +21,7 @@ def main() -> None:
     overrides = {k: v for k, v in {"host": arguments.host, "port": arguments.port}.items() if v is not None}
     settings = load_settings(arguments.config, **overrides)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per engine request is noise
     app = create_app(settings)
     print(f"genrm-serve starting on http://{settings.host}:{settings.port} (engines take ~1 minute on CPU)",
           flush=True)

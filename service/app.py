@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from service.api.errors import register_error_handlers
@@ -27,13 +28,14 @@ async def _log_when_ready(state: AppState, settings: Settings) -> None:
                 ", ".join(model.name for model in state.registry))
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, engine_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """The gateway for `settings`. `engine_transport` replaces the network under the engine clients (tests)."""
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            state = await build_state(settings, metrics, stack)
+            state = await build_state(settings, metrics, stack, engine_transport)
             app.state.genrm = state
             announcer = asyncio.create_task(_log_when_ready(state, settings))
             try:

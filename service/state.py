@@ -42,14 +42,22 @@ class AppState:
         return managed is None or managed.state == EngineState.READY
 
 
-async def build_state(settings: Settings, metrics: Metrics, stack: AsyncExitStack) -> AppState:
+async def build_state(
+    settings: Settings,
+    metrics: Metrics,
+    stack: AsyncExitStack,
+    engine_transport: httpx.AsyncBaseTransport | None = None,
+) -> AppState:
     rubrics = RubricLibrary.load(settings.rubrics_dir)
     managed: dict[str, ManagedEngine] = {}
     models = []
     for config in settings.models:
         client = await stack.enter_async_context(
-            httpx.AsyncClient(timeout=httpx.Timeout(config.request_timeout_s, connect=5.0),
-                              limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
+            httpx.AsyncClient(
+                timeout=httpx.Timeout(config.request_timeout_s, connect=5.0),
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+                transport=engine_transport,
+            )
         )
         model, engine = await _judge_model(config, settings, client)
         if engine is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -43,20 +43,23 @@ def error_response(
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
-def _field_path(location: Sequence[int | str]) -> str:
-    parts = [str(part) for part in location if part not in ("body",)]
+def _field_path(problem: Mapping[str, Any]) -> str:
+    """`items.0.response` for a field; `body` when the body itself is not JSON (its loc is a byte offset)."""
+    if problem.get("type") == "json_invalid":
+        return "body"
+    parts = [str(part) for part in problem["loc"] if part != "body"]
     return ".".join(parts) or "body"
 
 
 async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     problems = error.errors()
-    first = problems[0] if problems else {"loc": ("body",), "msg": "invalid request"}
-    described = "; ".join(f"`{_field_path(p['loc'])}`: {p['msg']}" for p in problems[:10])
+    first: Mapping[str, Any] = problems[0] if problems else {"loc": ("body",), "msg": "invalid request"}
+    described = "; ".join(f"`{_field_path(p)}`: {p['msg']}" for p in problems[:10])
     more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
     return error_response(
         422, f"invalid request: {described}{more}. See GET /docs for the schema.", "invalid_request",
-        param=_field_path(first["loc"]),
+        param=_field_path(first),
     )
 
 

@@ -1,0 +1,56 @@
+"""The real gateway in-process, with vLLM replaced by `FakeVLLMTransport` at the httpx boundary."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from models.chat import ChatTemplate
+from service.app import create_app
+from service.settings import load_settings
+from tests.conftest import ROOT
+from tests.fakes import FakeVLLMTransport, Script, pairwise_completion, pointwise_completion
+
+AppFactory = Callable[..., AbstractAsyncContextManager[tuple[httpx.AsyncClient, FakeVLLMTransport]]]
+
+
+def default_script(body: dict[str, Any]) -> list[str]:
+    """Pointwise prompts get a 7, pairwise ones an A (the regex tells which format was asked for)."""
+    regex = body.get("structured_outputs", {}).get("regex", "")
+    return [pairwise_completion("A")] if "(A|B)" in regex else [pointwise_completion("7")]
+
+
+@pytest.fixture
+def make_client(bundled_model_dir: Path) -> AppFactory:
+    @asynccontextmanager
+    async def factory(
+        script: Script = default_script, healthy: bool = True, **model_overrides: Any
+    ) -> AsyncIterator[tuple[httpx.AsyncClient, FakeVLLMTransport]]:
+        fake = FakeVLLMTransport(script, healthy)
+        model = {
+            "name": "fake-judge", "version": "v-test",
+            "engine": {"kind": "external", "url": "http://fake-vllm:8000", "tokenizer_path": str(bundled_model_dir),
+                       "max_model_len": 2048},
+            "sampling": {"max_tokens": 160},
+            **model_overrides,
+        }
+        settings = load_settings(
+            rubrics_dir=ROOT / "rubrics", models=[model], max_items_per_request=8, max_votes=8
+        )
+        app = create_app(settings, engine_transport=fake)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+                yield client, fake
+
+    return factory
+
+
+@pytest.fixture
+def decode(chat_template: ChatTemplate) -> Callable[[dict[str, Any]], str]:
+    return lambda body: chat_template.decode(body["prompt"])
