@@ -121,6 +121,8 @@ async def readyz(state: State) -> JSONResponse:
     """Ready when the rubrics are loaded and every model's engine answers its health check."""
     models = list(state.registry)
     answers = await asyncio.gather(*(model.engine.healthy() for model in models))
+    # A managed engine also has to be marked ready by its supervisor: /health can answer a moment earlier.
+    answers = [healthy and state.engine_available(model) for model, healthy in zip(models, answers)]
     engines = []
     for model, healthy in zip(models, answers):
         state.metrics.engine_up.labels(model.name).set(1 if healthy else 0)

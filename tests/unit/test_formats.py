@@ -52,7 +52,24 @@ def test_pointwise_accepts_scores(answer: str, score: float) -> None:
 
 @pytest.mark.parametrize(
     "answer",
-    ["11", "-1", "abc", "1e1", "nan", "NaN", "inf", "", "10.5", "100", "7.", ".5", "+7", "7/10", "seven", "7 8"],
+    [
+        "11",
+        "-1",
+        "abc",
+        "1e1",
+        "nan",
+        "NaN",
+        "inf",
+        "",
+        "10.5",
+        "100",
+        "7.",
+        ".5",
+        "+7",
+        "7/10",
+        "seven",
+        "7 8",
+    ],
 )
 def test_pointwise_rejects_invalid_answers(answer: str) -> None:
     result = POINTWISE.parse(completion(answer))

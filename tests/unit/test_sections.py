@@ -1,4 +1,4 @@
-"""The section grammar (`section_regex`, `SectionBudget`) and the strict completion parser (`parse_sections`)."""
+"""The section grammar (`section_regex`, `SectionBudget`) and the strict parser (`parse_sections`)."""
 
 from __future__ import annotations
 

