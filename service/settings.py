@@ -9,9 +9,18 @@ cache). On a GPU host, configure `engine.device: cuda`, a bigger model and `dtyp
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    HttpUrl,
+    Tag,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -64,7 +73,17 @@ class ExternalEngineSettings(BaseModel):
     per_request_seed: bool = True
 
 
-EngineSettings = Annotated[ManagedEngineSettings | ExternalEngineSettings, Field(discriminator="kind")]
+def _engine_kind(value: Any) -> str:
+    """`kind` picks the engine type; without it an engine is managed, as `ManagedEngineSettings` defaults."""
+    if isinstance(value, dict):
+        return str(value.get("kind", "managed"))
+    return "external" if isinstance(value, ExternalEngineSettings) else "managed"
+
+
+EngineSettings = Annotated[
+    Annotated[ManagedEngineSettings, Tag("managed")] | Annotated[ExternalEngineSettings, Tag("external")],
+    Discriminator(_engine_kind),
+]
 
 
 class JudgeModelSettings(BaseModel):

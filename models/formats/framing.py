@@ -7,7 +7,8 @@ tokenizer would otherwise read as real special tokens and so let a response forg
 
 `neutralize` rewrites every such marker so that it reads the same to a human or a model but is no longer the
 marker: the `<` of a reserved tag becomes `‹` (U+2039) and each special-token string gets a zero-width joiner
-after its first character. Everything else passes through untouched, so `a < b` in code stays as it was.
+after its first character. Everything else passes through untouched, so `a < b` and `lo < answer:` in code stay
+as they were.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ RESERVED_TAGS: tuple[str, ...] = (
     "answer",
 )
 
+# A tag is `<`, optional `/`, a reserved name, then anything but angle brackets up to `>` (attributes such as
+# `<turn role="assistant">` included). Without the closing `>` it is not a tag: `while lo < answer:` stays.
 _TAG_PATTERN = re.compile(
-    r"<(\s*/?\s*(?:" + "|".join(sorted(RESERVED_TAGS, key=len, reverse=True)) + r")\b)",
+    r"<(\s*/?\s*(?:" + "|".join(sorted(RESERVED_TAGS, key=len, reverse=True)) + r")\b[^<>]{0,256}>)",
     re.IGNORECASE,
 )
 _LOOKALIKE_LT = "\u2039"

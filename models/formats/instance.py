@@ -9,8 +9,13 @@ from models.formats.framing import neutralize, wrap
 from models.rubrics import RubricSet
 
 
-def task_and_rubrics_block(task: str, rubrics: RubricSet) -> str:
-    listed = "\n".join(f"{number}. {rubric.render()}" for number, rubric in enumerate(rubrics.rubrics, start=1))
+def task_and_rubrics_block(task: str, rubrics: RubricSet, special_tokens: Iterable[str]) -> str:
+    """Rubrics may come inline from a request, so their text is neutralized like any untrusted text."""
+    specials = tuple(special_tokens)
+    listed = "\n".join(
+        f"{number}. {neutralize(rubric.render(), specials)}"
+        for number, rubric in enumerate(rubrics.rubrics, start=1)
+    )
     return f"<task>{task}</task>\n<rubrics>\n{listed}\n</rubrics>"
 
 

@@ -72,7 +72,7 @@ class PairwiseFormat:
         specials = tuple(special_tokens)
         user = "\n".join(
             [
-                task_and_rubrics_block(task, rubrics),
+                task_and_rubrics_block(task, rubrics, specials),
                 prompt_block(prompt, specials),
                 response_block("response_a", response_a, specials),
                 response_block("response_b", response_b, specials),

@@ -43,7 +43,7 @@ Answer exactly in this form and write nothing else:
 <eval>...</eval>
 <answer>X</answer>"""
 
-_SCORE = re.compile(r"^\d{1,2}(\.\d+)?$")
+_SCORE = re.compile(r"^[0-9]{1,2}(\.[0-9]+)?$")
 MIN_SCORE = 0.0
 MAX_SCORE = 10.0
 
@@ -73,7 +73,7 @@ class PointwiseFormat:
         specials = tuple(special_tokens)
         user = "\n".join(
             [
-                task_and_rubrics_block(task, rubrics),
+                task_and_rubrics_block(task, rubrics, specials),
                 prompt_block(prompt, specials),
                 response_block("response", response, specials),
             ]

@@ -13,6 +13,7 @@ Two halves of one contract:
 from __future__ import annotations
 
 import enum
+import math
 import re
 from dataclasses import dataclass
 
@@ -53,7 +54,7 @@ class SectionBudget:
     @classmethod
     def for_max_tokens(cls, max_tokens: int, answer_pattern_chars: int) -> SectionBudget:
         free = max_tokens - fixed_overhead_tokens(answer_pattern_chars)
-        minimum = MIN_SECTION_CHARS * len(FREE_TEXT_SECTIONS)
+        minimum = minimum_free_chars()
         if free < minimum:
             raise ValueError(
                 f"max_tokens={max_tokens} leaves {free} tokens for the judge's reasoning; the format needs at "
@@ -69,8 +70,13 @@ def fixed_overhead_tokens(answer_pattern_chars: int) -> int:
     return tags + separators + answer_pattern_chars + END_OF_SEQUENCE_TOKENS
 
 
+def minimum_free_chars() -> int:
+    """The smallest free-text budget that still gives every section `MIN_SECTION_CHARS`."""
+    return max(math.ceil(MIN_SECTION_CHARS / share) for share in SECTION_SHARES.values())
+
+
 def minimum_max_tokens(answer_pattern_chars: int) -> int:
-    return fixed_overhead_tokens(answer_pattern_chars) + MIN_SECTION_CHARS * len(FREE_TEXT_SECTIONS)
+    return fixed_overhead_tokens(answer_pattern_chars) + minimum_free_chars()
 
 
 def section_regex(budget: SectionBudget, answer_regex: str) -> str:

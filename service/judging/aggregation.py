@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -25,8 +26,9 @@ def aggregate_scores(scores: Sequence[float], method: Aggregate) -> tuple[float,
 
 
 def majority_score(scores: Sequence[float]) -> float:
-    """The most frequent score rounded to an integer; a tie goes to the candidate nearest the mean, then lower."""
-    counts = Counter(round(score) for score in scores)
+    """The most frequent score rounded half-up to an integer; a tie goes to the candidate nearest the mean, then
+    lower. (Python's `round` rounds halves to even: 6.5 -> 6 but 7.5 -> 8.)"""
+    counts = Counter(math.floor(score + 0.5) for score in scores)
     top = max(counts.values())
     mean = statistics.fmean(scores)
     return float(min((c for c, n in counts.items() if n == top), key=lambda c: (abs(c - mean), c)))

@@ -182,12 +182,6 @@ def test_yaml_external_engine(tmp_path: Path) -> None:
     assert settings.default_model_name == "remote-judge"
 
 
-@pytest.mark.xfail(
-    reason="BUG: ManagedEngineSettings.kind defaults to 'managed', but the engine field is a union "
-    "discriminated on `kind`, so `engine: {device: cuda, dtype: auto}` (as the settings docstring suggests) "
-    "fails with 'Unable to extract tag using discriminator'",
-    strict=True,
-)
 def test_yaml_managed_engine_is_the_default_kind(tmp_path: Path) -> None:
     config = {"models": [{"name": "local", "version": "1", "engine": {"device": "cuda", "dtype": "auto"}}]}
     engine = load_settings(write_yaml(tmp_path, config)).models[0].engine

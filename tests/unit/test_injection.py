@@ -251,12 +251,6 @@ def inline_rubric(title: str, description: str) -> RubricSet:
     )
 
 
-@pytest.mark.xfail(
-    reason="BUG: task_and_rubrics_block renders rubric title/description without neutralize(), so an inline "
-    "(request-supplied) rubric mentioning `<answer>` or `</rubrics>` or a special token like `<|im_end|>` "
-    "reaches the judge's prompt intact",
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("title", "description"),
     [
@@ -271,12 +265,6 @@ def test_inline_rubric_text_cannot_break_the_prompt(title: str, description: str
     assert_structure(user, {"task": 1, "rubrics": 1, "prompt": 1, "turn": 1, "response": 1})
 
 
-@pytest.mark.xfail(
-    reason="BUG: neutralize() defuses `<` + reserved name + word boundary with no closing `>`, so ordinary "
-    "code comparisons like `lo < answer:` or `n < turn` are rewritten to `lo \u2039 answer:`, contradicting "
-    "the module's promise that `a < b` in code stays as it was",
-    strict=True,
-)
 @pytest.mark.parametrize("code", ["while lo < answer:", "if n < turn:", "n = i < task.count"])
 def test_code_comparison_with_reserved_word_is_unchanged(code: str) -> None:
     assert neutralize(code, SPECIALS) == code
