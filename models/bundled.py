@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import logging
 import shutil
-import importlib.util
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def _convert(source: Path, destination: Path) -> None:
     )
     config = loaded.config
     vars(config).pop("quantization_config", None)
-    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)  # type: ignore[no-untyped-call]
     fresh.load_state_dict(loaded.state_dict())
     fresh.tie_weights()
     fresh.eval()

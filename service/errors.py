@@ -75,5 +75,5 @@ STATUS: dict[type[ServiceError], int] = {
 def status_of(error: ServiceError) -> int:
     for cls in type(error).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 500

@@ -29,6 +29,7 @@ from pydantic_settings import (
 )
 
 FormatName = Literal["pointwise", "pairwise"]
+ALL_FORMATS: tuple[FormatName, ...] = ("pointwise", "pairwise")
 
 
 class SamplingDefaults(BaseModel):
@@ -91,7 +92,7 @@ class JudgeModelSettings(BaseModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$", max_length=100)
     version: str = Field(min_length=1, max_length=100)
-    formats: list[FormatName] = Field(default_factory=lambda: ["pointwise", "pairwise"], min_length=1)
+    formats: list[FormatName] = Field(default_factory=lambda: list(ALL_FORMATS), min_length=1)
     constrained: bool = Field(
         default=True,
         description="Constrain completions with the format's grammar. Turn off only for checkpoints trained "

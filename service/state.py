@@ -79,9 +79,9 @@ async def _judge_model(
 ) -> tuple[JudgeModel, ManagedEngine | None]:
     engine_settings = config.engine
     if isinstance(engine_settings, ManagedEngineSettings):
-        model_path = engine_settings.model_path or await asyncio.to_thread(
-            prepare_bundled_model, settings.cache_dir / "models"
-        )
+        model_path = engine_settings.model_path
+        if model_path is None:
+            model_path = await asyncio.to_thread(prepare_bundled_model, settings.cache_dir / "models")
         managed = ManagedEngine(config.name, model_path, engine_settings, settings.cache_dir / "run")
         url, served_name, tokenizer_path = managed.url, config.name, model_path
         max_model_len = engine_settings.max_model_len

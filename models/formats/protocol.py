@@ -10,7 +10,8 @@ VerdictT_co = TypeVar("VerdictT_co", covariant=True)
 
 
 class JudgeFormat(Protocol[VerdictT_co]):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def minimum_max_tokens(self) -> int: ...
 

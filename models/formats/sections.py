@@ -31,7 +31,7 @@ SECTION_CHAR_CLASS = r"[\n\t -;=-~]"
 END_OF_SEQUENCE_TOKENS = 1
 
 
-class FormatFailure(str, enum.Enum):
+class FormatFailure(enum.StrEnum):
     """Why a completion is not a verdict. The PAR format reward maps these to its penalties."""
 
     MISSING_TAGS = "missing_tags"
@@ -116,7 +116,7 @@ def _sections_between(
 ) -> dict[str, str] | ParseFailure:
     sections: dict[str, str] = {}
     cursor = 0
-    for (_, name, open_start, open_end), (_, _, close_start, close_end) in zip(tags[::2], tags[1::2]):
+    for (_, name, open_start, open_end), (_, _, close_start, close_end) in zip(tags[::2], tags[1::2], strict=True):
         if completion[cursor:open_start].strip():
             return ParseFailure(FormatFailure.MISORDERED_TAGS, f"text outside the sections before <{name}>")
         sections[name] = completion[open_end:close_start].strip()

@@ -114,7 +114,7 @@ def _load_file(path: Path, root: Path) -> Rubric:
 
 def _check_unique(rubrics: Sequence[Rubric], files: Sequence[Path]) -> None:
     seen: dict[str, Path] = {}
-    for rubric, path in zip(rubrics, files):
+    for rubric, path in zip(rubrics, files, strict=True):
         if rubric.key in seen:
             raise RubricLoadError(f"{path}: `{rubric.key}` is also defined in {seen[rubric.key]}")
         seen[rubric.key] = path

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from models.rubrics.library import LOCK_FILE, RubricLibrary, read_lock, lock_lines
+from models.rubrics.library import LOCK_FILE, RubricLibrary, lock_lines, read_lock
 
 
 def main(argv: list[str]) -> int:

@@ -47,7 +47,7 @@ class Rubric(BaseModel):
     @model_validator(mode="after")
     def _bands_do_not_overlap(self) -> Rubric:
         ordered = sorted(self.bands, key=lambda band: band.min)
-        for lower, upper in zip(ordered, ordered[1:]):
+        for lower, upper in zip(ordered, ordered[1:], strict=False):
             if upper.min <= lower.max:
                 raise ValueError(
                     f"bands {lower.min}-{lower.max} and {upper.min}-{upper.max} overlap; "

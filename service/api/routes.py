@@ -122,9 +122,9 @@ async def readyz(state: State) -> JSONResponse:
     models = list(state.registry)
     answers = await asyncio.gather(*(model.engine.healthy() for model in models))
     # A managed engine also has to be marked ready by its supervisor: /health can answer a moment earlier.
-    answers = [healthy and state.engine_available(model) for model, healthy in zip(models, answers)]
+    answers = [healthy and state.engine_available(model) for model, healthy in zip(models, answers, strict=True)]
     engines = []
-    for model, healthy in zip(models, answers):
+    for model, healthy in zip(models, answers, strict=True):
         state.metrics.engine_up.labels(model.name).set(1 if healthy else 0)
         managed = state.managed.get(model.name)
         engines.append({

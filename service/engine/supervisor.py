@@ -34,7 +34,7 @@ RESTART_BACKOFF_S = (1.0, 5.0, 15.0, 60.0)
 _PR_SET_PDEATHSIG = 1
 
 
-class EngineState(str, enum.Enum):
+class EngineState(enum.StrEnum):
     STARTING = "starting"
     READY = "ready"
     RESTARTING = "restarting"

@@ -63,7 +63,7 @@ class PairwiseJudge:
             return CompareItemOut(
                 id=item_id, status=failure.status, error=ItemError(type=failure.status, message=failure.message)
             )
-        ordered_votes = [(order, vote) for order, votes in zip(orders, per_order) for vote in votes]
+        ordered_votes = [(order, vote) for order, votes in zip(orders, per_order, strict=True) for vote in votes]
         return _tally_item(item_id, ordered_votes, request.swap, request.include_judgments)
 
     async def _judge_order(

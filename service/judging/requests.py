@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from models.chat import ChatMessage, Conversation
 from models.formats.protocol import JudgeFormat
-from models.rubrics import RubricLibrary, RubricSet, UnknownRubricError
+from models.rubrics import Rubric, RubricLibrary, RubricSet, UnknownRubricError
 from service.api.protocol import Prompt, SamplingIn
 from service.engine.protocol import SamplingParams
 from service.errors import InvalidRequest, NotFound, PayloadTooLarge
@@ -31,10 +32,10 @@ class Limits:
 
 
 def resolve_rubrics(
-    library: RubricLibrary, task: str, rubric_ids: list[str] | None, inline: list[object] | None
+    library: RubricLibrary, task: str, rubric_ids: list[str] | None, inline: Sequence[Rubric] | None
 ) -> RubricSet:
     if inline is not None:
-        return RubricSet(tuple(inline))  # type: ignore[arg-type]
+        return RubricSet(tuple(inline))
     if rubric_ids is not None:
         try:
             return library.resolve(rubric_ids)

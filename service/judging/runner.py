@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from models.chat import ChatMessage
 from models.formats.protocol import JudgeFormat
@@ -38,7 +38,7 @@ class Vote(Generic[VerdictT]):
     finish_reason: str | None
 
 
-def failure_counts(votes: Sequence[Vote[object]]) -> dict[str, int]:
+def failure_counts(votes: Sequence[Vote[Any]]) -> dict[str, int]:
     return dict(Counter(v.outcome.category.value for v in votes if isinstance(v.outcome, ParseFailure)))
 
 

@@ -98,10 +98,12 @@ async def test_unconstrained_external_engine_reports_parse_failures(
         "engine": {"kind": "external", "url": engine_url, "tokenizer_path": str(bundled_model_dir),
                    "max_model_len": 2048}}])
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw", timeout=300) as c:
-            data = (await c.post("/v1/score", json={"task": "chat", "votes": 4, "items": ITEMS[:2],
-                                                    "include_judgments": True})).json()
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=transport, base_url="http://gw", timeout=300
+    ) as gateway:
+        body = {"task": "chat", "votes": 4, "items": ITEMS[:2], "include_judgments": True}
+        data = (await gateway.post("/v1/score", json=body)).json()
     categories = {failure.value for failure in FormatFailure}
     for item in data["items"]:
         assert item["votes_used"] + sum(item["parse_failures"].values()) == 4
