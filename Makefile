@@ -24,7 +24,7 @@ $(MODEL): $(STAMP)
 serve: install model
 	$(PY) -m service --host $(HOST) --port $(PORT)
 
-test: install model
+test: install model lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test-unit: install

@@ -12,7 +12,9 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
 
-if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+if [ -n "${FORCE_ENGINE:-}" ]; then
+  ENGINE_EXTRA="$FORCE_ENGINE"   # image builds have no GPU to detect
+elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
   ENGINE_EXTRA=gpu
 else
   ENGINE_EXTRA=cpu
