@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from models.chat import Conversation, as_turns
+from models.chat import ChatMessage, Conversation, as_turns
 from models.formats.framing import neutralize, wrap
 from models.rubrics import RubricSet
 
@@ -27,5 +27,16 @@ def prompt_block(prompt: Conversation, special_tokens: Iterable[str]) -> str:
     return f"<prompt>\n{turns}\n</prompt>"
 
 
-def response_block(tag: str, response: str, special_tokens: Iterable[str]) -> str:
-    return wrap(tag, response, special_tokens)
+def judge_messages(
+    instructions: str,
+    task: str,
+    rubrics: RubricSet,
+    prompt: Conversation,
+    responses: Sequence[tuple[str, str]],
+    special_tokens: Iterable[str],
+) -> list[ChatMessage]:
+    """[system: the format's instructions, user: task, rubrics, conversation, then each (tag, response)]."""
+    specials = tuple(special_tokens)
+    blocks = [task_and_rubrics_block(task, rubrics, specials), prompt_block(prompt, specials)]
+    blocks += [wrap(tag, response, specials) for tag, response in responses]
+    return [ChatMessage("system", instructions), ChatMessage("user", "\n".join(blocks))]

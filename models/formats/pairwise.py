@@ -11,15 +11,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from models.chat import ChatMessage, Conversation
-from models.formats.instance import prompt_block, response_block, task_and_rubrics_block
-from models.formats.sections import (
-    FormatFailure,
-    ParseFailure,
-    SectionBudget,
-    minimum_max_tokens,
-    parse_sections,
-    section_regex,
-)
+from models.formats.instance import judge_messages
+from models.formats.sections import FormatFailure, ParseFailure, SectionedFormat, parse_sections
 from models.rubrics import RubricSet
 
 Winner = Literal["A", "B"]
@@ -55,7 +48,7 @@ class PairwiseVerdict:
 
 
 @dataclass(frozen=True)
-class PairwiseFormat:
+class PairwiseFormat(SectionedFormat):
     name: str = "pairwise"
     answer_regex: str = r"(A|B)"
     answer_max_chars: int = 1
@@ -69,22 +62,8 @@ class PairwiseFormat:
         response_b: str,
         special_tokens: Iterable[str] = (),
     ) -> list[ChatMessage]:
-        specials = tuple(special_tokens)
-        user = "\n".join(
-            [
-                task_and_rubrics_block(task, rubrics, specials),
-                prompt_block(prompt, specials),
-                response_block("response_a", response_a, specials),
-                response_block("response_b", response_b, specials),
-            ]
-        )
-        return [ChatMessage("system", INSTRUCTIONS), ChatMessage("user", user)]
-
-    def minimum_max_tokens(self) -> int:
-        return minimum_max_tokens(self.answer_max_chars)
-
-    def output_regex(self, max_tokens: int) -> str:
-        return section_regex(SectionBudget.for_max_tokens(max_tokens, self.answer_max_chars), self.answer_regex)
+        responses = [("response_a", response_a), ("response_b", response_b)]
+        return judge_messages(INSTRUCTIONS, task, rubrics, prompt, responses, special_tokens)
 
     def parse(self, completion: str) -> PairwiseVerdict | ParseFailure:
         sections = parse_sections(completion)

@@ -11,15 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from models.chat import ChatMessage, Conversation
-from models.formats.instance import prompt_block, response_block, task_and_rubrics_block
-from models.formats.sections import (
-    FormatFailure,
-    ParseFailure,
-    SectionBudget,
-    minimum_max_tokens,
-    parse_sections,
-    section_regex,
-)
+from models.formats.instance import judge_messages
+from models.formats.sections import FormatFailure, ParseFailure, SectionedFormat, parse_sections
 from models.rubrics import RubricSet
 
 INSTRUCTIONS = """You are an impartial judge of response quality. You evaluate one response to a conversation \
@@ -57,7 +50,7 @@ class PointwiseVerdict:
 
 
 @dataclass(frozen=True)
-class PointwiseFormat:
+class PointwiseFormat(SectionedFormat):
     name: str = "pointwise"
     answer_regex: str = r"(10(\.0)?|[0-9](\.[0-9])?)"
     answer_max_chars: int = 4  # "10.0"
@@ -70,21 +63,7 @@ class PointwiseFormat:
         response: str,
         special_tokens: Iterable[str] = (),
     ) -> list[ChatMessage]:
-        specials = tuple(special_tokens)
-        user = "\n".join(
-            [
-                task_and_rubrics_block(task, rubrics, specials),
-                prompt_block(prompt, specials),
-                response_block("response", response, specials),
-            ]
-        )
-        return [ChatMessage("system", INSTRUCTIONS), ChatMessage("user", user)]
-
-    def minimum_max_tokens(self) -> int:
-        return minimum_max_tokens(self.answer_max_chars)
-
-    def output_regex(self, max_tokens: int) -> str:
-        return section_regex(SectionBudget.for_max_tokens(max_tokens, self.answer_max_chars), self.answer_regex)
+        return judge_messages(INSTRUCTIONS, task, rubrics, prompt, [("response", response)], special_tokens)
 
     def parse(self, completion: str) -> PointwiseVerdict | ParseFailure:
         sections = parse_sections(completion)

@@ -89,6 +89,21 @@ def section_regex(budget: SectionBudget, answer_regex: str) -> str:
     return SECTION_SEPARATOR.encode("unicode_escape").decode().join(parts)
 
 
+@dataclass(frozen=True)
+class SectionedFormat:
+    """What the pointwise and pairwise formats share: the section grammar around a format-specific answer."""
+
+    name: str
+    answer_regex: str
+    answer_max_chars: int
+
+    def minimum_max_tokens(self) -> int:
+        return minimum_max_tokens(self.answer_max_chars)
+
+    def output_regex(self, max_tokens: int) -> str:
+        return section_regex(SectionBudget.for_max_tokens(max_tokens, self.answer_max_chars), self.answer_regex)
+
+
 _TAG = re.compile(r"<(/?)(" + "|".join(ALL_SECTIONS) + r")>")
 
 

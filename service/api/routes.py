@@ -10,10 +10,12 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from models.formats import PAIRWISE, POINTWISE
+from models.formats.sections import SectionedFormat
 from service.api.errors import ERROR_RESPONSES
 from service.api.protocol import (
     CompareRequest,
     CompareResponse,
+    ItemStatus,
     ModelRef,
     RubricListResponse,
     RubricOut,
@@ -24,9 +26,8 @@ from service.api.protocol import (
     _JudgingRequest,
 )
 from service.errors import EngineUnavailable
-from service.judging.registry import JudgeModel
 from service.judging.requests import resolve_rubrics, resolve_sampling
-from service.settings import FormatName
+from service.judging.runner import JudgingContext
 from service.state import AppState
 
 ENGINE_STARTING_RETRY_AFTER_S = 10.0
@@ -42,51 +43,53 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-def _judge_model(state: AppState, request: _JudgingRequest, format_name: FormatName) -> JudgeModel:
-    model = state.registry.get(request.model)
-    model.require_format(format_name)
+def _judging_context(
+    state: AppState, body: _JudgingRequest, judge_format: SectionedFormat, items: int, votes: int
+) -> JudgingContext:
+    """Everything a request's items share, checked before any engine work starts."""
+    state.limits.check(items, votes)
+    model = state.registry.get(body.model)
+    model.require_format(judge_format.name)
     if not state.engine_available(model):
         raise EngineUnavailable(
             f"the engine of model {model.name!r} is not ready (starting or restarting); retry shortly",
             retry_after=ENGINE_STARTING_RETRY_AFTER_S,
         )
-    return model
+    rubrics = resolve_rubrics(state.rubrics, body.task, body.rubric_ids, body.rubrics)
+    return JudgingContext(model, rubrics, resolve_sampling(model, body.sampling, judge_format), Usage())
+
+
+def _count_items(state: AppState, route: str, statuses: list[ItemStatus]) -> None:
+    for status in statuses:
+        state.metrics.items.labels(route, status).inc()
+
+
+def _model_ref(context: JudgingContext) -> ModelRef:
+    return ModelRef(name=context.model.name, version=context.model.version)
+
+
+def _rubric_ref(context: JudgingContext) -> RubricSetRef:
+    return RubricSetRef(ids=context.rubrics.keys, hash=context.rubrics.content_hash)
 
 
 @router.post("/v1/score", response_model=ScoreResponse, responses=ERROR_RESPONSES)
 async def score(body: ScoreRequest, state: State) -> ScoreResponse:
     """Pointwise rubric judging: each item gets `votes` judgments, aggregated by `aggregate`."""
-    state.limits.check(len(body.items), body.votes)
-    model = _judge_model(state, body, "pointwise")
-    rubrics = resolve_rubrics(state.rubrics, body.task, body.rubric_ids, body.rubrics)
-    sampling = resolve_sampling(model, body.sampling, POINTWISE)
-    usage = Usage()
-    items = await state.pointwise.score(body, model, rubrics, sampling, usage)
-    for item in items:
-        state.metrics.items.labels("/v1/score", item.status).inc()
-    return ScoreResponse(
-        model=ModelRef(name=model.name, version=model.version),
-        rubric_set=RubricSetRef(ids=rubrics.keys, hash=rubrics.content_hash),
-        usage=usage, aggregate=body.aggregate, items=items,
-    )
+    context = _judging_context(state, body, POINTWISE, len(body.items), body.votes)
+    items = await state.pointwise.score(body, context)
+    _count_items(state, "/v1/score", [item.status for item in items])
+    return ScoreResponse(model=_model_ref(context), rubric_set=_rubric_ref(context), usage=context.usage,
+                         aggregate=body.aggregate, items=items)
 
 
 @router.post("/v1/compare", response_model=CompareResponse, responses=ERROR_RESPONSES)
 async def compare(body: CompareRequest, state: State) -> CompareResponse:
     """Pairwise judging with position-swap voting: both orders, `votes` judgments each."""
-    state.limits.check(len(body.items), body.votes)
-    model = _judge_model(state, body, "pairwise")
-    rubrics = resolve_rubrics(state.rubrics, body.task, body.rubric_ids, body.rubrics)
-    sampling = resolve_sampling(model, body.sampling, PAIRWISE)
-    usage = Usage()
-    items = await state.pairwise.compare(body, model, rubrics, sampling, usage)
-    for item in items:
-        state.metrics.items.labels("/v1/compare", item.status).inc()
-    return CompareResponse(
-        model=ModelRef(name=model.name, version=model.version),
-        rubric_set=RubricSetRef(ids=rubrics.keys, hash=rubrics.content_hash),
-        usage=usage, swap=body.swap, items=items,
-    )
+    context = _judging_context(state, body, PAIRWISE, len(body.items), body.votes)
+    items = await state.pairwise.compare(body, context)
+    _count_items(state, "/v1/compare", [item.status for item in items])
+    return CompareResponse(model=_model_ref(context), rubric_set=_rubric_ref(context), usage=context.usage,
+                           swap=body.swap, items=items)
 
 
 @router.get("/v1/rubrics", response_model=RubricListResponse)

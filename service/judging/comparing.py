@@ -5,60 +5,34 @@ from __future__ import annotations
 import asyncio
 
 from models.formats import PAIRWISE, PairwiseVerdict, ParseFailure
-from models.rubrics import RubricSet
 from service.api.protocol import (
     CompareItemIn,
     CompareItemOut,
     CompareRequest,
     ItemError,
     JudgmentOut,
-    Usage,
     VoteOut,
 )
-from service.engine.protocol import SamplingParams
 from service.judging.aggregation import Order, tally_votes, to_original_label
-from service.judging.registry import JudgeModel
 from service.judging.requests import to_conversation
-from service.judging.runner import ItemFailure, JudgmentRunner, Vote, failure_counts
+from service.judging.runner import ItemFailure, JudgingContext, JudgmentRunner, Vote, failure_counts
 
 
 class PairwiseJudge:
     def __init__(self, runner: JudgmentRunner) -> None:
         self._runner = runner
 
-    async def compare(
-        self,
-        request: CompareRequest,
-        model: JudgeModel,
-        rubrics: RubricSet,
-        sampling: SamplingParams,
-        usage: Usage,
-    ) -> list[CompareItemOut]:
-        return list(
-            await asyncio.gather(
-                *(
-                    self._compare_item(index, item, request, model, rubrics, sampling, usage)
-                    for index, item in enumerate(request.items)
-                )
-            )
-        )
+    async def compare(self, request: CompareRequest, context: JudgingContext) -> list[CompareItemOut]:
+        items = (self._compare_item(index, item, request, context) for index, item in enumerate(request.items))
+        return list(await asyncio.gather(*items))
 
     async def _compare_item(
-        self,
-        index: int,
-        item: CompareItemIn,
-        request: CompareRequest,
-        model: JudgeModel,
-        rubrics: RubricSet,
-        sampling: SamplingParams,
-        usage: Usage,
+        self, index: int, item: CompareItemIn, request: CompareRequest, context: JudgingContext
     ) -> CompareItemOut:
         item_id = item.id if item.id is not None else str(index)
         orders: list[Order] = ["ab", "ba"] if request.swap else ["ab"]
         try:
-            per_order = await asyncio.gather(
-                *(self._judge_order(order, item, request, model, rubrics, sampling, usage) for order in orders)
-            )
+            per_order = await asyncio.gather(*(self._judge_order(order, item, request, context) for order in orders))
         except ItemFailure as failure:
             return CompareItemOut(
                 id=item_id, status=failure.status, error=ItemError(type=failure.status, message=failure.message)
@@ -67,20 +41,14 @@ class PairwiseJudge:
         return _tally_item(item_id, ordered_votes, request.swap, request.include_judgments)
 
     async def _judge_order(
-        self,
-        order: Order,
-        item: CompareItemIn,
-        request: CompareRequest,
-        model: JudgeModel,
-        rubrics: RubricSet,
-        sampling: SamplingParams,
-        usage: Usage,
+        self, order: Order, item: CompareItemIn, request: CompareRequest, context: JudgingContext
     ) -> list[Vote[PairwiseVerdict]]:
         first, second = (item.response_a, item.response_b) if order == "ab" else (item.response_b, item.response_a)
         messages = PAIRWISE.build_messages(
-            request.task, rubrics, to_conversation(item.prompt), first, second, model.template.special_tokens
+            request.task, context.rubrics, to_conversation(item.prompt), first, second,
+            context.model.template.special_tokens,
         )
-        return await self._runner.votes(model, PAIRWISE, messages, request.votes, sampling, usage)
+        return await self._runner.votes(context, PAIRWISE, messages, request.votes)
 
 
 def _tally_item(

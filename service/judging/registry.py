@@ -25,7 +25,7 @@ class JudgeModel:
     per_request_seed: bool
     concurrency: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
 
-    def require_format(self, format_name: FormatName) -> None:
+    def require_format(self, format_name: str) -> None:
         if format_name not in self.formats:
             raise InvalidRequest(
                 f"model {self.name!r} does not serve the {format_name} format (it serves "

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from models.chat import ChatMessage, Conversation
-from models.formats.protocol import JudgeFormat
+from models.formats.sections import SectionedFormat
 from models.rubrics import Rubric, RubricLibrary, RubricSet, UnknownRubricError
 from service.api.protocol import Prompt, SamplingIn
 from service.engine.protocol import SamplingParams
@@ -54,7 +54,7 @@ def resolve_rubrics(
 
 
 def resolve_sampling(
-    model: JudgeModel, override: SamplingIn | None, judge_format: JudgeFormat[object]
+    model: JudgeModel, override: SamplingIn | None, judge_format: SectionedFormat
 ) -> SamplingParams:
     defaults = model.sampling
     given = override or SamplingIn()

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from models.chat import ChatMessage
 from models.formats.protocol import JudgeFormat
 from models.formats.sections import ParseFailure
+from models.rubrics import RubricSet
 from service.api.protocol import ItemStatus, Usage
 from service.engine.protocol import GenerationRequest, SamplingParams
 from service.errors import EngineTimeout, UpstreamError
@@ -22,6 +23,16 @@ from service.judging.registry import JudgeModel
 from service.metrics import Metrics
 
 VerdictT = TypeVar("VerdictT")
+
+
+@dataclass(frozen=True)
+class JudgingContext:
+    """What every item of one request is judged with; `usage` accumulates the request's tokens."""
+
+    model: JudgeModel
+    rubrics: RubricSet
+    sampling: SamplingParams
+    usage: Usage
 
 
 class ItemFailure(Exception):
@@ -47,14 +58,9 @@ class JudgmentRunner:
         self._metrics = metrics
 
     async def votes(
-        self,
-        model: JudgeModel,
-        judge_format: JudgeFormat[VerdictT],
-        messages: Sequence[ChatMessage],
-        n: int,
-        sampling: SamplingParams,
-        usage: Usage,
+        self, context: JudgingContext, judge_format: JudgeFormat[VerdictT], messages: Sequence[ChatMessage], n: int
     ) -> list[Vote[VerdictT]]:
+        model, sampling = context.model, context.sampling
         prompt_ids = model.template.encode(model.template.render(messages))
         needed = len(prompt_ids) + sampling.max_tokens
         if needed > model.max_model_len:
@@ -80,7 +86,7 @@ class JudgmentRunner:
         self._metrics.engine_requests.labels(model.name, "ok").inc()
         self._metrics.tokens.labels(model.name, "prompt").inc(result.prompt_tokens)
         self._metrics.tokens.labels(model.name, "completion").inc(result.completion_tokens)
-        usage.add(result.prompt_tokens, result.completion_tokens)
+        context.usage.add(result.prompt_tokens, result.completion_tokens)
         votes = [Vote(s.text, judge_format.parse(s.text), s.finish_reason) for s in result.samples]
         self._count(model.name, judge_format.name, votes)
         return votes

@@ -5,47 +5,30 @@ from __future__ import annotations
 import asyncio
 
 from models.formats import POINTWISE, ParseFailure, PointwiseVerdict
-from models.rubrics import RubricSet
-from service.api.protocol import ItemError, JudgmentOut, ScoreItemIn, ScoreItemOut, ScoreRequest, Usage
-from service.engine.protocol import SamplingParams
+from service.api.protocol import ItemError, JudgmentOut, ScoreItemIn, ScoreItemOut, ScoreRequest
 from service.judging.aggregation import Aggregate, aggregate_scores
-from service.judging.registry import JudgeModel
 from service.judging.requests import to_conversation
-from service.judging.runner import ItemFailure, JudgmentRunner, Vote, failure_counts
+from service.judging.runner import ItemFailure, JudgingContext, JudgmentRunner, Vote, failure_counts
 
 
 class PointwiseJudge:
     def __init__(self, runner: JudgmentRunner) -> None:
         self._runner = runner
 
-    async def score(
-        self, request: ScoreRequest, model: JudgeModel, rubrics: RubricSet, sampling: SamplingParams, usage: Usage
-    ) -> list[ScoreItemOut]:
-        return list(
-            await asyncio.gather(
-                *(
-                    self._score_item(index, item, request, model, rubrics, sampling, usage)
-                    for index, item in enumerate(request.items)
-                )
-            )
-        )
+    async def score(self, request: ScoreRequest, context: JudgingContext) -> list[ScoreItemOut]:
+        items = (self._score_item(index, item, request, context) for index, item in enumerate(request.items))
+        return list(await asyncio.gather(*items))
 
     async def _score_item(
-        self,
-        index: int,
-        item: ScoreItemIn,
-        request: ScoreRequest,
-        model: JudgeModel,
-        rubrics: RubricSet,
-        sampling: SamplingParams,
-        usage: Usage,
+        self, index: int, item: ScoreItemIn, request: ScoreRequest, context: JudgingContext
     ) -> ScoreItemOut:
         item_id = item.id if item.id is not None else str(index)
         messages = POINTWISE.build_messages(
-            request.task, rubrics, to_conversation(item.prompt), item.response, model.template.special_tokens
+            request.task, context.rubrics, to_conversation(item.prompt), item.response,
+            context.model.template.special_tokens,
         )
         try:
-            votes = await self._runner.votes(model, POINTWISE, messages, request.votes, sampling, usage)
+            votes = await self._runner.votes(context, POINTWISE, messages, request.votes)
         except ItemFailure as failure:
             return ScoreItemOut(id=item_id, status=failure.status, error=ItemError(type=failure.status,
                                                                                    message=failure.message))
