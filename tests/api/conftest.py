@@ -44,7 +44,8 @@ def make_client(bundled_model_dir: Path) -> AppFactory:
         )
         app = create_app(settings, engine_transport=fake)
         async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
+            # A real server sends the 500 envelope; Starlette then re-raises only for logging.
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
             async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
                 yield client, fake
 

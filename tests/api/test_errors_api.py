@@ -106,3 +106,25 @@ async def test_rubrics_and_models_are_listed(make_client) -> None:
         r["key"] == "chat.usefulness@1" for r in rubrics["rubrics"])
     assert models["default"] == "fake-judge"
     assert models["models"][0]["version"] == "v-test"
+
+
+async def test_a_bug_is_a_500_in_the_envelope_and_counted(make_client) -> None:
+    def script(_: dict) -> list[str]:
+        raise RuntimeError("a bug in the fake's caller path")
+
+    async with make_client(script) as (client, _):
+        response = await client.post("/v1/score", json={"task": "chat", "items": [ITEM]})
+        metrics = (await client.get("/metrics")).text
+    error = assert_envelope(response, 500, "internal_error", None)
+    assert "bug" in error["message"] and "RuntimeError" not in error["message"]
+    assert 'genrm_http_requests_total{route="/v1/score",status_class="5xx"} 1.0' in metrics
+
+
+async def test_a_malformed_engine_answer_is_an_item_engine_error(make_client) -> None:
+    import httpx
+
+    async with make_client(lambda _: httpx.Response(200, json={"choices": "nonsense"})) as (client, _):
+        response = await client.post("/v1/score", json={"task": "chat", "items": [ITEM]})
+    item = response.json()["items"][0]
+    assert response.status_code == 200
+    assert item["status"] == "engine_error" and "unexpected completion payload" in item["error"]["message"]
