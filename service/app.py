@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 async def _log_when_ready(state: AppState, settings: Settings) -> None:
     """Say so once every managed engine is ready: that is when `make serve` users can send requests."""
-    await asyncio.gather(*(engine.wait_ready() for engine in state.managed.values()))
+    await asyncio.gather(*(engine.wait_ready() for engine in state.managed))
     logger.info("genrm-serve ready: http://%s:%s (models: %s)", settings.host, settings.port,
                 ", ".join(model.name for model in state.registry))
 

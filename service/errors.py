@@ -4,9 +4,11 @@
     ├── ClientError ..................... 400  the request is wrong; the message says how to fix it
     │   ├── InvalidRequest .............. 422  a field's value is not acceptable (`param` names the field)
     │   ├── NotFound .................... 404  a named model or rubric does not exist
-    │   └── PayloadTooLarge ............. 413  more items or votes than a request may carry
+    │   ├── PayloadTooLarge ............. 413  more items or votes than a request may carry
+    │   └── ClientClosedRequest ......... 499  the client went away; its engine work was cancelled
     ├── Overloaded ...................... 429  too much work queued; retry after `retry_after` seconds
-    └── UpstreamError ................... 502  the engine answered badly
+    └── UpstreamError ................... 502  the engine refused the request (4xx) or answered garbage
+        ├── EngineServerError ........... 502  the engine failed (5xx): another engine may succeed
         ├── EngineUnavailable ........... 503  no engine can take work now; retry after `retry_after`
         └── EngineTimeout ............... 504  the engine did not answer in time
 
@@ -43,12 +45,20 @@ class PayloadTooLarge(ClientError):
     code = "payload_too_large"
 
 
+class ClientClosedRequest(ClientError):
+    code = "client_closed_request"
+
+
 class Overloaded(ServiceError):
     code = "overloaded"
 
 
 class UpstreamError(ServiceError):
     code = "engine_error"
+
+
+class EngineServerError(UpstreamError):
+    code = "engine_server_error"
 
 
 class EngineUnavailable(UpstreamError):
@@ -65,8 +75,10 @@ STATUS: dict[type[ServiceError], int] = {
     InvalidRequest: 422,
     NotFound: 404,
     PayloadTooLarge: 413,
+    ClientClosedRequest: 499,
     Overloaded: 429,
     UpstreamError: 502,
+    EngineServerError: 502,
     EngineUnavailable: 503,
     EngineTimeout: 504,
 }

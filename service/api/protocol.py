@@ -33,6 +33,19 @@ class SamplingIn(_Request):
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
 
 
+class AdaptiveIn(_Request):
+    """Sequential voting: draw votes in rounds and stop as soon as they agree, up to `votes`."""
+
+    round_votes: int = Field(default=2, ge=1, description="Votes drawn per round (per order for /compare).")
+    max_stderr: float = Field(
+        default=0.5, gt=0, description="Pointwise: stop once the standard error of the mean score is at most this."
+    )
+    min_margin: float = Field(
+        default=0.5, ge=0, le=1,
+        description="Pairwise: stop once both orders agree and |2·p_a − 1| is at least this.",
+    )
+
+
 class _JudgingRequest(_Request):
     model: str | None = Field(default=None, description="Judge model name; omitted: the default model.")
     task: str = Field(
@@ -45,6 +58,17 @@ class _JudgingRequest(_Request):
     rubrics: list[Rubric] | None = Field(default=None, min_length=1, max_length=32, description="Inline rubrics.")
     sampling: SamplingIn | None = None
     include_judgments: bool = Field(default=False, description="Return every judgment's text and verdict.")
+    adaptive: AdaptiveIn | None = Field(default=None, description="Stop voting early once the votes agree.")
+    timeout_s: float | None = Field(
+        default=None, gt=0, le=3600,
+        description="Deadline for the whole request (also header X-Request-Timeout); late items get `timeout`.",
+    )
+    cache: bool | None = Field(
+        default=None,
+        description="Answer repeats from the judgment cache. Default: only when sampling.seed is set, since "
+        "unseeded samples are random; true opts in anyway; false turns it off.",
+    )
+    dedup: bool = Field(default=True, description="Judge identical items of this batch once.")
 
     @model_validator(mode="after")
     def _one_rubric_source(self) -> _JudgingRequest:
@@ -132,6 +156,8 @@ class JudgmentOut(BaseModel):
 class _ItemOut(BaseModel):
     id: str
     status: ItemStatus
+    cached: bool = Field(default=False, description="Answered from the judgment cache.")
+    duplicate_of: str | None = Field(default=None, description="Judged once with this identical item.")
     votes_used: int = 0
     parse_failures: dict[str, int] = Field(default_factory=dict)
     judgments: list[JudgmentOut] | None = None

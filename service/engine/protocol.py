@@ -23,6 +23,9 @@ class GenerationRequest:
     n: int
     sampling: SamplingParams
     regex: str | None = None
+    # Requests with the same key share a prompt prefix (votes, swapped orders, a group's rollouts): a pool
+    # sends them to the same engine, where that prefix is cached.
+    affinity_key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 from service.engine.vllm_client import VLLMEngine
 from service.settings import ManagedEngineSettings
 
@@ -56,12 +58,16 @@ class ManagedEngine:
     def __init__(
         self,
         name: str,
+        served_model_name: str,
         model_path: Path,
+        max_model_len: int,
         settings: ManagedEngineSettings,
         runtime_dir: Path,
     ) -> None:
         self.name = name
+        self.served_model_name = served_model_name
         self.model_path = model_path
+        self.max_model_len = max_model_len
         self.settings = settings
         self.device = detect_device() if settings.device == "auto" else settings.device
         self.port = settings.port or free_port()
@@ -76,7 +82,7 @@ class ManagedEngine:
 
     @property
     def log_path(self) -> Path:
-        return self._runtime_dir / f"engine-{self.name}.log"
+        return self._runtime_dir / f"engine-{self.name.replace('/', '-')}.log"
 
     @property
     def pid(self) -> int | None:
@@ -87,11 +93,11 @@ class ManagedEngine:
         command = [
             sys.executable, "-m", "vllm.entrypoints.openai.api_server",
             "--model", str(self.model_path),
-            "--served-model-name", self.name,
+            "--served-model-name", self.served_model_name,
             "--host", "127.0.0.1",
             "--port", str(self.port),
             "--dtype", s.dtype,
-            "--max-model-len", str(s.max_model_len),
+            "--max-model-len", str(self.max_model_len),
             "--enable-prefix-caching",
             "--disable-uvicorn-access-log",
         ]
@@ -110,6 +116,10 @@ class ManagedEngine:
         env.update({"VLLM_CACHE_ROOT": str(self._runtime_dir / "vllm-cache"), "TMPDIR": str(scratch)})
         if self.device == "cpu":
             env["VLLM_CPU_KVCACHE_SPACE"] = f"{self.settings.cpu_kv_cache_gib:g}"
+            if self.settings.cpu_threads_bind is not None:
+                env["VLLM_CPU_OMP_THREADS_BIND"] = self.settings.cpu_threads_bind
+        if self.settings.cuda_visible_devices is not None:
+            env["CUDA_VISIBLE_DEVICES"] = self.settings.cuda_visible_devices
         return env
 
     async def start(self) -> None:
@@ -166,11 +176,10 @@ class ManagedEngine:
 
     async def _wait_until_ready(self) -> bool:
         """Poll /health until it answers; False if the process died or start-up timed out (then it is killed)."""
-        import httpx
 
         deadline = time.monotonic() + self.settings.startup_timeout_s
         async with httpx.AsyncClient() as client:
-            probe = VLLMEngine(self.url, self.name, client)
+            probe = VLLMEngine(self.url, self.served_model_name, client)
             while time.monotonic() < deadline:
                 if self._process is None or self._process.returncode is not None:
                     return False

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from service.engine.protocol import GenerationRequest, GenerationResult, Sample
-from service.errors import EngineTimeout, EngineUnavailable, UpstreamError
+from service.errors import EngineServerError, EngineTimeout, EngineUnavailable, UpstreamError
 
 HEALTH_TIMEOUT_S = 3.0
 RETRY_AFTER_S = 5.0
@@ -29,8 +29,10 @@ class VLLMEngine:
             raise EngineUnavailable(
                 f"engine at {self.base_url} is unreachable: {error!r}", retry_after=RETRY_AFTER_S
             ) from error
+        if response.status_code >= 500:
+            raise EngineServerError(f"engine failed with {response.status_code}: {response.text[:500]}")
         if response.status_code != 200:
-            raise UpstreamError(f"engine answered {response.status_code}: {response.text[:500]}")
+            raise UpstreamError(f"engine refused the request ({response.status_code}): {response.text[:500]}")
         return _result(response.json())
 
     async def healthy(self) -> bool:

@@ -6,6 +6,7 @@ import asyncio
 
 from models.formats import PAIRWISE, PairwiseVerdict, ParseFailure
 from service.api.protocol import (
+    AdaptiveIn,
     CompareItemIn,
     CompareItemOut,
     CompareRequest,
@@ -14,51 +15,108 @@ from service.api.protocol import (
     VoteOut,
 )
 from service.judging.aggregation import Order, tally_votes, to_original_label
+from service.judging.cache import (
+    JudgmentCache,
+    cache_for,
+    content_key,
+    item_ids,
+    prompt_affinity,
+    request_key_parts,
+    run_deduplicated,
+)
 from service.judging.requests import to_conversation
-from service.judging.runner import ItemFailure, JudgingContext, JudgmentRunner, Vote, failure_counts
+from service.judging.runner import ItemFailure, JudgingContext, JudgmentRunner, Vote, failure_counts, within_deadline
+from service.metrics import Metrics
+
+ROUTE = "/v1/compare"
+OrderedVotes = list[tuple[Order, Vote[PairwiseVerdict]]]
 
 
 class PairwiseJudge:
-    def __init__(self, runner: JudgmentRunner) -> None:
+    def __init__(self, runner: JudgmentRunner, cache: JudgmentCache, metrics: Metrics) -> None:
         self._runner = runner
+        self._cache = cache
+        self._metrics = metrics
 
     async def compare(self, request: CompareRequest, context: JudgingContext) -> list[CompareItemOut]:
-        items = (self._compare_item(index, item, request, context) for index, item in enumerate(request.items))
-        return list(await asyncio.gather(*items))
+        ids = item_ids(request.items)
+        shared = request_key_parts(request, context, PAIRWISE.name, {"votes": request.votes, "swap": request.swap})
+        keys = [
+            content_key({**shared, "prompt": i.prompt, "a": i.response_a, "b": i.response_b}) for i in request.items
+        ]
+        return await run_deduplicated(
+            ids, keys, lambda index: self._compare_item(ids[index], request.items[index], request, context),
+            cache_for(request, context, self._cache), request.dedup, ROUTE, self._metrics,
+        )
 
     async def _compare_item(
-        self, index: int, item: CompareItemIn, request: CompareRequest, context: JudgingContext
+        self, item_id: str, item: CompareItemIn, request: CompareRequest, context: JudgingContext
     ) -> CompareItemOut:
-        item_id = item.id if item.id is not None else str(index)
+        def timed_out(message: str) -> CompareItemOut:
+            return CompareItemOut(id=item_id, status="timeout", error=ItemError(type="timeout", message=message))
+
+        return await within_deadline(context, self._judge(item_id, item, request, context), timed_out)
+
+    async def _judge(
+        self, item_id: str, item: CompareItemIn, request: CompareRequest, context: JudgingContext
+    ) -> CompareItemOut:
         orders: list[Order] = ["ab", "ba"] if request.swap else ["ab"]
+        affinity = prompt_affinity(context, request.task, item.prompt)
+        votes: OrderedVotes = []
         try:
-            per_order = await asyncio.gather(*(self._judge_order(order, item, request, context) for order in orders))
+            while len(votes) < request.votes * len(orders):
+                wanted = request.votes - len(votes) // len(orders)
+                if request.adaptive is not None:
+                    wanted = min(request.adaptive.round_votes, wanted)
+                votes += await self._round(orders, wanted, item, request, context, affinity)
+                if request.adaptive is not None and votes_agree(votes, request.swap, request.adaptive):
+                    break
         except ItemFailure as failure:
             return CompareItemOut(
                 id=item_id, status=failure.status, error=ItemError(type=failure.status, message=failure.message)
             )
-        ordered_votes = [(order, vote) for order, votes in zip(orders, per_order, strict=True) for vote in votes]
-        return _tally_item(item_id, ordered_votes, request.swap, request.include_judgments)
+        return _tally_item(item_id, votes, request.swap, request.include_judgments)
+
+    async def _round(
+        self, orders: list[Order], n: int, item: CompareItemIn, request: CompareRequest, context: JudgingContext,
+        affinity: str,
+    ) -> OrderedVotes:
+        per_order = await asyncio.gather(
+            *(self._judge_order(order, n, item, request, context, affinity) for order in orders)
+        )
+        return [(order, vote) for order, votes in zip(orders, per_order, strict=True) for vote in votes]
 
     async def _judge_order(
-        self, order: Order, item: CompareItemIn, request: CompareRequest, context: JudgingContext
+        self, order: Order, n: int, item: CompareItemIn, request: CompareRequest, context: JudgingContext,
+        affinity: str,
     ) -> list[Vote[PairwiseVerdict]]:
         first, second = (item.response_a, item.response_b) if order == "ab" else (item.response_b, item.response_a)
         messages = PAIRWISE.build_messages(
             request.task, context.rubrics, to_conversation(item.prompt), first, second,
             context.model.template.special_tokens,
         )
-        return await self._runner.votes(context, PAIRWISE, messages, request.votes)
+        return await self._runner.votes(context, PAIRWISE, messages, n, affinity)
 
 
-def _tally_item(
-    item_id: str, votes: list[tuple[Order, Vote[PairwiseVerdict]]], swapped: bool, include_judgments: bool
-) -> CompareItemOut:
-    mapped = [
+def _mapped(votes: OrderedVotes) -> list[VoteOut]:
+    return [
         VoteOut(order=order, winner=to_original_label(order, vote.outcome.winner))
         for order, vote in votes
         if isinstance(vote.outcome, PairwiseVerdict)
     ]
+
+
+def votes_agree(votes: OrderedVotes, swapped: bool, adaptive: AdaptiveIn) -> bool:
+    """Both orders (when swapped) name the same winner, by a share of at least `min_margin`."""
+    mapped = _mapped(votes)
+    if not mapped:
+        return False
+    tally = tally_votes([(vote.order, vote.winner) for vote in mapped], swapped)
+    return tally.consistent is not False and abs(2 * tally.p_a - 1) >= adaptive.min_margin
+
+
+def _tally_item(item_id: str, votes: OrderedVotes, swapped: bool, include_judgments: bool) -> CompareItemOut:
+    mapped = _mapped(votes)
     failures = failure_counts([vote for _, vote in votes])
     judgments = [_judgment(order, vote) for order, vote in votes] if include_judgments else None
     if not mapped:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from models.chat import ChatTemplate
-from service.engine.protocol import Engine
+from service.engine.pool import EnginePool
 from service.errors import InvalidRequest, NotFound
+from service.judging.admission import Admission
 from service.settings import FormatName, SamplingDefaults
 
 
@@ -19,11 +19,12 @@ class JudgeModel:
     formats: frozenset[FormatName]
     constrained: bool
     template: ChatTemplate
-    engine: Engine
+    engine: EnginePool
+    admission: Admission
     max_model_len: int
     sampling: SamplingDefaults
     per_request_seed: bool
-    concurrency: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
+    request_timeout_s: float
 
     def require_format(self, format_name: str) -> None:
         if format_name not in self.formats:
@@ -47,5 +48,5 @@ class ModelRegistry:
             )
         return model
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[JudgeModel]:
         return iter(self._models.values())

@@ -6,9 +6,10 @@ error, timeout) is raised as `ItemFailure` and becomes the item's status; the re
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -23,6 +24,7 @@ from service.judging.registry import JudgeModel
 from service.metrics import Metrics
 
 VerdictT = TypeVar("VerdictT")
+OutT = TypeVar("OutT")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,11 @@ class JudgingContext:
     rubrics: RubricSet
     sampling: SamplingParams
     usage: Usage
+    deadline: float  # time.monotonic() by which every item must be answered
+    timeout_s: float
+
+    def remaining_s(self) -> float:
+        return self.deadline - time.monotonic()
 
 
 class ItemFailure(Exception):
@@ -49,6 +56,15 @@ class Vote(Generic[VerdictT]):
     finish_reason: str | None
 
 
+async def within_deadline(context: JudgingContext, work: Awaitable[OutT], on_timeout: Callable[[str], OutT]) -> OutT:
+    """`work`, or `on_timeout(message)` if the request's deadline passes first (its engine work is cancelled)."""
+    try:
+        return await asyncio.wait_for(work, timeout=max(context.remaining_s(), 0.0))
+    except TimeoutError:
+        return on_timeout(f"the request's deadline of {context.timeout_s:g} s passed before this item was judged; "
+                          "raise timeout_s or send fewer items or votes")
+
+
 def failure_counts(votes: Sequence[Vote[Any]]) -> dict[str, int]:
     return dict(Counter(v.outcome.category.value for v in votes if isinstance(v.outcome, ParseFailure)))
 
@@ -58,7 +74,12 @@ class JudgmentRunner:
         self._metrics = metrics
 
     async def votes(
-        self, context: JudgingContext, judge_format: JudgeFormat[VerdictT], messages: Sequence[ChatMessage], n: int
+        self,
+        context: JudgingContext,
+        judge_format: JudgeFormat[VerdictT],
+        messages: Sequence[ChatMessage],
+        n: int,
+        affinity_key: str | None = None,
     ) -> list[Vote[VerdictT]]:
         model, sampling = context.model, context.sampling
         prompt_ids = model.template.encode(model.template.render(messages))
@@ -71,18 +92,15 @@ class JudgmentRunner:
                 "response(s), or lower sampling.max_tokens.",
             )
         regex = judge_format.output_regex(sampling.max_tokens) if model.constrained else None
-        request = GenerationRequest(prompt_ids, n, sampling, regex)
-        started = time.perf_counter()
+        request = GenerationRequest(prompt_ids, n, sampling, regex, affinity_key)
         try:
-            async with model.concurrency:
-                result = await model.engine.generate(request)
+            result = await model.engine.generate(request)
         except EngineTimeout as error:
             self._metrics.engine_requests.labels(model.name, "timeout").inc()
             raise ItemFailure("timeout", error.message) from error
         except UpstreamError as error:
             self._metrics.engine_requests.labels(model.name, "error").inc()
             raise ItemFailure("engine_error", error.message) from error
-        self._metrics.engine_latency.labels(model.name).observe(time.perf_counter() - started)
         self._metrics.engine_requests.labels(model.name, "ok").inc()
         self._metrics.tokens.labels(model.name, "prompt").inc(result.prompt_tokens)
         self._metrics.tokens.labels(model.name, "completion").inc(result.completion_tokens)

@@ -34,8 +34,8 @@ def make_client(bundled_model_dir: Path) -> AppFactory:
         fake = FakeVLLMTransport(script, healthy)
         model = {
             "name": "fake-judge", "version": "v-test",
-            "engine": {"kind": "external", "url": "http://fake-vllm:8000", "tokenizer_path": str(bundled_model_dir),
-                       "max_model_len": 2048},
+            "model_path": str(bundled_model_dir), "max_model_len": 2048,
+            "engines": [{"kind": "external", "url": "http://fake-vllm:8000"}],
             "sampling": {"max_tokens": 160},
             **model_overrides,
         }

@@ -80,8 +80,9 @@ async def test_an_unhealthy_engine_makes_readyz_503(make_client) -> None:
         alive = await client.get("/healthz")
     assert alive.status_code == 200
     assert ready.status_code == 503
-    assert ready.json()["engines"][0] == {"model": "fake-judge", "healthy": False, "state": "external",
-                                         "restarts": None}
+    assert ready.json()["status"] == "not_ready"
+    assert ready.json()["engines"] == [{"model": "fake-judge", "engine": "fake-judge/0", "state": "unhealthy",
+                                        "in_flight": 0, "queued": 0, "failures": 0, "restarts": None}]
 
 
 async def test_metrics_count_requests_by_route_and_status_class(make_client) -> None:

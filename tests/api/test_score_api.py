@@ -9,11 +9,12 @@ import httpx
 from tests.fakes import pointwise_completion
 
 ITEM = {"prompt": "What is the capital of France?", "response": "Paris."}
+OTHER = {"prompt": "What is the capital of Spain?", "response": "Madrid."}
 
 
 async def test_votes_are_one_engine_request_with_n_and_the_grammar(make_client) -> None:
     async with make_client() as (client, fake):
-        response = await client.post("/v1/score", json={"task": "chat", "votes": 4, "items": [ITEM, ITEM]})
+        response = await client.post("/v1/score", json={"task": "chat", "votes": 4, "items": [ITEM, OTHER]})
     assert response.status_code == 200
     assert len(fake.requests) == 2
     assert all(body["n"] == 4 for body in fake.requests)
@@ -28,7 +29,7 @@ async def test_votes_are_one_engine_request_with_n_and_the_grammar(make_client) 
     assert [item["id"] for item in data["items"]] == ["0", "1"]
     assert data["items"][0] | {"judgments": None} == {
         "id": "0", "status": "ok", "score": 7.0, "scores": [7.0] * 4, "std": 0.0, "votes_used": 4,
-        "parse_failures": {}, "judgments": None, "error": None,
+        "parse_failures": {}, "judgments": None, "error": None, "cached": False, "duplicate_of": None,
     }
 
 

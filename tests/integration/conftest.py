@@ -71,7 +71,7 @@ def live_gateway(bundled_model_dir: Path) -> Iterator[LiveGateway]:
     settings = load_settings(
         port=port, rubrics_dir=ROOT / "rubrics", cache_dir=ROOT / ".cache",
         models=[{"name": MODEL_NAME, "version": "it-1", "sampling": {"max_tokens": MAX_TOKENS},
-                 "engine": {"kind": "managed", "model_path": str(bundled_model_dir)}}],
+                 "model_path": str(bundled_model_dir), "engines": [{"kind": "managed"}]}],
     )
     app = create_app(settings)
     with ServerThread(app, port):

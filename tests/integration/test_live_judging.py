@@ -34,8 +34,8 @@ ITEMS = [
 def test_readyz_reports_the_managed_engine_ready(client: httpx.Client, live_gateway: LiveGateway) -> None:
     ready = client.get("/readyz").json()
     assert ready["status"] == "ready"
-    assert ready["engines"] == [{"model": MODEL_NAME, "healthy": True, "state": "ready", "restarts": 0}]
-    assert live_gateway.state.managed[MODEL_NAME].started_in_s is not None
+    assert [(e["engine"], e["state"], e["restarts"]) for e in ready["engines"]] == [(f"{MODEL_NAME}/0", "ready", 0)]
+    assert live_gateway.state.managed[0].started_in_s is not None
 
 
 def test_score_returns_real_constrained_verdicts(client: httpx.Client, chat_template: ChatTemplate) -> None:
@@ -92,11 +92,10 @@ async def test_unconstrained_external_engine_reports_parse_failures(
 ) -> None:
     """A second gateway using the same engine as an external URL, with the grammar off: the untrained model
     does not write the format, and every failure is named."""
-    engine_url = live_gateway.state.managed[MODEL_NAME].url
+    engine_url = live_gateway.state.managed[0].url
     settings = load_settings(rubrics_dir=ROOT / "rubrics", models=[{
         "name": MODEL_NAME, "version": "raw", "constrained": False, "sampling": {"max_tokens": 64},
-        "engine": {"kind": "external", "url": engine_url, "tokenizer_path": str(bundled_model_dir),
-                   "max_model_len": 2048}}])
+        "model_path": str(bundled_model_dir), "engines": [{"kind": "external", "url": engine_url}]}])
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
@@ -117,14 +116,15 @@ def test_metrics_reflect_real_traffic(client: httpx.Client) -> None:
     judged = re.search(
         rf'genrm_judgments_total{{format="pointwise",model="{MODEL_NAME}",outcome="ok"}} (\d+)', text)
     assert judged and int(judged.group(1)) > 0
-    assert re.search(r'genrm_engine_request_duration_seconds_count\{model="smollm2-judge"\} [1-9]', text)
+    assert re.search(r'genrm_engine_request_duration_seconds_count\{engine="smollm2-judge/0",model="smollm2-judge"\} [1-9]',
+                     text)
     assert 'genrm_http_requests_total{route="/v1/score",status_class="2xx"}' in text
 
 
 def test_a_killed_engine_is_restarted_and_requests_get_503_meanwhile(
     client: httpx.Client, live_gateway: LiveGateway
 ) -> None:
-    engine = live_gateway.state.managed[MODEL_NAME]
+    engine = live_gateway.state.managed[0]
     assert engine.pid is not None
     os.killpg(engine.pid, signal.SIGKILL)
     saw_503 = None
@@ -141,3 +141,4 @@ def test_a_killed_engine_is_restarted_and_requests_get_503_meanwhile(
     assert int(saw_503.headers["Retry-After"]) > 0
     ready = client.get("/readyz").json()
     assert ready["status"] == "ready" and ready["engines"][0]["restarts"] == 1
+    assert f'genrm_engine_restarts_total{{engine="{MODEL_NAME}/0",model="{MODEL_NAME}"}} 1.0' in client.get("/metrics").text

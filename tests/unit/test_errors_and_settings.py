@@ -27,8 +27,10 @@ EXPECTED_STATUS = {
     "InvalidRequest": 422,
     "NotFound": 404,
     "PayloadTooLarge": 413,
+    "ClientClosedRequest": 499,
     "Overloaded": 429,
     "UpstreamError": 502,
+    "EngineServerError": 502,
     "EngineUnavailable": 503,
     "EngineTimeout": 504,
 }
@@ -121,7 +123,7 @@ def test_defaults_have_one_model() -> None:
         assert len(settings.models) == 1
         assert settings.default_model is None
         assert settings.default_model_name == settings.models[0].name
-        assert isinstance(settings.models[0].engine, ManagedEngineSettings)
+        assert [type(engine) for engine in settings.models[0].engines] == [ManagedEngineSettings]
         assert settings.port == 8000
         assert settings.models[0].formats == ["pointwise", "pairwise"]
 
@@ -163,45 +165,53 @@ def test_yaml_external_engine(tmp_path: Path) -> None:
             {
                 "name": "remote-judge",
                 "version": "v1",
-                "engine": {
-                    "kind": "external",
-                    "url": "http://x:1",
-                    "tokenizer_path": "/tmp",
-                    "max_model_len": 2048,
-                },
+                "model_path": "/tmp",
+                "max_model_len": 4096,
+                "engines": [
+                    {"kind": "external", "url": "http://x:1"},
+                    {"kind": "external", "url": "http://x:2", "max_in_flight": 8},
+                ],
             }
         ]
     }
     settings = load_settings(write_yaml(tmp_path, config))
-    engine = settings.models[0].engine
-    assert isinstance(engine, ExternalEngineSettings)
-    assert str(engine.url).startswith("http://x:1")
-    assert engine.tokenizer_path == Path("/tmp")
-    assert engine.max_model_len == 2048
-    assert engine.served_model_name is None
+    model = settings.models[0]
+    assert all(isinstance(engine, ExternalEngineSettings) for engine in model.engines)
+    assert [str(engine.url) for engine in model.engines] == ["http://x:1/", "http://x:2/"]
+    assert [engine.max_in_flight for engine in model.engines] == [64, 8]
+    assert model.model_path == Path("/tmp")
+    assert model.max_model_len == 4096
+    assert model.engines[0].served_model_name is None
     assert settings.default_model_name == "remote-judge"
 
 
 def test_yaml_managed_engine_is_the_default_kind(tmp_path: Path) -> None:
-    config = {"models": [{"name": "local", "version": "1", "engine": {"device": "cuda", "dtype": "auto"}}]}
-    engine = load_settings(write_yaml(tmp_path, config)).models[0].engine
+    config = {"models": [{"name": "local", "version": "1", "engines": [{"device": "cuda", "dtype": "auto"}]}]}
+    engine = load_settings(write_yaml(tmp_path, config)).models[0].engines[0]
     assert isinstance(engine, ManagedEngineSettings)
     assert engine.device == "cuda"
 
 
 @pytest.mark.parametrize(
-    "engine",
+    ("engines", "problem"),
     [
-        {"kind": "external", "tokenizer_path": "/tmp", "max_model_len": 2048},  # no url
-        {"kind": "external", "url": "not a url", "tokenizer_path": "/tmp", "max_model_len": 2048},
-        {"kind": "external", "url": "http://x:1", "tokenizer_path": "/tmp", "max_model_len": 2048, "x": 1},
-        {"kind": "remote", "url": "http://x:1"},
-        {"kind": "managed", "max_model_len": 16},
+        ([{"kind": "external"}], "url"),
+        ([{"kind": "external", "url": "not a url"}], "url"),
+        ([{"kind": "external", "url": "http://x:1", "x": 1}], "x"),
+        ([{"kind": "remote", "url": "http://x:1"}], "remote"),
+        ([{"kind": "managed", "max_in_flight": 0}], "max_in_flight"),
+        ([], "engines"),
     ],
 )
-def test_bad_engine_rejected(tmp_path: Path, engine: dict[str, object]) -> None:
-    with pytest.raises(ValidationError):
-        load_settings(write_yaml(tmp_path, {"models": [{"name": "m", "version": "1", "engine": engine}]}))
+def test_bad_engine_rejected(tmp_path: Path, engines: list[dict[str, object]], problem: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        load_settings(write_yaml(tmp_path, {"models": [{"name": "m", "version": "1", "engines": engines}]}))
+    assert problem in str(caught.value)
+
+
+def test_the_old_single_engine_key_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="engine"):
+        load_settings(write_yaml(tmp_path, {"models": [{"name": "m", "version": "1", "engine": {}}]}))
 
 
 def test_duplicate_model_names(tmp_path: Path) -> None:

@@ -1,0 +1,42 @@
+"""Cancel a request's work when its client disconnects.
+
+The route's work runs as a task beside a watcher that reads the ASGI channel. The body has already been read,
+so the next message there is `http.disconnect`: when it comes first, the work is cancelled. That cancels every
+item's engine request, and vLLM aborts a request whose HTTP client goes away. The pattern is vLLM's
+`with_cancellation`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from fastapi import Request
+
+from service.errors import ClientClosedRequest
+from service.metrics import Metrics
+
+ResultT = TypeVar("ResultT")
+
+
+async def cancel_on_disconnect(
+    request: Request, work: Coroutine[Any, Any, ResultT], metrics: Metrics, route: str
+) -> ResultT:
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(request))
+    try:
+        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if task in done:
+        return task.result()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    metrics.cancelled.labels(route).inc()
+    raise ClientClosedRequest("the client disconnected; its queued and running engine work was cancelled")
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass

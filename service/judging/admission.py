@@ -1,0 +1,57 @@
+"""Admission control: a bounded amount of engine work per model; past it, 429 with `Retry-After`.
+
+A request is admitted whole or refused whole, so no item of an admitted batch is ever dropped for load. Its
+cost is the number of engine requests it can have in flight at once (items × orders). The bound is what the
+healthy engines hold in flight plus `max_queued` more; a request that alone exceeds it is admitted when nothing
+else is running, since otherwise it could never run. With no healthy engine the answer is 503.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from service.engine.pool import NO_ENGINE_RETRY_AFTER_S, EnginePool
+from service.errors import EngineUnavailable, Overloaded
+from service.metrics import Metrics
+
+MAX_RETRY_AFTER_S = 60
+
+
+class Admission:
+    def __init__(self, model: str, pool: EnginePool, max_queued: int, metrics: Metrics) -> None:
+        self.model = model
+        self.pool = pool
+        self.max_queued = max_queued
+        self.pending = 0
+        self._metrics = metrics
+
+    @contextmanager
+    def admit(self, cost: int) -> Iterator[None]:
+        if not self.pool.any_available():
+            self._metrics.rejected.labels(self.model, "no_engine").inc()
+            raise EngineUnavailable(
+                f"no engine of model {self.model!r} is ready (starting, restarting or unhealthy); retry shortly",
+                retry_after=NO_ENGINE_RETRY_AFTER_S,
+            )
+        limit = self.pool.capacity + self.max_queued
+        if self.pending > 0 and self.pending + cost > limit:
+            self._metrics.rejected.labels(self.model, "overloaded").inc()
+            raise Overloaded(
+                f"model {self.model!r} has {self.pending} engine requests admitted, and this request adds {cost} "
+                f"over the limit of {limit}; retry after the Retry-After seconds, or send smaller batches",
+                retry_after=self._retry_after(self.pending + cost - limit),
+            )
+        self.pending += cost
+        self._metrics.admitted.labels(self.model).set(self.pending)
+        try:
+            yield
+        finally:
+            self.pending -= cost
+            self._metrics.admitted.labels(self.model).set(self.pending)
+
+    def _retry_after(self, excess: int) -> float:
+        """About how long until `excess` engine requests' worth of work has drained."""
+        waves = math.ceil(excess / max(self.pool.capacity, 1))
+        return float(min(MAX_RETRY_AFTER_S, max(1, math.ceil(waves * self.pool.latency_ewma_s))))
