@@ -1,18 +1,23 @@
 """`FakeVLLMTransport`: a fake of vLLM's OpenAI-compatible server at the httpx transport boundary.
 
 It answers `/health` and `/v1/completions` like vLLM does, with completions from a script the test gives, and
-records every request body so tests can assert what the gateway sent (n, regex, token ids).
+records every request body so tests can assert what the gateway sent (n, regex, token ids). One fake can stand
+for several engines: each request's host is recorded, and hosts can be made unhealthy. A script may be async
+(to be slow, or to wait for the test); `cancelled` counts engine requests abandoned mid-flight.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
-Script = Callable[[dict[str, Any]], list[str] | httpx.Response]
+Answer = list[str] | httpx.Response
+Script = Callable[[dict[str, Any]], Answer | Awaitable[Answer]]
 
 
 def pointwise_completion(score: str, think: str = "Looks right.") -> str:
@@ -33,16 +38,27 @@ class FakeVLLMTransport(httpx.AsyncBaseTransport):
     def __init__(self, script: Script, healthy: bool = True) -> None:
         self.script = script
         self.healthy = healthy
+        self.unhealthy_hosts: set[str] = set()
         self.requests: list[dict[str, Any]] = []
+        self.hosts: list[str] = []
+        self.cancelled = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == "/health":
-            return httpx.Response(200 if self.healthy else 503)
+            up = self.healthy and request.url.host not in self.unhealthy_hosts
+            return httpx.Response(200 if up else 503)
         if request.url.path != "/v1/completions":
             return httpx.Response(404, json={"error": "no such route in the fake"})
         body = json.loads(await request.aread())
         self.requests.append(body)
-        answer = self.script(body)
+        self.hosts.append(request.url.host)
+        try:
+            answer = self.script(body)
+            if inspect.isawaitable(answer):
+                answer = await answer
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
         if isinstance(answer, httpx.Response):
             return answer
         texts = (answer * body["n"])[: body["n"]]

@@ -40,7 +40,7 @@ def make_client(bundled_model_dir: Path) -> AppFactory:
             **model_overrides,
         }
         settings = load_settings(
-            rubrics_dir=ROOT / "rubrics", models=[model], max_items_per_request=8, max_votes=8
+            rubrics_dir=ROOT / "rubrics", models=[model], max_items_per_request=16, max_votes=8
         )
         app = create_app(settings, engine_transport=fake)
         async with app.router.lifespan_context(app):

@@ -49,7 +49,7 @@ async def test_semantic_errors(make_client) -> None:
         bad_reference = await client.post("/v1/score", json={"task": "chat", "rubric_ids": ["a@b@c"], "items": [ITEM]})
         too_short = await client.post(
             "/v1/score", json={"task": "chat", "items": [ITEM], "sampling": {"max_tokens": 20}})
-        too_many_items = await client.post("/v1/score", json={"task": "chat", "items": [ITEM] * 9})
+        too_many_items = await client.post("/v1/score", json={"task": "chat", "items": [ITEM] * 17})
         too_many_votes = await client.post("/v1/compare", json={
             "task": "chat", "votes": 9, "items": [{"prompt": "p", "response_a": "a", "response_b": "b"}]})
         not_json = await client.post("/v1/score", content=b"{not json", headers={"content-type": "application/json"})

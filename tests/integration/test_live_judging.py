@@ -116,8 +116,8 @@ def test_metrics_reflect_real_traffic(client: httpx.Client) -> None:
     judged = re.search(
         rf'genrm_judgments_total{{format="pointwise",model="{MODEL_NAME}",outcome="ok"}} (\d+)', text)
     assert judged and int(judged.group(1)) > 0
-    assert re.search(r'genrm_engine_request_duration_seconds_count\{engine="smollm2-judge/0",model="smollm2-judge"\} [1-9]',
-                     text)
+    engine_label = f'engine="{MODEL_NAME}/0",model="{MODEL_NAME}"'
+    assert re.search(rf"genrm_engine_request_duration_seconds_count\{{{engine_label}\}} [1-9]", text)
     assert 'genrm_http_requests_total{route="/v1/score",status_class="2xx"}' in text
 
 
@@ -141,4 +141,5 @@ def test_a_killed_engine_is_restarted_and_requests_get_503_meanwhile(
     assert int(saw_503.headers["Retry-After"]) > 0
     ready = client.get("/readyz").json()
     assert ready["status"] == "ready" and ready["engines"][0]["restarts"] == 1
-    assert f'genrm_engine_restarts_total{{engine="{MODEL_NAME}/0",model="{MODEL_NAME}"}} 1.0' in client.get("/metrics").text
+    restarts = f'genrm_engine_restarts_total{{engine="{MODEL_NAME}/0",model="{MODEL_NAME}"}} 1.0'
+    assert restarts in client.get("/metrics").text
