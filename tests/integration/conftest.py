@@ -61,9 +61,10 @@ def wait_ready(url: str, timeout_s: float = READY_TIMEOUT_S) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+            # Every engine ready, not just servable: a degraded pool also answers 200.
+            if httpx.get(f"{url}/readyz", timeout=5).json().get("status") == "ready":
                 return
-        except httpx.HTTPError:
+        except (httpx.HTTPError, ValueError):
             pass
         time.sleep(1)
     raise TimeoutError(f"{url} not ready after {timeout_s} s")
