@@ -6,7 +6,6 @@ Gateways are module-scoped so that no two run at once: a vLLM-CPU engine keeps a
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from loadtests.harness import wait_ready
 from service.app import create_app
 from service.engine.supervisor import free_port
 from service.settings import Settings, load_settings
@@ -26,7 +26,6 @@ from tests.conftest import ROOT
 # Small judgments keep the suite within minutes on 2 cores; both formats fit in 128 tokens.
 MAX_TOKENS = 128
 MODEL_NAME = "smollm2-judge"
-READY_TIMEOUT_S = 600
 
 
 @dataclass
@@ -57,19 +56,6 @@ class ServerThread:
         self.thread.join(timeout=60)
 
 
-def wait_ready(url: str, timeout_s: float = READY_TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            # Every engine ready, not just servable: a degraded pool also answers 200.
-            if httpx.get(f"{url}/readyz", timeout=5).json().get("status") == "ready":
-                return
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(1)
-    raise TimeoutError(f"{url} not ready after {timeout_s} s")
-
-
 def serve(model: dict[str, Any]) -> Iterator[LiveGateway]:
     port = free_port()
     settings = load_settings(port=port, rubrics_dir=ROOT / "rubrics", cache_dir=ROOT / ".cache", models=[model])
@@ -91,12 +77,3 @@ def live_gateway(bundled_model_dir: Path) -> Iterator[LiveGateway]:
 def client(live_gateway: LiveGateway) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live_gateway.url, timeout=300) as http:
         yield http
-
-
-def engine_counter(url: str, name: str, labels: str = "") -> float:
-    """Sum of a metric in a vLLM engine's own /metrics over series whose labels contain `labels`."""
-    total = 0.0
-    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
-        if line.startswith(name + "{") and labels in line:
-            total += float(line.rsplit(" ", 1)[1])
-    return total

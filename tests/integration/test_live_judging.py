@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -121,6 +125,21 @@ def test_metrics_reflect_real_traffic(client: httpx.Client) -> None:
     assert 'genrm_http_requests_total{route="/v1/score",status_class="2xx"}' in text
 
 
+def test_a_short_headless_locust_run_meets_its_slo(live_gateway: LiveGateway, tmp_path) -> None:
+    locust = Path(sys.executable).parent / "locust"
+    result = subprocess.run(
+        [str(locust), "-f", str(ROOT / "loadtests" / "locustfile.py"), "--host", live_gateway.url, "--headless",
+         "-u", "2", "-r", "2", "-t", "8s", "--csv", str(tmp_path / "run"), "--only-summary"],
+        capture_output=True, text=True, timeout=180, env={**os.environ, "LOAD_MAX_TOKENS": str(MAX_TOKENS)},
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "SLO met" in output
+    rows = {row["Name"]: row for row in csv.DictReader((tmp_path / "run_stats.csv").open())}
+    assert int(rows["Aggregated"]["Request Count"]) > 0
+    assert int(rows["Aggregated"]["Failure Count"]) == 0
+
+
 def test_a_killed_engine_is_restarted_and_requests_get_503_meanwhile(
     client: httpx.Client, live_gateway: LiveGateway
 ) -> None:
@@ -143,3 +162,4 @@ def test_a_killed_engine_is_restarted_and_requests_get_503_meanwhile(
     assert ready["status"] == "ready" and ready["engines"][0]["restarts"] == 1
     restarts = f'genrm_engine_restarts_total{{engine="{MODEL_NAME}/0",model="{MODEL_NAME}"}} 1.0'
     assert restarts in client.get("/metrics").text
+

@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import MAX_TOKENS, LiveGateway, engine_counter, serve
+from loadtests.harness import engine_metric
+from tests.integration.conftest import MAX_TOKENS, LiveGateway, serve
 
 pytestmark = pytest.mark.engine
 
@@ -41,7 +42,7 @@ def client(pool: LiveGateway) -> Iterator[httpx.Client]:
 
 def engine_sum(pool: LiveGateway, name: str) -> float:
     """A metric summed over both engines' own /metrics."""
-    return sum(engine_counter(engine.url, name) for engine in pool.state.managed)
+    return sum(engine_metric(engine.url, name) for engine in pool.state.managed)
 
 
 def engine_requests(pool: LiveGateway) -> float:
@@ -58,7 +59,7 @@ def test_two_engines_serve_one_model(client: httpx.Client, pool: LiveGateway) ->
     assert [(e["engine"], e["state"]) for e in ready["engines"]] == [(f"{MODEL}/0", "ready"), (f"{MODEL}/1", "ready")]
     data = client.post("/v1/score", json={"task": "chat", "items": items(8)}).json()
     assert [i["status"] for i in data["items"]] == ["ok"] * 8
-    served = [engine_counter(engine.url, REQUESTS) for engine in pool.state.managed]
+    served = [engine_metric(engine.url, REQUESTS) for engine in pool.state.managed]
     assert all(count > 0 for count in served), served
 
 

@@ -1,0 +1,274 @@
+"""Judging throughput: the same workload sent straight to vLLM, through the service, and by a naive client.
+
+    .venv/bin/python loadtests/bench_judging.py --quick        # CPU-sized, a few minutes, bundled model
+    .venv/bin/python loadtests/bench_judging.py --external-engine http://gpu:8001 --model-path /models/x \\
+        --served-name x --items 256 --pairs 0 --votes 4 --max-tokens 512   # a GPU engine you started
+
+Workload: `items` pointwise items × `votes`, and `pairs` pairs × `votes` × both orders, with the judge's grammar
+(so output lengths are bounded by `max_tokens`). Paths, each timed separately after a warm-up:
+  raw            the best hand-written client: the service's exact token ids, `n` = votes, everything concurrent
+  service        one /v1/score and one /v1/compare request
+  service-small  one HTTP request per item or pair, all concurrent (how OpenRLHF calls a reward server)
+  naive          one engine request per vote (no `n`), the two orders one after the other
+Then: the prefill cost of n = 8 votes against n = 1 (from the engine's own prompt-token counters), and
+adaptive against fixed voting. The last line is `service/raw=<x> service/naive=<y>` (judgments/s ratios).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+from loadtests.harness import ROOT, engine_metric, preference_rows, start_gateway, stop_gateway, wait_ready  # noqa: E402
+from models.bundled import prepare_bundled_model  # noqa: E402
+from models.chat import ChatMessage, ChatTemplate  # noqa: E402
+from models.formats import PAIRWISE, POINTWISE  # noqa: E402
+from models.rubrics import RubricLibrary  # noqa: E402
+
+MODEL = "bench-judge"
+TIMEOUT = httpx.Timeout(1800)
+
+
+PATHS = {
+    "raw": "raw (direct to vLLM)",
+    "service": "service, one request per route",
+    "service-small": "service, one request per item",
+    "naive": "naive (n=1 per vote, serial orders)",
+}
+
+
+@dataclass
+class Run:
+    key: str
+    seconds: float = 0.0
+    judgments: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.judgments / self.seconds
+
+    def row(self) -> str:
+        return (f"| {PATHS[self.key]} | {self.seconds:.1f} | {self.judgments} | {self.rate:.2f} | "
+                f"{self.completion_tokens / self.seconds:.1f} |")
+
+
+class Workload:
+    """The items and pairs, and the exact engine requests the service sends for them."""
+
+    def __init__(self, args: argparse.Namespace, template: ChatTemplate, served_name: str) -> None:
+        rows = preference_rows(args.items + args.pairs)
+        self.items = [{"id": r["id"], "prompt": r["prompt"], "response": r["chosen"]} for r in rows[: args.items]]
+        self.pairs = [{"id": r["id"], "prompt": r["prompt"], "response_a": r["chosen"], "response_b": r["rejected"]}
+                      for r in rows[args.items:]]
+        self.votes, self.max_tokens, self.served_name = args.votes, args.max_tokens, served_name
+        self.template = template
+        self.rubrics = RubricLibrary.load(ROOT / "rubrics").primary("chat")
+        self.judgments = len(self.items) * self.votes + len(self.pairs) * self.votes * 2
+
+    def _turns(self, prompt: list[dict[str, str]]) -> list[ChatMessage]:
+        return [ChatMessage(turn["role"], turn["content"]) for turn in prompt]  # type: ignore[arg-type]
+
+    def body(self, messages: list[ChatMessage], regex: str, n: int) -> dict[str, Any]:
+        ids = self.template.encode(self.template.render(messages))
+        return {"model": self.served_name, "prompt": ids, "n": n, "max_tokens": self.max_tokens,
+                "temperature": 0.8, "top_p": 0.95, "structured_outputs": {"regex": regex}}
+
+    def pointwise(self, item: dict[str, Any], n: int) -> dict[str, Any]:
+        messages = POINTWISE.build_messages("chat", self.rubrics, self._turns(item["prompt"]), item["response"],
+                                            self.template.special_tokens)
+        return self.body(messages, POINTWISE.output_regex(self.max_tokens), n)
+
+    def pairwise(self, pair: dict[str, Any], order: str, n: int) -> dict[str, Any]:
+        first, second = (pair["response_a"], pair["response_b"])[:: 1 if order == "ab" else -1]
+        messages = PAIRWISE.build_messages("chat", self.rubrics, self._turns(pair["prompt"]), first, second,
+                                           self.template.special_tokens)
+        return self.body(messages, PAIRWISE.output_regex(self.max_tokens), n)
+
+
+async def post_all(client: httpx.AsyncClient, url: str, bodies: list[dict[str, Any]]) -> int:
+    """POST every body concurrently; return the completion tokens the engine reports."""
+    answers = await asyncio.gather(*(client.post(url, json=body) for body in bodies))
+    for answer in answers:
+        answer.raise_for_status()
+    return sum(int(a.json()["usage"]["completion_tokens"]) for a in answers)
+
+
+async def raw(work: Workload, engine: str) -> int:
+    bodies = [work.pointwise(item, work.votes) for item in work.items]
+    bodies += [work.pairwise(pair, order, work.votes) for pair in work.pairs for order in ("ab", "ba")]
+    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+        return await post_all(client, f"{engine}/v1/completions", bodies)
+
+
+async def naive(work: Workload, engine: str) -> int:
+    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+        url = f"{engine}/v1/completions"
+
+        async def one_pair(pair: dict[str, Any]) -> int:
+            tokens = 0
+            for order in ("ab", "ba"):  # serial orders
+                tokens += await post_all(client, url, [work.pairwise(pair, order, 1)] * work.votes)
+            return tokens
+
+        singles = [work.pointwise(item, 1) for item in work.items for _ in range(work.votes)]
+        counts = await asyncio.gather(post_all(client, url, singles), *(one_pair(p) for p in work.pairs))
+        return sum(counts)
+
+
+async def service(work: Workload, gateway: str, per_item: bool) -> int:
+    common = {"model": MODEL, "task": "chat", "votes": work.votes, "dedup": False, "cache": False,
+              "sampling": {"max_tokens": work.max_tokens}}
+    score_batches = [[item] for item in work.items] if per_item else [work.items]
+    compare_batches = [[pair] for pair in work.pairs] if per_item else [work.pairs]
+    requests = [("/v1/score", {**common, "items": batch}) for batch in score_batches if batch]
+    requests += [("/v1/compare", {**common, "items": batch}) for batch in compare_batches if batch]
+    async with httpx.AsyncClient(base_url=gateway, timeout=TIMEOUT) as client:
+        answers = await asyncio.gather(*(client.post(route, json=body) for route, body in requests))
+    for answer in answers:
+        answer.raise_for_status()
+        failed = [item for item in answer.json()["items"] if item["status"] != "ok"]
+        if failed:
+            raise RuntimeError(f"service items failed: {failed[:2]}")
+    return sum(int(a.json()["usage"]["completion_tokens"]) for a in answers)
+
+
+def measure(work: Workload, engine: str, gateway: str, rounds: int) -> list[Run]:
+    """Each path once per round, paths interleaved so that drift in the machine favours none; totals per path."""
+    runs = {key: Run(key) for key in PATHS}
+    for _ in range(rounds):
+        for key, coroutine in (("raw", lambda: raw(work, engine)),
+                               ("service", lambda: service(work, gateway, per_item=False)),
+                               ("service-small", lambda: service(work, gateway, per_item=True)),
+                               ("naive", lambda: naive(work, engine))):
+            started = time.perf_counter()
+            runs[key].completion_tokens += asyncio.run(coroutine())
+            runs[key].seconds += time.perf_counter() - started
+            runs[key].judgments += work.judgments
+    return list(runs.values())
+
+
+def prefill_cost(work: Workload, engine: str) -> dict[str, float]:
+    """Prompt tokens the engine computed (not served from its prefix cache) for one fresh judge prompt with n votes.
+    vLLM fans `n` out into child requests that share the prompt's cached blocks; each child still computes its
+    last, partial block."""
+    async def send(bodies: list[dict[str, Any]]) -> None:
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            await post_all(client, f"{engine}/v1/completions", bodies)
+
+    def uncached() -> float:
+        total = engine_metric(engine, "vllm:prompt_tokens_total")
+        return total - engine_metric(engine, "vllm:prompt_tokens_cached_total")
+
+    def computed(bodies: list[dict[str, Any]]) -> float:
+        before = uncached()
+        asyncio.run(send(bodies))
+        return uncached() - before
+
+    def fresh(n: int) -> dict[str, Any]:
+        """The first item's judge prompt behind a unique token prefix, so that none of it is cached yet."""
+        body = work.pointwise(work.items[0], n)
+        return {**body, "prompt": work.template.encode(f"{uuid.uuid4()}\n") + body["prompt"]}
+
+    one = computed([fresh(1)])
+    return {"n=1": one, "n=8": computed([fresh(8)]), "8 x n=1": computed([fresh(1)] * 8)}
+
+
+def voting_comparison(work: Workload, gateway: str) -> list[str]:
+    """Adaptive vs fixed voting (pointwise, up to 8 votes), against a second fixed run as the noise floor."""
+    request = {"model": MODEL, "task": "chat", "votes": 8, "dedup": False, "cache": False, "items": work.items,
+               "sampling": {"max_tokens": work.max_tokens}}
+    adaptive_request = {**request, "adaptive": {"round_votes": 2, "max_stderr": 0.5}}
+
+    def score(body: dict[str, Any]) -> dict[str, Any]:
+        answer = httpx.post(f"{gateway}/v1/score", json=body, timeout=TIMEOUT)
+        answer.raise_for_status()
+        return dict(answer.json())
+
+    fixed, fixed_again, adaptive = score(request), score(request), score(adaptive_request)
+
+    def agreement(a: dict[str, Any], b: dict[str, Any]) -> float:
+        pairs = list(zip(a["items"], b["items"], strict=True))
+        return sum(abs(x["score"] - y["score"]) <= 1.0 for x, y in pairs) / len(pairs)
+
+    fixed_tokens, adaptive_tokens = fixed["usage"]["completion_tokens"], adaptive["usage"]["completion_tokens"]
+    votes = [item["votes_used"] for item in adaptive["items"]]
+    return [
+        f"adaptive (round 2, max_stderr 0.5) vs fixed 8 votes: completion tokens {adaptive_tokens} vs {fixed_tokens} "
+        f"({1 - adaptive_tokens / fixed_tokens:.0%} saved), mean votes {sum(votes) / len(votes):.1f}",
+        f"verdicts within 1 point: adaptive vs fixed {agreement(adaptive, fixed):.0%}; "
+        f"fixed vs a second fixed run (noise floor) {agreement(fixed_again, fixed):.0%}",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="CPU-sized: 8 items, 4 pairs, 4 votes, 128 tokens, 2 rounds.")
+    parser.add_argument("--rounds", type=int, default=3, help="Times each path runs, interleaved.")
+    parser.add_argument("--items", type=int, default=32)
+    parser.add_argument("--pairs", type=int, default=16)
+    parser.add_argument("--votes", type=int, default=4)
+    parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--port", type=int, default=8041)
+    parser.add_argument("--engine-port", type=int, default=8042)
+    parser.add_argument("--external-engine", help="Use this running vLLM server instead of a managed one.")
+    parser.add_argument("--model-path", type=Path, help="Model directory (tokenizer) for --external-engine.")
+    parser.add_argument("--served-name", help="The external engine's served model name.")
+    args = parser.parse_args()
+    if args.quick:
+        args.items, args.pairs, args.votes, args.max_tokens, args.rounds = 8, 4, 4, 128, 2
+
+    model_path = args.model_path or prepare_bundled_model(ROOT / ".cache" / "models")
+    if args.external_engine:
+        engine, served = args.external_engine.rstrip("/"), args.served_name or MODEL
+        engines = [{"kind": "external", "url": engine, "served_model_name": served, "max_in_flight": 1024}]
+    else:
+        engine, served = f"http://127.0.0.1:{args.engine_port}", MODEL
+        engines = [{"kind": "managed", "port": args.engine_port, "max_in_flight": 1024}]
+    work = Workload(args, ChatTemplate.from_directory(model_path), served)
+    gateway = f"http://127.0.0.1:{args.port}"
+    process = start_gateway(args.port, [{"name": MODEL, "version": "bench", "model_path": str(model_path),
+                                         "engines": engines, "max_queued_requests": 100_000}])
+    try:
+        wait_ready(gateway)
+        asyncio.run(raw(work, engine))  # warm-up: every path now finds the same prefixes cached
+        runs = measure(work, engine, gateway, args.rounds)
+        prefill = prefill_cost(work, engine)
+        voting = voting_comparison(work, gateway)
+    finally:
+        stop_gateway(process)
+    report(args, runs, prefill, voting)
+
+
+def report(args: argparse.Namespace, runs: list[Run], prefill: dict[str, float], voting: list[str]) -> None:
+    print(f"\n{args.items} items x {args.votes} votes + {args.pairs} pairs x {args.votes} votes x 2 orders, "
+          f"max_tokens={args.max_tokens}, {args.rounds} rounds per path (totals); machine: {platform.node()}, "
+          f"{os.cpu_count()} cores\n")
+    print("| path | seconds | judgments | judgments/s | completion tokens/s |\n|---|---|---|---|---|")
+    for run in runs:
+        print(run.row())
+    rate = {run.key: run.rate for run in runs}
+    print(f"\nservice (one request per item) / service (one batch): {rate['service-small'] / rate['service']:.3f}")
+    print(f"prefill tokens computed for one fresh prompt: n=1 {prefill['n=1']:.0f}, n=8 {prefill['n=8']:.0f} "
+          f"({prefill['n=8'] / prefill['n=1']:.2f}x), 8 separate n=1 requests {prefill['8 x n=1']:.0f} "
+          f"({prefill['8 x n=1'] / prefill['n=1']:.2f}x)")
+    for line in voting:
+        print(line)
+    print(f"service/raw={rate['service'] / rate['raw']:.3f} service/naive={rate['service'] / rate['naive']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
