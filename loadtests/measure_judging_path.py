@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -25,49 +22,19 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
+from loadtests.harness import ROOT, preference_rows, start_gateway, stop_gateway, wait_ready  # noqa: E402
 from models.bundled import prepare_bundled_model  # noqa: E402
 from models.chat import ChatMessage, ChatTemplate  # noqa: E402
 from models.formats import POINTWISE, ParseFailure  # noqa: E402
 from models.rubrics import RubricLibrary  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "preferences-dev.jsonl"
 MODEL = "smollm2-135m-judge"
-MAX_PROMPT_CHARS = 2400
 
 
 def load_items(count: int) -> list[dict[str, Any]]:
-    items = []
-    for line in DATA.read_text().splitlines():
-        row = json.loads(line)
-        size = sum(len(turn["content"]) for turn in row["prompt"]) + len(row["chosen"])
-        if row["task"] == "chat" and size < MAX_PROMPT_CHARS:
-            items.append({"id": row["id"], "prompt": row["prompt"], "response": row["chosen"]})
-        if len(items) == count:
-            return items
-    raise SystemExit(f"only {len(items)} short chat items in {DATA}")
-
-
-def start_gateway(port: int, engine_port: int, max_tokens: int) -> subprocess.Popen[bytes]:
-    models = [{"name": MODEL, "version": "bench", "sampling": {"max_tokens": max_tokens},
-               "engine": {"kind": "managed", "port": engine_port}}]
-    env = {**os.environ, "GENRM_MODELS": json.dumps(models), "GENRM_LOG_LEVEL": "warning"}
-    return subprocess.Popen([sys.executable, "-m", "service", "--port", str(port)], cwd=ROOT, env=env,
-                            start_new_session=True)
-
-
-def wait_ready(url: str, timeout_s: float = 900) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} not ready in {timeout_s} s")
+    return [{"id": r["id"], "prompt": r["prompt"], "response": r["chosen"]} for r in preference_rows(count)]
 
 
 def direct_bodies(items: list[dict[str, Any]], votes: int, max_tokens: int, constrained: bool) -> list[dict[str, Any]]:
@@ -119,7 +86,9 @@ def main() -> None:
     unconstrained = direct_bodies(items, args.votes, args.max_tokens, constrained=False)
 
     launched = time.perf_counter()
-    gateway = start_gateway(args.port, args.engine_port, args.max_tokens)
+    models = [{"name": MODEL, "version": "bench", "sampling": {"max_tokens": args.max_tokens},
+               "engines": [{"kind": "managed", "port": args.engine_port}]}]
+    gateway = start_gateway(args.port, models)
     try:
         wait_ready(url)
         start_s = time.perf_counter() - launched
@@ -136,8 +105,7 @@ def main() -> None:
             direct_runs.append((elapsed, tokens))
         _, _, raw_texts = asyncio.run(run_direct(engine_url, unconstrained))
     finally:
-        os.killpg(gateway.pid, signal.SIGTERM)
-        gateway.wait(timeout=60)
+        stop_gateway(gateway)
 
     raw_failures = Counter(
         outcome.category.value for outcome in map(POINTWISE.parse, raw_texts) if isinstance(outcome, ParseFailure)

@@ -268,3 +268,10 @@ def test_unknown_model_key_rejected(tmp_path: Path) -> None:
 def test_invalid_values_rejected(tmp_path: Path, config: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         load_settings(write_yaml(tmp_path, config))
+
+
+@pytest.mark.parametrize("config", sorted((Path(__file__).resolve().parents[2] / "deploy").glob("*.yaml")),
+                         ids=lambda path: path.name)
+def test_every_deploy_example_is_valid_configuration(config: Path) -> None:
+    settings = load_settings(config)
+    assert settings.models and all(model.engines for model in settings.models)
