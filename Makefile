@@ -8,7 +8,7 @@ PORT    ?= 8000
 # Tests that run the vLLM engine need both cores; keep the engine and pytest off each other's threads.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install model serve test test-unit lint release-rubrics clean
+.PHONY: install model serve test test-unit lint release-rubrics smoke-train clean
 
 install: $(STAMP)
 
@@ -33,6 +33,10 @@ test-unit: install
 lint: install
 	$(VENV)/bin/ruff check service models tests loadtests
 	$(VENV)/bin/mypy
+
+# The three CPU smoke trainings and the train -> serve check; last line: par=ok pairwise=ok brpo=ok served=...
+smoke-train: install model
+	OMP_NUM_THREADS=2 $(PY) -m models.training.smoke
 
 release-rubrics: install
 	$(PY) -m models.rubrics.release rubrics

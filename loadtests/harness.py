@@ -4,44 +4,26 @@ wait for it, read engines' own metrics, and build the exact engine requests the 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+from service.launcher import ROOT, LocalGateway, wait_ready
+
+__all__ = ["ROOT", "engine_metric", "preference_rows", "start_gateway", "stop_gateway", "wait_ready"]
 DATA = ROOT.parent / "shared" / "data" / "preferences-dev.jsonl"
 MAX_ITEM_CHARS = 2400
 
 
-def start_gateway(port: int, models: list[dict[str, Any]], log_level: str = "warning") -> subprocess.Popen[bytes]:
-    """`python -m service` with `models` as its registry (GENRM_MODELS), in its own process group."""
-    env = {**os.environ, "GENRM_MODELS": json.dumps(models), "GENRM_LOG_LEVEL": log_level}
-    return subprocess.Popen([sys.executable, "-m", "service", "--port", str(port)], cwd=ROOT, env=env,
-                            start_new_session=True)
+def start_gateway(port: int, models: list[dict[str, Any]], log_level: str = "warning") -> LocalGateway:
+    """`python -m service` serving `models`, started but not yet ready: `wait_ready` its URL."""
+    gateway = LocalGateway(port, models, log_level)
+    gateway.start()
+    return gateway
 
 
-def stop_gateway(process: subprocess.Popen[bytes]) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=60)
-
-
-def wait_ready(url: str, timeout_s: float = 900) -> None:
-    """Until /readyz says every engine is ready (a degraded pool also answers 200)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=5).json().get("status") == "ready":
-                return
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} not ready after {timeout_s} s")
+def stop_gateway(gateway: LocalGateway) -> None:
+    gateway.stop()
 
 
 def engine_metric(url: str, name: str, labels: str = "") -> float:

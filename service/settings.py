@@ -120,6 +120,18 @@ class JudgeModelSettings(BaseModel):
     request_timeout_s: float = Field(default=600, gt=0, description="Default deadline of a judging request.")
 
 
+def judge_from_checkpoint(path: Path) -> JudgeModelSettings:
+    """A judge model from a `train` checkpoint: name, version and format from its manifest."""
+    from models.training.manifest import read_manifest
+
+    manifest = read_manifest(path)
+    if manifest.format == "policy":
+        raise ValueError(f"{path} is a writing policy trained by {manifest.pipeline}, not a judge; serve a "
+                         "par (pointwise) or pairwise checkpoint")
+    return JudgeModelSettings(name=manifest.name, version=manifest.version, formats=[manifest.format],
+                              model_path=path)
+
+
 def _bundled_model() -> JudgeModelSettings:
     return JudgeModelSettings(name="smollm2-135m-judge", version="bundled-q4_1-fp32")
 
@@ -132,6 +144,11 @@ class Settings(BaseSettings):
     rubrics_dir: Path = Path("rubrics")
     cache_dir: Path = Field(default=Path(".cache"), description="Converted models, engine logs and scratch.")
     models: list[JudgeModelSettings] = Field(default_factory=lambda: [_bundled_model()], min_length=1)
+    checkpoints: list[Path] = Field(
+        default_factory=list,
+        description="Checkpoint directories written by `train`: each is served as a judge named and versioned by "
+        "its manifest. Given without `models`, they replace the bundled default.",
+    )
     default_model: str | None = Field(default=None, description="Defaults to the first model.")
     max_items_per_request: int = Field(default=1024, ge=1)
     max_votes: int = Field(default=32, ge=1)
@@ -146,6 +163,14 @@ class Settings(BaseSettings):
         if duplicates:
             raise ValueError(f"model names must be unique; {duplicates} appear more than once")
         return models
+
+    @model_validator(mode="after")
+    def _add_checkpoints(self) -> Settings:
+        if self.checkpoints:
+            served = [judge_from_checkpoint(path) for path in self.checkpoints]
+            self.models = [*self.models, *served] if "models" in self.model_fields_set else served
+            self._unique_names(self.models)
+        return self
 
     @model_validator(mode="after")
     def _default_model_exists(self) -> Settings:
