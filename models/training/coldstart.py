@@ -47,7 +47,8 @@ def pairwise_sft_rows(pairs: list[dict[str, Any]], rows: list[dict[str, Any]], c
     prompts = {(row["pair_id"], row["label"]): row["prompt"] for row in rows}
     kept = []
     for pair in pairs:
-        item = {"id": pair["id"], "prompt": pair["prompt"], "response_a": pair["chosen"], "response_b": pair["rejected"]}
+        item = {"id": pair["id"], "prompt": pair["prompt"],
+                "response_a": pair["chosen"], "response_b": pair["rejected"]}
         answer = client.compare(pair["task"], [item], votes=votes, include_judgments=True, dedup=False,
                                 sampling={"max_tokens": max_tokens})
         for judgment in answer["items"][0]["judgments"] or []:

@@ -13,20 +13,44 @@ SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 @dataclass
 class RecipeArguments:
-    model_name: str = field(default="", metadata={"help": "Name the service serves the checkpoint under; default: <pipeline>-judge."})
-    base_model: str = field(default="", metadata={"help": "Hugging Face model directory to start from; empty: the bundled SmolLM2."})
-    data_path: str = field(default="", metadata={"help": "JSONL data; empty: ../shared/data (preferences, or writing prompts for BRPO)."})
+    model_name: str = field(
+        default="",
+        metadata={"help": "Name the service serves the checkpoint under; default: <pipeline>-judge."},
+    )
+    base_model: str = field(
+        default="",
+        metadata={"help": "Hugging Face model directory to start from; empty: the bundled SmolLM2."},
+    )
+    data_path: str = field(
+        default="",
+        metadata={"help": "JSONL data; empty: ../shared/data (preferences, or writing prompts for BRPO)."},
+    )
     tasks: list[str] = field(default_factory=lambda: ["chat"], metadata={"help": "Rubric domains of the pairs to use."})
     max_examples: int = field(default=4, metadata={"help": "Pairs (PAR, pairwise) or prompts (BRPO) to read."})
     par_shaping: str = field(default="graded", metadata={"help": "PAR's f: graded (1.2 / 1.4) or constant (1.3)."})
-    service_url: str = field(default="", metadata={"help": "The judging service (BRPO's judge, cold-start data); empty: start one."})
-    judge_votes: int = field(default=1, metadata={"help": "Votes per order when the service judges (BRPO, cold start)."})
-    brpo_inconsistent_reward: float = field(default=0.0, metadata={"help": "BRPO reward for an inconsistent verdict: 0 or -1."})
+    service_url: str = field(
+        default="",
+        metadata={"help": "The judging service (BRPO's judge, cold-start data); empty: start one."},
+    )
+    judge_votes: int = field(
+        default=1,
+        metadata={"help": "Votes per order when the service judges (BRPO, cold start)."},
+    )
+    brpo_inconsistent_reward: float = field(
+        default=0.0,
+        metadata={"help": "BRPO reward for an inconsistent verdict: 0 or -1."},
+    )
     brpo_max_skew: float = field(default=0.6, metadata={"help": "Drop BRPO groups with |sum R| / G above this."})
-    sft_steps: int = field(default=0, metadata={"help": "Cold-start SFT steps on service-made, label-agreeing judgments (0: none)."})
+    sft_steps: int = field(
+        default=0,
+        metadata={"help": "Cold-start SFT steps on service-made, label-agreeing judgments (0: none)."},
+    )
     sft_votes: int = field(default=4, metadata={"help": "Judgments sampled per item for cold-start data."})
     sft_learning_rate: float = field(default=5e-5, metadata={"help": "Cold-start SFT learning rate."})
-    require_learning: bool = field(default=True, metadata={"help": "Fail a run whose reward spread or gradient norm stayed 0."})
+    require_learning: bool = field(
+        default=True,
+        metadata={"help": "Fail a run whose reward spread or gradient norm stayed 0."},
+    )
 
     def __post_init__(self) -> None:
         if self.par_shaping not in ("graded", "constant"):

@@ -39,7 +39,9 @@ def _as_dicts(messages: Iterable[ChatMessage]) -> list[dict[str, str]]:
     return [message.as_dict() for message in messages]
 
 
-def par_rows(pairs: Sequence[dict[str, Any]], library: RubricLibrary, special_tokens: Sequence[str]) -> list[dict[str, Any]]:
+def par_rows(
+    pairs: Sequence[dict[str, Any]], library: RubricLibrary, special_tokens: Sequence[str]
+) -> list[dict[str, Any]]:
     rows = []
     for pair in pairs:
         rubrics = library.primary(pair["task"])

