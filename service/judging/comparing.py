@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from models.formats import PAIRWISE, PairwiseVerdict, ParseFailure
 from service.api.protocol import (
@@ -15,49 +16,30 @@ from service.api.protocol import (
     VoteOut,
 )
 from service.judging.aggregation import Order, tally_votes, to_original_label
-from service.judging.cache import (
-    JudgmentCache,
-    cache_for,
-    content_key,
-    item_ids,
-    prompt_affinity,
-    request_key_parts,
-    run_deduplicated,
-)
+from service.judging.batch import BatchJudge
+from service.judging.cache import prompt_affinity
 from service.judging.requests import to_conversation
-from service.judging.runner import ItemFailure, JudgingContext, JudgmentRunner, Vote, failure_counts, within_deadline
-from service.metrics import Metrics
+from service.judging.runner import ItemFailure, JudgingContext, Vote, failure_counts
 
 ROUTE = "/v1/compare"
 OrderedVotes = list[tuple[Order, Vote[PairwiseVerdict]]]
 
 
-class PairwiseJudge:
-    def __init__(self, runner: JudgmentRunner, cache: JudgmentCache, metrics: Metrics) -> None:
-        self._runner = runner
-        self._cache = cache
-        self._metrics = metrics
+class PairwiseJudge(BatchJudge[CompareItemOut]):
+    route = ROUTE
+    format_name = PAIRWISE.name
+    item_out = CompareItemOut
 
     async def compare(self, request: CompareRequest, context: JudgingContext) -> list[CompareItemOut]:
-        ids = item_ids(request.items)
-        shared = request_key_parts(request, context, PAIRWISE.name, {"votes": request.votes, "swap": request.swap})
-        keys = [
-            content_key({**shared, "prompt": i.prompt, "a": i.response_a, "b": i.response_b}) for i in request.items
-        ]
-        return await run_deduplicated(
-            ids, keys, lambda index: self._compare_item(ids[index], request.items[index], request, context),
-            cache_for(request, context, self._cache), request.dedup, ROUTE, self._metrics,
-        )
+        return await self.judge_batch(request, context)
 
-    async def _compare_item(
-        self, item_id: str, item: CompareItemIn, request: CompareRequest, context: JudgingContext
-    ) -> CompareItemOut:
-        def timed_out(message: str) -> CompareItemOut:
-            return CompareItemOut(id=item_id, status="timeout", error=ItemError(type="timeout", message=message))
+    def request_shape(self, request: CompareRequest) -> dict[str, Any]:
+        return {"votes": request.votes, "swap": request.swap}
 
-        return await within_deadline(context, self._judge(item_id, item, request, context), timed_out)
+    def item_key(self, item: CompareItemIn) -> dict[str, Any]:
+        return {"prompt": item.prompt, "a": item.response_a, "b": item.response_b}
 
-    async def _judge(
+    async def judge_item(
         self, item_id: str, item: CompareItemIn, request: CompareRequest, context: JudgingContext
     ) -> CompareItemOut:
         orders: list[Order] = ["ab", "ba"] if request.swap else ["ab"]
@@ -72,9 +54,7 @@ class PairwiseJudge:
                 if request.adaptive is not None and votes_agree(votes, request.swap, request.adaptive):
                     break
         except ItemFailure as failure:
-            return CompareItemOut(
-                id=item_id, status=failure.status, error=ItemError(type=failure.status, message=failure.message)
-            )
+            return self.failed(item_id, failure)
         return _tally_item(item_id, votes, request.swap, request.include_judgments)
 
     async def _round(

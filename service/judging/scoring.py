@@ -4,52 +4,35 @@ from __future__ import annotations
 
 import math
 import statistics
+from typing import Any
 
 from models.chat import ChatMessage
 from models.formats import POINTWISE, ParseFailure, PointwiseVerdict
 from service.api.protocol import AdaptiveIn, ItemError, JudgmentOut, ScoreItemIn, ScoreItemOut, ScoreRequest
 from service.judging.aggregation import Aggregate, aggregate_scores
-from service.judging.cache import (
-    JudgmentCache,
-    cache_for,
-    content_key,
-    item_ids,
-    prompt_affinity,
-    request_key_parts,
-    run_deduplicated,
-)
+from service.judging.batch import BatchJudge
+from service.judging.cache import prompt_affinity
 from service.judging.requests import to_conversation
-from service.judging.runner import ItemFailure, JudgingContext, JudgmentRunner, Vote, failure_counts, within_deadline
-from service.metrics import Metrics
+from service.judging.runner import ItemFailure, JudgingContext, Vote, failure_counts
 
 ROUTE = "/v1/score"
 
 
-class PointwiseJudge:
-    def __init__(self, runner: JudgmentRunner, cache: JudgmentCache, metrics: Metrics) -> None:
-        self._runner = runner
-        self._cache = cache
-        self._metrics = metrics
+class PointwiseJudge(BatchJudge[ScoreItemOut]):
+    route = ROUTE
+    format_name = POINTWISE.name
+    item_out = ScoreItemOut
 
     async def score(self, request: ScoreRequest, context: JudgingContext) -> list[ScoreItemOut]:
-        ids = item_ids(request.items)
-        shared = request_key_parts(request, context, POINTWISE.name, {"votes": request.votes,
-                                                                      "aggregate": request.aggregate})
-        keys = [content_key({**shared, "prompt": i.prompt, "response": i.response}) for i in request.items]
-        return await run_deduplicated(
-            ids, keys, lambda index: self._score_item(ids[index], request.items[index], request, context),
-            cache_for(request, context, self._cache), request.dedup, ROUTE, self._metrics,
-        )
+        return await self.judge_batch(request, context)
 
-    async def _score_item(
-        self, item_id: str, item: ScoreItemIn, request: ScoreRequest, context: JudgingContext
-    ) -> ScoreItemOut:
-        def timed_out(message: str) -> ScoreItemOut:
-            return ScoreItemOut(id=item_id, status="timeout", error=ItemError(type="timeout", message=message))
+    def request_shape(self, request: ScoreRequest) -> dict[str, Any]:
+        return {"votes": request.votes, "aggregate": request.aggregate}
 
-        return await within_deadline(context, self._judge(item_id, item, request, context), timed_out)
+    def item_key(self, item: ScoreItemIn) -> dict[str, Any]:
+        return {"prompt": item.prompt, "response": item.response}
 
-    async def _judge(
+    async def judge_item(
         self, item_id: str, item: ScoreItemIn, request: ScoreRequest, context: JudgingContext
     ) -> ScoreItemOut:
         messages = POINTWISE.build_messages(
@@ -59,8 +42,7 @@ class PointwiseJudge:
         try:
             votes = await self._draw(context, messages, request, prompt_affinity(context, request.task, item.prompt))
         except ItemFailure as failure:
-            return ScoreItemOut(id=item_id, status=failure.status,
-                                error=ItemError(type=failure.status, message=failure.message))
+            return self.failed(item_id, failure)
         return _aggregate_item(item_id, votes, request.aggregate, request.include_judgments)
 
     async def _draw(
