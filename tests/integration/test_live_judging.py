@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import signal
@@ -125,6 +126,18 @@ def test_metrics_reflect_real_traffic(client: httpx.Client) -> None:
     assert 'genrm_http_requests_total{route="/v1/score",status_class="2xx"}' in text
 
 
+def test_the_par_data_filter_uses_the_service(live_gateway: LiveGateway, tmp_path) -> None:
+    from models.training.filter import main as filter_main
+
+    source = ROOT.parent / "shared" / "data" / "preferences-dev.jsonl"
+    out = tmp_path / "kept.jsonl"
+    code = filter_main(["--service", live_gateway.url, "--data", str(source), "--out", str(out),
+                        "--rollouts", "2", "--limit", "2", "--low", "0", "--high", "1"])
+    kept = [json.loads(line) for line in out.read_text().splitlines()]
+    assert code == 0
+    assert all(0 <= pair["judge_accuracy"] <= 1 and "judge_gap" in pair for pair in kept)
+
+
 def test_a_short_headless_locust_run_meets_its_slo(live_gateway: LiveGateway, tmp_path) -> None:
     locust = Path(sys.executable).parent / "locust"
     result = subprocess.run(
@@ -162,4 +175,5 @@ def test_a_killed_engine_is_restarted_and_requests_get_503_meanwhile(
     assert ready["status"] == "ready" and ready["engines"][0]["restarts"] == 1
     restarts = f'genrm_engine_restarts_total{{engine="{MODEL_NAME}/0",model="{MODEL_NAME}"}} 1.0'
     assert restarts in client.get("/metrics").text
+
 
