@@ -105,7 +105,7 @@ def _cold_start_rows(pipeline: str, source: list[dict[str, Any]], rows: list[dic
                      recipe: RecipeArguments, grpo: Any) -> list[dict[str, Any]]:
     builder = coldstart.par_sft_rows if pipeline == "par" else coldstart.pairwise_sft_rows
     sft_rows = builder(source, rows, client, recipe.sft_votes, grpo.max_completion_length)
-    print(f"[{pipeline}] cold start: {len(sft_rows)} label-agreeing judgments from the service", flush=True)
+    logger.info("[%s] cold start: %d label-agreeing judgments from the service", pipeline, len(sft_rows))
     return sft_rows
 
 

@@ -5,6 +5,7 @@ Last line: `par=ok pairwise=ok brpo=ok served=<model>@<version>`, or which step 
 
 from __future__ import annotations
 
+import logging
 import sys
 import traceback
 from pathlib import Path
@@ -37,6 +38,7 @@ def serve_and_score(checkpoint: Path) -> str:
 
 
 def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     results: dict[str, str] = {}
     checkpoints: dict[str, Path] = {}
     for pipeline in PIPELINES:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -16,6 +17,8 @@ from transformers import TrainerCallback
 from trl import GRPOTrainer
 
 from models.training.sampler import PairRepeatSampler
+
+logger = logging.getLogger(__name__)
 
 
 class PARTrainer(GRPOTrainer):  # type: ignore[misc]
@@ -75,6 +78,6 @@ class StepSummary(TrainerCallback):
             return
         now = time.monotonic()
         fields = " ".join(f"{key.split('/')[-1]}={logs[key]:.4g}" for key in self.KEYS if key in logs)
-        print(f"[{self.pipeline}] step {state.global_step}/{state.max_steps} {fields} ({now - self._last:.1f} s)",
-              flush=True)
+        logger.info("[%s] step %d/%d %s (%.1f s)", self.pipeline, state.global_step, state.max_steps, fields,
+                    now - self._last)
         self._last = now
