@@ -71,7 +71,8 @@ def run_sft(model_path: Path, rows: list[dict[str, Any]], output_dir: Path, step
         raise RuntimeError("cold start kept no judgment: the service's verdicts never agreed with the labels; "
                            "raise sft_votes or max_examples")
     config = SFTConfig(
-        output_dir=str(output_dir), max_steps=steps, learning_rate=learning_rate, per_device_train_batch_size=2,
+        output_dir=str(output_dir), max_steps=steps, learning_rate=learning_rate, per_device_train_batch_size=1,
+        gradient_accumulation_steps=2,
         use_cpu=True, bf16=False, gradient_checkpointing=False, logging_steps=1, save_strategy="no",
         report_to="none", seed=seed, max_length=2048,
     )
