@@ -28,7 +28,7 @@ test: install model lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test-unit: install
-	$(PY) -m pytest -q -p no:cacheprovider -m "not engine"
+	$(PY) -m pytest -q -p no:cacheprovider -m "not engine and not train"
 
 lint: install
 	$(VENV)/bin/ruff check service models tests loadtests
