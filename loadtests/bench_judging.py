@@ -31,11 +31,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from loadtests.harness import ROOT, engine_metric, preference_rows, start_gateway, stop_gateway, wait_ready  # noqa: E402
+from loadtests.harness import ROOT, engine_metric, preference_rows  # noqa: E402
 from models.bundled import prepare_bundled_model  # noqa: E402
 from models.chat import ChatMessage, ChatTemplate  # noqa: E402
 from models.formats import PAIRWISE, POINTWISE  # noqa: E402
 from models.rubrics import RubricLibrary  # noqa: E402
+from service.launcher import LocalGateway  # noqa: E402
 
 MODEL = "bench-judge"
 TIMEOUT = httpx.Timeout(1800)
@@ -239,17 +240,13 @@ def main() -> None:
         engine, served = f"http://127.0.0.1:{args.engine_port}", MODEL
         engines = [{"kind": "managed", "port": args.engine_port, "max_in_flight": 1024}]
     work = Workload(args, ChatTemplate.from_directory(model_path), served)
-    gateway = f"http://127.0.0.1:{args.port}"
-    process = start_gateway(args.port, [{"name": MODEL, "version": "bench", "model_path": str(model_path),
-                                         "engines": engines, "max_queued_requests": 100_000}])
-    try:
-        wait_ready(gateway)
+    models = [{"name": MODEL, "version": "bench", "model_path": str(model_path), "engines": engines,
+               "max_queued_requests": 100_000}]
+    with LocalGateway(args.port, models) as gateway:
         asyncio.run(raw(work, engine))  # warm-up: every path now finds the same prefixes cached
         runs = measure(work, engine, gateway, args.rounds)
         prefill = prefill_cost(work, engine)
         voting = voting_comparison(work, gateway)
-    finally:
-        stop_gateway(process)
     report(args, runs, prefill, voting)
 
 

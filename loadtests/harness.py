@@ -1,5 +1,5 @@
-"""What the measurement scripts (and the integration tests) share: start a gateway the way `make serve` does,
-wait for it, read engines' own metrics, and build the exact engine requests the service would send."""
+"""What the measurement scripts and the integration tests share: readiness, engines' own metrics, and the
+shared preference data. Gateways are started with `service.launcher.LocalGateway`."""
 
 from __future__ import annotations
 
@@ -8,22 +8,11 @@ from typing import Any
 
 import httpx
 
-from service.launcher import ROOT, LocalGateway, wait_ready
+from service.launcher import ROOT, wait_ready
 
-__all__ = ["ROOT", "engine_metric", "preference_rows", "start_gateway", "stop_gateway", "wait_ready"]
+__all__ = ["ROOT", "engine_metric", "preference_rows", "wait_ready"]
 DATA = ROOT.parent / "shared" / "data" / "preferences-dev.jsonl"
 MAX_ITEM_CHARS = 2400
-
-
-def start_gateway(port: int, models: list[dict[str, Any]], log_level: str = "warning") -> LocalGateway:
-    """`python -m service` serving `models`, started but not yet ready: `wait_ready` its URL."""
-    gateway = LocalGateway(port, models, log_level)
-    gateway.start()
-    return gateway
-
-
-def stop_gateway(gateway: LocalGateway) -> None:
-    gateway.stop()
 
 
 def engine_metric(url: str, name: str, labels: str = "") -> float:

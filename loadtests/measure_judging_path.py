@@ -24,11 +24,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from loadtests.harness import ROOT, preference_rows, start_gateway, stop_gateway, wait_ready  # noqa: E402
+from loadtests.harness import ROOT, preference_rows  # noqa: E402
 from models.bundled import prepare_bundled_model  # noqa: E402
 from models.chat import ChatMessage, ChatTemplate  # noqa: E402
 from models.formats import POINTWISE, ParseFailure  # noqa: E402
 from models.rubrics import RubricLibrary  # noqa: E402
+from service.launcher import LocalGateway  # noqa: E402
 
 MODEL = "smollm2-135m-judge"
 
@@ -80,7 +81,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8031)
     parser.add_argument("--engine-port", type=int, default=8032)
     args = parser.parse_args()
-    url, engine_url = f"http://127.0.0.1:{args.port}", f"http://127.0.0.1:{args.engine_port}"
+    engine_url = f"http://127.0.0.1:{args.engine_port}"
     items = load_items(args.items)
     constrained = direct_bodies(items, args.votes, args.max_tokens, constrained=True)
     unconstrained = direct_bodies(items, args.votes, args.max_tokens, constrained=False)
@@ -88,9 +89,7 @@ def main() -> None:
     launched = time.perf_counter()
     models = [{"name": MODEL, "version": "bench", "sampling": {"max_tokens": args.max_tokens},
                "engines": [{"kind": "managed", "port": args.engine_port}]}]
-    gateway = start_gateway(args.port, models)
-    try:
-        wait_ready(url)
+    with LocalGateway(args.port, models) as url:  # returns once every engine is ready
         start_s = time.perf_counter() - launched
         asyncio.run(run_direct(engine_url, constrained))  # warm-up: both paths now find the prefixes cached
         service_runs, direct_runs, service_failures = [], [], Counter[str]()
@@ -104,8 +103,6 @@ def main() -> None:
             elapsed, tokens, _ = asyncio.run(run_direct(engine_url, constrained))
             direct_runs.append((elapsed, tokens))
         _, _, raw_texts = asyncio.run(run_direct(engine_url, unconstrained))
-    finally:
-        stop_gateway(gateway)
 
     raw_failures = Counter(
         outcome.category.value for outcome in map(POINTWISE.parse, raw_texts) if isinstance(outcome, ParseFailure)

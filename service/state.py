@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +24,6 @@ from service.judging.runner import JudgmentRunner
 from service.judging.scoring import PointwiseJudge
 from service.metrics import Metrics
 from service.settings import JudgeModelSettings, ManagedEngineSettings, Settings
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass

@@ -77,9 +77,7 @@ def train(pipeline: str, recipe: RecipeArguments, grpo: Any) -> TrainResult:
     history = list(trainer.state.log_history)
     if recipe.require_learning:
         _check_learned(pipeline, history)
-    trainer.save_model(str(output))
-    template_source = trainer.processing_class
-    template_source.save_pretrained(str(output))
+    trainer.save_model(str(output))  # weights, config and the tokenizer with its chat template
     manifest = Manifest(
         name=recipe.model_name or ("brpo-policy" if pipeline == "brpo" else f"{pipeline}-judge"),
         version=f"{pipeline}-step{trainer.state.global_step}-{_weights_digest(output)}",

@@ -1,4 +1,4 @@
-"""`EnginePool`: the `Engine` interface over several engines serving one judge model.
+"""`EnginePool`: several engines serving one judge model, behind one `generate`.
 
 Routing: least outstanding work, with prefix affinity. A request with an `affinity_key` goes to the engine that
 rendezvous hashing prefers for that key, unless that engine has `AFFINITY_SLACK` more outstanding requests than
@@ -77,10 +77,6 @@ class EnginePool:
     def capacity(self) -> int:
         return sum(member.max_in_flight for member in self.members if member.available)
 
-    @property
-    def outstanding(self) -> int:
-        return sum(member.outstanding for member in self.members)
-
     def any_available(self) -> bool:
         return any(member.available for member in self.members)
 
@@ -138,10 +134,6 @@ class EnginePool:
         self._metrics.engine_in_flight.labels(self.model, member.name).set(member.in_flight)
         waiting = sum(m.outstanding - m.in_flight for m in self.members)
         self._metrics.queue_depth.labels(self.model).set(waiting)
-
-    async def healthy(self) -> bool:
-        await self.check_health()
-        return self.any_available()
 
     async def check_health(self) -> None:
         answers = await asyncio.gather(*(member.engine.healthy() for member in self.members))

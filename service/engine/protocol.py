@@ -1,10 +1,9 @@
-"""The engine interface the judges depend on. Real: `VLLMEngine`; tests may use a named fake behind it."""
+"""The value types of one engine request: what the judges ask for and what an engine answers."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -39,11 +38,3 @@ class GenerationResult:
     samples: list[Sample]
     prompt_tokens: int
     completion_tokens: int
-
-
-class Engine(Protocol):
-    """Raises `EngineUnavailable`, `EngineTimeout` or `UpstreamError` (service.errors) when it cannot answer."""
-
-    async def generate(self, request: GenerationRequest) -> GenerationResult: ...
-
-    async def healthy(self) -> bool: ...

@@ -1,4 +1,4 @@
-"""`VLLMEngine`: the `Engine` interface over vLLM's OpenAI-compatible HTTP server, with httpx."""
+"""`VLLMEngine`: one vLLM OpenAI-compatible HTTP server, spoken to with httpx."""
 
 from __future__ import annotations
 
