@@ -137,7 +137,8 @@ def _check_learned(pipeline: str, history: list[dict[str, Any]]) -> None:
         raise TrainingDidNotLearn(
             f"{pipeline}: reward spread {spread} and gradient norm {gradient} over {len(steps)} steps: every "
             "rollout got the same reward, so GRPO learned nothing. For judges, add a cold start (sft_steps > 0) "
-            "so rollouts write the format; for BRPO, use more votes or a larger group."
+            "so rollouts write the format; for BRPO, check brpo/inconsistent_rate: a position-biased judge needs "
+            "brpo_inconsistent_reward: -1 or a larger group (loadtests/measure_brpo_groups.py measures it)."
         )
 
 
