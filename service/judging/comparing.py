@@ -19,7 +19,7 @@ from service.judging.aggregation import Order, tally_votes, to_original_label
 from service.judging.batch import BatchJudge
 from service.judging.cache import prompt_affinity
 from service.judging.requests import to_conversation
-from service.judging.runner import ItemFailure, JudgingContext, Vote, failure_counts
+from service.judging.runner import ItemFailure, JudgingContext, PreparedPrompt, Vote, failure_counts
 
 ROUTE = "/v1/compare"
 OrderedVotes = list[tuple[Order, Vote[PairwiseVerdict]]]
@@ -46,11 +46,12 @@ class PairwiseJudge(BatchJudge[CompareItemOut]):
         affinity = prompt_affinity(context, request.task, item.prompt)
         votes: OrderedVotes = []
         try:
+            prompts = {order: self._prepare(order, item, request, context, affinity) for order in orders}
             while len(votes) < request.votes * len(orders):
                 wanted = request.votes - len(votes) // len(orders)
                 if request.adaptive is not None:
                     wanted = min(request.adaptive.round_votes, wanted)
-                votes += await self._round(orders, wanted, item, request, context, affinity)
+                votes += await self._round(prompts, wanted, context)
                 if request.adaptive is not None and votes_agree(votes, request.swap, request.adaptive):
                     break
         except ItemFailure as failure:
@@ -58,24 +59,21 @@ class PairwiseJudge(BatchJudge[CompareItemOut]):
         return _tally_item(item_id, votes, request.swap, request.include_judgments)
 
     async def _round(
-        self, orders: list[Order], n: int, item: CompareItemIn, request: CompareRequest, context: JudgingContext,
-        affinity: str,
+        self, prompts: dict[Order, PreparedPrompt[PairwiseVerdict]], n: int, context: JudgingContext
     ) -> OrderedVotes:
-        per_order = await asyncio.gather(
-            *(self._judge_order(order, n, item, request, context, affinity) for order in orders)
-        )
-        return [(order, vote) for order, votes in zip(orders, per_order, strict=True) for vote in votes]
+        """`n` votes in every order, the orders' engine requests in flight together."""
+        per_order = await asyncio.gather(*(self._runner.draw(context, prompt, n) for prompt in prompts.values()))
+        return [(order, vote) for order, votes in zip(prompts, per_order, strict=True) for vote in votes]
 
-    async def _judge_order(
-        self, order: Order, n: int, item: CompareItemIn, request: CompareRequest, context: JudgingContext,
-        affinity: str,
-    ) -> list[Vote[PairwiseVerdict]]:
+    def _prepare(
+        self, order: Order, item: CompareItemIn, request: CompareRequest, context: JudgingContext, affinity: str
+    ) -> PreparedPrompt[PairwiseVerdict]:
         first, second = (item.response_a, item.response_b) if order == "ab" else (item.response_b, item.response_a)
         messages = PAIRWISE.build_messages(
             request.task, context.rubrics, to_conversation(item.prompt), first, second,
             context.model.template.special_tokens,
         )
-        return await self._runner.votes(context, PAIRWISE, messages, n, affinity)
+        return self._runner.prepare(context, PAIRWISE, messages, affinity)
 
 
 def _mapped(votes: OrderedVotes) -> list[VoteOut]:

@@ -1,4 +1,4 @@
-"""One item's judging work: render the prompt, check its length, ask the engine for n votes, parse each.
+"""One item's judging work: render the prompt and check its length (once), ask the engine for n votes, parse each.
 
 Shared by the pointwise and the pairwise judge. A failure that belongs to this item alone (too long, engine
 error, timeout) is raised as `ItemFailure` and becomes the item's status; the rest of the batch goes on.
@@ -69,18 +69,27 @@ def failure_counts(votes: Sequence[Vote[Any]]) -> dict[str, int]:
     return dict(Counter(v.outcome.category.value for v in votes if isinstance(v.outcome, ParseFailure)))
 
 
+@dataclass(frozen=True)
+class PreparedPrompt(Generic[VerdictT]):
+    """One judge prompt, rendered, tokenized and length-checked once, however many rounds of votes it gets."""
+
+    judge_format: JudgeFormat[VerdictT]
+    prompt_ids: list[int]
+    regex: str | None
+    affinity_key: str | None
+
+
 class JudgmentRunner:
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
 
-    async def votes(
+    def prepare(
         self,
         context: JudgingContext,
         judge_format: JudgeFormat[VerdictT],
         messages: Sequence[ChatMessage],
-        n: int,
         affinity_key: str | None = None,
-    ) -> list[Vote[VerdictT]]:
+    ) -> PreparedPrompt[VerdictT]:
         model, sampling = context.model, context.sampling
         prompt_ids = model.template.encode(model.template.render(messages))
         needed = len(prompt_ids) + sampling.max_tokens
@@ -92,7 +101,12 @@ class JudgmentRunner:
                 "response(s), or lower sampling.max_tokens.",
             )
         regex = judge_format.output_regex(sampling.max_tokens) if model.constrained else None
-        request = GenerationRequest(prompt_ids, n, sampling, regex, affinity_key)
+        return PreparedPrompt(judge_format, prompt_ids, regex, affinity_key)
+
+    async def draw(self, context: JudgingContext, prompt: PreparedPrompt[VerdictT], n: int) -> list[Vote[VerdictT]]:
+        """`n` votes on `prompt`: one engine request, so the samples share the prompt's prefix."""
+        model = context.model
+        request = GenerationRequest(prompt.prompt_ids, n, context.sampling, prompt.regex, prompt.affinity_key)
         try:
             result = await model.engine.generate(request)
         except EngineTimeout as error:
@@ -105,6 +119,7 @@ class JudgmentRunner:
         self._metrics.tokens.labels(model.name, "prompt").inc(result.prompt_tokens)
         self._metrics.tokens.labels(model.name, "completion").inc(result.completion_tokens)
         context.usage.add(result.prompt_tokens, result.completion_tokens)
+        judge_format = prompt.judge_format
         votes = [Vote(s.text, judge_format.parse(s.text), s.finish_reason) for s in result.samples]
         self._count(model.name, judge_format.name, votes)
         return votes

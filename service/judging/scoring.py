@@ -48,12 +48,13 @@ class PointwiseJudge(BatchJudge[ScoreItemOut]):
     async def _draw(
         self, context: JudgingContext, messages: list[ChatMessage], request: ScoreRequest, affinity: str
     ) -> list[Vote[PointwiseVerdict]]:
+        prompt = self._runner.prepare(context, POINTWISE, messages, affinity)
         if request.adaptive is None:
-            return await self._runner.votes(context, POINTWISE, messages, request.votes, affinity)
+            return await self._runner.draw(context, prompt, request.votes)
         votes: list[Vote[PointwiseVerdict]] = []
         while len(votes) < request.votes:
             wanted = min(request.adaptive.round_votes, request.votes - len(votes))
-            votes += await self._runner.votes(context, POINTWISE, messages, wanted, affinity)
+            votes += await self._runner.draw(context, prompt, wanted)
             if scores_agree(_scores(votes), request.adaptive):
                 break
         return votes

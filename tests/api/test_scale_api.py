@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from models.chat import ChatTemplate
 from tests.fakes import pairwise_completion, pointwise_completion
 
 TWO_ENGINES = [{"kind": "external", "url": "http://engine-a:8000"}, {"kind": "external", "url": "http://engine-b:8000"}]
@@ -150,7 +151,11 @@ async def test_cache_answers_seeded_repeats_and_skips_unseeded_unless_asked(make
     assert 'genrm_cache_lookups_total{result="hit",route="/v1/score"} 2.0' in metrics
 
 
-async def test_adaptive_pointwise_stops_when_votes_agree(make_client, decode) -> None:
+async def test_adaptive_pointwise_stops_when_votes_agree(make_client, decode, monkeypatch) -> None:
+    encoded: list[str] = []
+    original_encode = ChatTemplate.encode
+    monkeypatch.setattr(ChatTemplate, "encode", lambda self, text: encoded.append(text) or original_encode(self, text))
+
     def script(body: dict[str, Any]) -> list[str]:
         if "SPLIT" in decode(body):
             return [pointwise_completion("1"), pointwise_completion("9")]
@@ -164,9 +169,14 @@ async def test_adaptive_pointwise_stops_when_votes_agree(make_client, decode) ->
     assert agree["votes_used"] == 2
     assert split["votes_used"] == 8
     assert sorted(body["n"] for body in fake.requests) == [2, 2, 2, 2, 2]
+    assert len(encoded) == 2, "each item's prompt is rendered and tokenized once, however many rounds it takes"
 
 
-async def test_adaptive_pairwise_stops_when_both_orders_agree(make_client, decode) -> None:
+async def test_adaptive_pairwise_stops_when_both_orders_agree(make_client, decode, monkeypatch) -> None:
+    encoded: list[str] = []
+    original_encode = ChatTemplate.encode
+    monkeypatch.setattr(ChatTemplate, "encode", lambda self, text: encoded.append(text) or original_encode(self, text))
+
     def script(body: dict[str, Any]) -> list[str]:
         text = decode(body)
         shown_first = text.split("<response_a>")[-1].split("</response_a>")[0]
@@ -182,3 +192,4 @@ async def test_adaptive_pairwise_stops_when_both_orders_agree(make_client, decod
     clear, biased = response.json()["items"]
     assert clear["votes_used"] == 2 and clear["preference"] == "A" and clear["consistent"] is True
     assert biased["votes_used"] == 8 and biased["consistent"] is False
+    assert len(encoded) == 4, "one prompt per pair and order, however many rounds"
