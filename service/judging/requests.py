@@ -79,7 +79,8 @@ def resolve_sampling(
         )
     if sampling.seed is not None and not model.per_request_seed:
         raise InvalidRequest(
-            f"model {model.name!r} runs on a vLLM-CPU engine, which crashes on per-request seeds; omit "
+            f"model {model.name!r} has an engine that cannot take per-request seeds (a vLLM-CPU engine with "
+            "chunked prefill on, or an external engine configured with per_request_seed: false); omit "
             "sampling.seed (the engine-wide seed still applies)",
             param="sampling.seed",
         )

@@ -132,3 +132,12 @@ async def test_a_malformed_engine_answer_is_an_item_engine_error(make_client) ->
     item = response.json()["items"][0]
     assert response.status_code == 200
     assert item["status"] == "engine_error" and "unexpected completion payload" in item["error"]["message"]
+
+
+async def test_a_seed_is_refused_by_name_when_an_engine_cannot_take_one(make_client) -> None:
+    engines = [{"kind": "external", "url": "http://fake-vllm:8000", "per_request_seed": False}]
+    async with make_client(engines=engines) as (client, fake):
+        seeded = await client.post("/v1/score", json={"task": "chat", "items": [ITEM], "sampling": {"seed": 3}})
+        unseeded = await client.post("/v1/score", json={"task": "chat", "items": [ITEM]})
+    assert "per-request seeds" in assert_envelope(seeded, 422, "invalid_request", "sampling.seed")["message"]
+    assert unseeded.status_code == 200 and len(fake.requests) == 1

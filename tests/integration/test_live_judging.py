@@ -86,6 +86,25 @@ def test_compare_returns_real_position_swapped_votes(client: httpx.Client) -> No
         assert all(grammar.fullmatch(j["text"]) for j in item["judgments"])
 
 
+def test_a_seed_makes_real_verdicts_reproducible(client: httpx.Client) -> None:
+    """CPU engines run without chunked prefill, where vLLM-CPU can take per-request seeds."""
+    def judgments(seed: int, **fields: object) -> httpx.Response:
+        body = {"task": "chat", "votes": 3, "items": ITEMS[:1], "sampling": {"seed": seed}, "include_judgments": True}
+        response = client.post("/v1/score", json={**body, **fields})
+        assert response.status_code == 200, response.text
+        return response
+
+    def texts(response: httpx.Response) -> list[str]:
+        return [judgment["text"] for judgment in response.json()["items"][0]["judgments"]]
+
+    first, again, other = judgments(11, cache=False), judgments(11, cache=False), judgments(12, cache=False)
+    assert texts(first) == texts(again)
+    assert texts(other) != texts(first)
+    assert again.json()["usage"]["engine_requests"] == 1, "the repeat ran on the engine, not from the cache"
+    judgments(13)
+    assert judgments(13).json()["items"][0]["cached"] is True, "seeded repeats are cached by default"
+
+
 def test_too_long_item_fails_alone(client: httpx.Client) -> None:
     items = [ITEMS[0], {"id": "long", "prompt": "Summarise.", "response": "lorem ipsum " * 2000}]
     data = client.post("/v1/score", json={"task": "chat", "items": items}).json()
