@@ -84,5 +84,6 @@ def main() -> None:
     print(f"| {args.groups * judged} | {outcomes['win']} | {outcomes['loss']} | {outcomes['inconsistent']} "
           f"| {flat_at_zero} of {args.groups} | {skewed_at_minus_one} of {args.groups} |")
 
+
 if __name__ == "__main__":
     main()
