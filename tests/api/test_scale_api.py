@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from models.chat import ChatTemplate
 from tests.fakes import pairwise_completion, pointwise_completion
@@ -151,11 +152,16 @@ async def test_cache_answers_seeded_repeats_and_skips_unseeded_unless_asked(make
     assert 'genrm_cache_lookups_total{result="hit",route="/v1/score"} 2.0' in metrics
 
 
-async def test_adaptive_pointwise_stops_when_votes_agree(make_client, decode, monkeypatch) -> None:
-    encoded: list[str] = []
+@pytest.fixture
+def encoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every text the judge tokenizes during the test, in order."""
+    texts: list[str] = []
     original_encode = ChatTemplate.encode
-    monkeypatch.setattr(ChatTemplate, "encode", lambda self, text: encoded.append(text) or original_encode(self, text))
+    monkeypatch.setattr(ChatTemplate, "encode", lambda self, text: texts.append(text) or original_encode(self, text))
+    return texts
 
+
+async def test_adaptive_pointwise_stops_when_votes_agree(make_client, decode, encoded: list[str]) -> None:
     def script(body: dict[str, Any]) -> list[str]:
         if "SPLIT" in decode(body):
             return [pointwise_completion("1"), pointwise_completion("9")]
@@ -172,11 +178,7 @@ async def test_adaptive_pointwise_stops_when_votes_agree(make_client, decode, mo
     assert len(encoded) == 2, "each item's prompt is rendered and tokenized once, however many rounds it takes"
 
 
-async def test_adaptive_pairwise_stops_when_both_orders_agree(make_client, decode, monkeypatch) -> None:
-    encoded: list[str] = []
-    original_encode = ChatTemplate.encode
-    monkeypatch.setattr(ChatTemplate, "encode", lambda self, text: encoded.append(text) or original_encode(self, text))
-
+async def test_adaptive_pairwise_stops_when_both_orders_agree(make_client, decode, encoded: list[str]) -> None:
     def script(body: dict[str, Any]) -> list[str]:
         text = decode(body)
         shown_first = text.split("<response_a>")[-1].split("</response_a>")[0]
