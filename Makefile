@@ -12,7 +12,7 @@ export OMP_NUM_THREADS ?= 1
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/install.sh
+$(STAMP): pyproject.toml client/pyproject.toml scripts/install.sh
 	VENV=$(VENV) bash scripts/install.sh
 	touch $@
 
@@ -31,12 +31,12 @@ test-unit: install
 	$(PY) -m pytest -q -p no:cacheprovider -m "not engine and not train"
 
 lint: install
-	$(VENV)/bin/ruff check service models tests loadtests
+	$(VENV)/bin/ruff check client service models training tests loadtests
 	$(VENV)/bin/mypy
 
 # The three CPU smoke trainings and the train -> serve check; last line: par=ok pairwise=ok brpo=ok served=...
 smoke-train: install model
-	OMP_NUM_THREADS=2 $(PY) -m models.training.smoke
+	OMP_NUM_THREADS=2 $(PY) -m training.smoke
 
 release-rubrics: install
 	$(PY) -m models.rubrics.release rubrics

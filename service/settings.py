@@ -28,6 +28,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from models.checkpoints import read_manifest
+
 FormatName = Literal["pointwise", "pairwise"]
 ALL_FORMATS: tuple[FormatName, ...] = ("pointwise", "pairwise")
 
@@ -127,8 +129,6 @@ class JudgeModelSettings(BaseModel):
 
 def judge_from_checkpoint(path: Path) -> JudgeModelSettings:
     """A judge model from a `train` checkpoint: name, version and format from its manifest."""
-    from models.training.manifest import read_manifest
-
     manifest = read_manifest(path)
     if manifest.format == "policy":
         raise ValueError(f"{path} is a writing policy trained by {manifest.pipeline}, not a judge; serve a "

@@ -12,6 +12,7 @@ import httpx
 from models.bundled import prepare_bundled_model
 from models.chat import ChatTemplate
 from models.rubrics import RubricLibrary
+from service.api.translation import Limits, Resolver
 from service.engine.pool import EnginePool, PoolMember
 from service.engine.supervisor import ManagedEngine
 from service.engine.vllm_client import VLLMEngine
@@ -19,7 +20,6 @@ from service.judging.admission import Admission
 from service.judging.cache import JudgmentCache
 from service.judging.comparing import PairwiseJudge
 from service.judging.registry import JudgeModel, ModelRegistry
-from service.judging.requests import Limits
 from service.judging.runner import JudgmentRunner
 from service.judging.scoring import PointwiseJudge
 from service.metrics import Metrics
@@ -32,11 +32,10 @@ class AppState:
     metrics: Metrics
     rubrics: RubricLibrary
     registry: ModelRegistry
-    limits: Limits
+    resolver: Resolver
     pointwise: PointwiseJudge
     pairwise: PairwiseJudge
     managed: list[ManagedEngine] = field(default_factory=list)
-
 
 async def build_state(
     settings: Settings,
@@ -65,10 +64,10 @@ async def build_state(
         stack.push_async_callback(model.engine.stop_health_checks)
     runner = JudgmentRunner(metrics)
     cache = JudgmentCache(settings.cache_max_entries, metrics)
+    registry = ModelRegistry(models, settings.default_model_name)
     return AppState(
-        settings=settings, metrics=metrics, rubrics=rubrics,
-        registry=ModelRegistry(models, settings.default_model_name),
-        limits=Limits(settings.max_items_per_request, settings.max_votes),
+        settings=settings, metrics=metrics, rubrics=rubrics, registry=registry,
+        resolver=Resolver(registry, rubrics, Limits(settings.max_items_per_request, settings.max_votes)),
         pointwise=PointwiseJudge(runner, cache, metrics), pairwise=PairwiseJudge(runner, cache, metrics),
         managed=managed,
     )

@@ -43,7 +43,7 @@ _LOOKALIKE_LT = "\u2039"
 _ZERO_WIDTH_JOINER = "\u200d"
 
 
-def neutralize(text: str, special_tokens: Iterable[str] = ()) -> str:
+def neutralize(text: str, special_tokens: Iterable[str]) -> str:
     """Return `text` with reserved tags and the tokenizer's special-token strings defused."""
     for token in sorted(set(special_tokens), key=len, reverse=True):
         if len(token) > 1 and token in text:
@@ -51,6 +51,6 @@ def neutralize(text: str, special_tokens: Iterable[str] = ()) -> str:
     return _TAG_PATTERN.sub(_LOOKALIKE_LT + r"\1", text)
 
 
-def wrap(tag: str, text: str, special_tokens: Iterable[str] = ()) -> str:
+def wrap(tag: str, text: str, special_tokens: Iterable[str]) -> str:
     """`<tag>` + neutralized text + `</tag>`, one block of the judge's input."""
     return f"<{tag}>\n{neutralize(text, special_tokens)}\n</{tag}>"

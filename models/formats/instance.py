@@ -6,14 +6,23 @@ from collections.abc import Iterable, Sequence
 
 from models.chat import ChatMessage, Conversation, as_turns
 from models.formats.framing import neutralize, wrap
-from models.rubrics import RubricSet
+from models.rubrics import Rubric, RubricSet
+
+
+def render_rubric(rubric: Rubric) -> str:
+    """The rubric as the judge reads it: title, weight, description, then its bands from the top down."""
+    bands = "\n".join(
+        f"  - {band.min:g}-{band.max:g}: {band.description}"
+        for band in sorted(rubric.bands, key=lambda band: band.max, reverse=True)
+    )
+    return f"{rubric.title} (weight {rubric.weight:g}): {rubric.description}\n{bands}"
 
 
 def task_and_rubrics_block(task: str, rubrics: RubricSet, special_tokens: Iterable[str]) -> str:
     """Rubrics may come inline from a request, so their text is neutralized like any untrusted text."""
     specials = tuple(special_tokens)
     listed = "\n".join(
-        f"{number}. {neutralize(rubric.render(), specials)}"
+        f"{number}. {neutralize(render_rubric(rubric), specials)}"
         for number, rubric in enumerate(rubrics.rubrics, start=1)
     )
     return f"<task>{task}</task>\n<rubrics>\n{listed}\n</rubrics>"

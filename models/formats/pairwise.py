@@ -60,7 +60,7 @@ class PairwiseFormat(SectionedFormat):
         prompt: Conversation,
         response_a: str,
         response_b: str,
-        special_tokens: Iterable[str] = (),
+        special_tokens: Iterable[str],
     ) -> list[ChatMessage]:
         responses = [("response_a", response_a), ("response_b", response_b)]
         return judge_messages(INSTRUCTIONS, task, rubrics, prompt, responses, special_tokens)

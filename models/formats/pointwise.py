@@ -61,7 +61,7 @@ class PointwiseFormat(SectionedFormat):
         rubrics: RubricSet,
         prompt: Conversation,
         response: str,
-        special_tokens: Iterable[str] = (),
+        special_tokens: Iterable[str],
     ) -> list[ChatMessage]:
         return judge_messages(INSTRUCTIONS, task, rubrics, prompt, [("response", response)], special_tokens)
 

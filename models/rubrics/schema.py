@@ -1,75 +1,17 @@
-"""The rubric schema. A rubric is data: loaded with `yaml.safe_load`, validated here, nothing executed."""
+"""The rubric schema. A rubric is data: loaded with `yaml.safe_load`, validated by the wire schema's `Rubric`
+(the same document a request may send inline), nothing executed. This module adds what the library needs."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from genrm_wire.rubrics import Rubric, RubricId, ScoreBand
+
+__all__ = ["DOMAINS", "Rubric", "RubricId", "ScoreBand", "split_reference"]
 
 DOMAINS: tuple[str, ...] = ("chat", "math", "code", "safety", "instruction_following", "creative_writing")
 
-RubricId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$", max_length=80)]
 _ID_AT_VERSION = re.compile(r"^(?P<id>[^@]+)(@(?P<version>\d+))?$")
-
-
-class ScoreBand(BaseModel):
-    """A range of the 0-10 scale and what a response in it looks like."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    min: float = Field(ge=0, le=10)
-    max: float = Field(ge=0, le=10)
-    description: str = Field(min_length=1, max_length=1000)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> ScoreBand:
-        if self.min > self.max:
-            raise ValueError(f"band min {self.min} is above max {self.max}; swap them")
-        return self
-
-
-class Rubric(BaseModel):
-    """One rubric. `id` + `version` identify its content for good: change the content, bump the version."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: RubricId
-    version: int = Field(ge=1)
-    domain: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
-    title: str = Field(min_length=1, max_length=120)
-    description: str = Field(min_length=1, max_length=2000)
-    bands: tuple[ScoreBand, ...] = Field(min_length=1, max_length=10)
-    weight: float = Field(default=1.0, gt=0, le=10)
-
-    @model_validator(mode="after")
-    def _bands_do_not_overlap(self) -> Rubric:
-        ordered = sorted(self.bands, key=lambda band: band.min)
-        for lower, upper in zip(ordered, ordered[1:], strict=False):
-            if upper.min <= lower.max:
-                raise ValueError(
-                    f"bands {lower.min}-{lower.max} and {upper.min}-{upper.max} overlap; "
-                    "each score must fall in one band"
-                )
-        return self
-
-    @property
-    def key(self) -> str:
-        return f"{self.id}@{self.version}"
-
-    def content_hash(self) -> str:
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
-
-    def render(self) -> str:
-        """The rubric as the judge reads it."""
-        bands = "\n".join(
-            f"  - {band.min:g}-{band.max:g}: {band.description}"
-            for band in sorted(self.bands, key=lambda band: band.max, reverse=True)
-        )
-        return f"{self.title} (weight {self.weight:g}): {self.description}\n{bands}"
 
 
 def split_reference(reference: str) -> tuple[str, int | None]:

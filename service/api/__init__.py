@@ -1,1 +1,2 @@
-"""The HTTP surface: wire models (`protocol`), thin routes (`routes`), error envelope (`errors`)."""
+"""The HTTP surface: thin routes (`routes`), the wire-to-judging translation (`translation`), the error
+envelope (`errors`) and client-disconnect cancellation. The wire models themselves are `genrm_wire`."""

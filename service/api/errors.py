@@ -16,23 +16,38 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.api.protocol import ErrorInfo, ErrorResponse
+from genrm_wire import ErrorInfo, ErrorResponse, ReadinessResponse
 from service.errors import ServiceError, status_of
 
 logger = logging.getLogger(__name__)
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": description}
-    for status, description in [
-        (404, "Unknown model or rubric."),
-        (413, "Too many items or votes."),
-        (422, "Invalid request; `param` names the field."),
-        (429, "Overloaded; see Retry-After."),
-        (503, "No engine available; see Retry-After."),
-    ]
+_DESCRIPTIONS: dict[int, str] = {
+    404: "Unknown model or rubric; `param` names it.",
+    413: "Too many items or votes.",
+    422: "Invalid request; `param` names the field and `message` the fix.",
+    429: "Overloaded; retry after the Retry-After header's seconds.",
+    499: "The client disconnected; its engine work was cancelled (nobody reads this answer).",
+    500: "A bug in the service.",
+    502: "The engine failed or answered garbage.",
+    503: "No engine available (starting, restarting or unhealthy); see Retry-After.",
+    504: "The engine did not answer in time.",
 }
+
+
+def _responses(*statuses: int, model: type[BaseModel] = ErrorResponse) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": model, "description": _DESCRIPTIONS[status]} for status in statuses}
+
+
+# Every status a judging route can answer besides 200 (the `ServiceError` tree, validation, the catch-all).
+JUDGING_ERRORS = _responses(404, 413, 422, 429, 499, 500, 502, 503, 504)
+# The status routes fail only by a bug.
+STATUS_ERRORS = _responses(500)
+# `/readyz` answers 503 with its own body, not the error envelope.
+READINESS_ERRORS = {503: {"model": ReadinessResponse, "description": "A model has no engine in rotation."},
+                    **_responses(500)}
 
 
 def error_response(

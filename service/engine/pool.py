@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from service.engine.protocol import GenerationRequest, GenerationResult
+from service.engine.requests import GenerationRequest, GenerationResult
 from service.engine.supervisor import EngineState, ManagedEngine
 from service.engine.vllm_client import VLLMEngine
 from service.errors import EngineServerError, EngineUnavailable

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from service.engine.protocol import GenerationRequest, GenerationResult, Sample
+from service.engine.requests import GenerationRequest, GenerationResult, Sample
 from service.errors import EngineServerError, EngineTimeout, EngineUnavailable, UpstreamError
 
 HEALTH_TIMEOUT_S = 3.0

@@ -1,65 +1,59 @@
 """`BatchJudge`: what both judges do around a single item: dedup and cache, the deadline, per-item failures.
 
-A subclass says how to key an item (`item_key`), which output type it answers with (`item_out`) and how to
-judge one item (`judge_item`).
+A subclass names its route, format and outcome type, and says how to judge one item (`judge_item`).
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Generic, TypeVar
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar, Generic, Protocol, TypeVar
 
-from service.api.protocol import ItemError, _ItemOut, _JudgingRequest
-from service.judging.cache import (
-    JudgmentCache,
-    cache_for,
-    content_key,
-    item_ids,
-    request_key_parts,
-    run_deduplicated,
-)
-from service.judging.runner import ItemFailure, JudgingContext, JudgmentRunner, within_deadline
+from service.judging.cache import JudgmentCache
+from service.judging.context import ItemFailure, JudgingContext, within_deadline
+from service.judging.dedup import run_deduplicated
+from service.judging.items import ItemOutcome
+from service.judging.keys import judgment_key
+from service.judging.runner import JudgmentRunner
 from service.metrics import Metrics
 
-ItemOutT = TypeVar("ItemOutT", bound=_ItemOut)
+
+class Identified(Protocol):
+    @property
+    def id(self) -> str: ...
 
 
-class BatchJudge(Generic[ItemOutT]):
+ItemT = TypeVar("ItemT", bound=Identified)
+SettingsT = TypeVar("SettingsT")
+OutcomeT = TypeVar("OutcomeT", bound=ItemOutcome)
+
+
+class BatchJudge(ABC, Generic[ItemT, SettingsT, OutcomeT]):
     route: ClassVar[str]
     format_name: ClassVar[str]
-    item_out: type[ItemOutT]
+    outcome_type: type[OutcomeT]
 
     def __init__(self, runner: JudgmentRunner, cache: JudgmentCache, metrics: Metrics) -> None:
         self._runner = runner
         self._cache = cache
         self._metrics = metrics
 
-    async def judge_batch(self, request: Any, context: JudgingContext) -> list[ItemOutT]:
-        ids = item_ids(request.items)
-        shared = request_key_parts(request, context, self.format_name, self.request_shape(request))
-        keys = [content_key({**shared, **self.item_key(item)}) for item in request.items]
+    async def judge_batch(self, items: Sequence[ItemT], settings: SettingsT, context: JudgingContext) -> list[OutcomeT]:
+        keys = [judgment_key(context, self.format_name, settings, item) for item in items]
+        cache = self._cache if self._cache.applies_to(context) else None
         return await run_deduplicated(
-            ids, keys, lambda index: self._within_deadline(ids[index], request.items[index], request, context),
-            cache_for(request, context, self._cache), request.dedup, self.route, self._metrics,
+            [item.id for item in items], keys, lambda index: self._within_deadline(items[index], settings, context),
+            cache, context.dedup, self.route, self._metrics,
         )
 
-    def request_shape(self, request: Any) -> dict[str, Any]:
-        """The request's own settings that change a judgment (votes, aggregation, swap)."""
-        raise NotImplementedError
+    @abstractmethod
+    async def judge_item(self, item: ItemT, settings: SettingsT, context: JudgingContext) -> OutcomeT: ...
 
-    def item_key(self, item: Any) -> dict[str, Any]:
-        raise NotImplementedError
+    def failed(self, item_id: str, failure: ItemFailure) -> OutcomeT:
+        return self.outcome_type(id=item_id, status=failure.status, error=failure.message)
 
-    async def judge_item(self, item_id: str, item: Any, request: Any, context: JudgingContext) -> ItemOutT:
-        raise NotImplementedError
+    async def _within_deadline(self, item: ItemT, settings: SettingsT, context: JudgingContext) -> OutcomeT:
+        def timed_out(message: str) -> OutcomeT:
+            return self.failed(item.id, ItemFailure("timeout", message))
 
-    def failed(self, item_id: str, failure: ItemFailure) -> ItemOutT:
-        return self.item_out(id=item_id, status=failure.status,
-                             error=ItemError(type=failure.status, message=failure.message))
-
-    async def _within_deadline(
-        self, item_id: str, item: Any, request: _JudgingRequest, context: JudgingContext
-    ) -> ItemOutT:
-        def timed_out(message: str) -> ItemOutT:
-            return self.failed(item_id, ItemFailure("timeout", message))
-
-        return await within_deadline(context, self.judge_item(item_id, item, request, context), timed_out)
+        return await within_deadline(context, self.judge_item(item, settings, context), timed_out)

@@ -2,51 +2,25 @@
 
 Shared by the pointwise and the pairwise judge. A failure that belongs to this item alone (too long, engine
 error, timeout) is raised as `ItemFailure` and becomes the item's status; the rest of the batch goes on.
+Every engine answer's tokens go to the request's `UsageMeter` and to the metrics.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from models.chat import ChatMessage
-from models.formats.protocol import JudgeFormat
+from models.formats.judge_format import JudgeFormat
 from models.formats.sections import ParseFailure
-from models.rubrics import RubricSet
-from service.api.protocol import ItemStatus, Usage
-from service.engine.protocol import GenerationRequest, SamplingParams
+from service.engine.requests import GenerationRequest
 from service.errors import EngineTimeout, UpstreamError
-from service.judging.registry import JudgeModel
+from service.judging.context import ItemFailure, JudgingContext
 from service.metrics import Metrics
 
 VerdictT = TypeVar("VerdictT")
-OutT = TypeVar("OutT")
-
-
-@dataclass(frozen=True)
-class JudgingContext:
-    """What every item of one request is judged with; `usage` accumulates the request's tokens."""
-
-    model: JudgeModel
-    rubrics: RubricSet
-    sampling: SamplingParams
-    usage: Usage
-    deadline: float  # time.monotonic() by which every item must be answered
-    timeout_s: float
-
-    def remaining_s(self) -> float:
-        return self.deadline - time.monotonic()
-
-
-class ItemFailure(Exception):
-    def __init__(self, status: ItemStatus, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -54,15 +28,6 @@ class Vote(Generic[VerdictT]):
     text: str
     outcome: VerdictT | ParseFailure
     finish_reason: str | None
-
-
-async def within_deadline(context: JudgingContext, work: Awaitable[OutT], on_timeout: Callable[[str], OutT]) -> OutT:
-    """`work`, or `on_timeout(message)` if the request's deadline passes first (its engine work is cancelled)."""
-    try:
-        return await asyncio.wait_for(work, timeout=max(context.remaining_s(), 0.0))
-    except TimeoutError:
-        return on_timeout(f"the request's deadline of {context.timeout_s:g} s passed before this item was judged; "
-                          "raise timeout_s or send fewer items or votes")
 
 
 def failure_counts(votes: Sequence[Vote[Any]]) -> dict[str, int]:

@@ -18,6 +18,8 @@ from models.formats import (
 from models.rubrics import RubricLibrary, RubricSet
 
 RUBRICS_DIR = Path(__file__).resolve().parents[2] / "rubrics"
+# These tests check the format itself; the injection suite covers special-token defusing.
+NO_SPECIAL_TOKENS: tuple[str, ...] = ()
 
 
 def completion(answer: str) -> str:
@@ -114,7 +116,7 @@ def test_pairwise_rejects_other_answers(answer: str) -> None:
 
 
 def test_pointwise_messages(math_rubrics: RubricSet) -> None:
-    messages = POINTWISE.build_messages("math", math_rubrics, "What is 2+2?", "It is 4.")
+    messages = POINTWISE.build_messages("math", math_rubrics, "What is 2+2?", "It is 4.", NO_SPECIAL_TOKENS)
     assert [m.role for m in messages] == ["system", "user"]
     system, user = messages
     assert "<answer>" in system.content and "0 to 10" in system.content
@@ -130,13 +132,13 @@ def test_pointwise_messages(math_rubrics: RubricSet) -> None:
 
 
 def test_pointwise_block_order(math_rubrics: RubricSet) -> None:
-    user = POINTWISE.build_messages("math", math_rubrics, "Q?", "R.")[1].content
+    user = POINTWISE.build_messages("math", math_rubrics, "Q?", "R.", NO_SPECIAL_TOKENS)[1].content
     positions = [user.index(tag) for tag in ("<task>", "<rubrics>", "</rubrics>", "<prompt>", "<response>")]
     assert positions == sorted(positions)
 
 
 def test_rubrics_are_numbered_in_order(math_rubrics: RubricSet) -> None:
-    user = POINTWISE.build_messages("math", math_rubrics, "Q?", "R.")[1].content
+    user = POINTWISE.build_messages("math", math_rubrics, "Q?", "R.", NO_SPECIAL_TOKENS)[1].content
     for number, rubric in enumerate(math_rubrics.rubrics, start=1):
         assert f"{number}. {rubric.title} (weight" in user
 
@@ -148,7 +150,7 @@ def test_conversation_prompt_renders_every_turn(math_rubrics: RubricSet) -> None
         ChatMessage("assistant", "4"),
         ChatMessage("user", "And 3+3?"),
     ]
-    user = POINTWISE.build_messages("math", math_rubrics, conversation, "6")[1].content
+    user = POINTWISE.build_messages("math", math_rubrics, conversation, "6", NO_SPECIAL_TOKENS)[1].content
     expected = "\n".join(f'<turn role="{m.role}">\n{m.content}\n</turn>' for m in conversation)
     assert f"<prompt>\n{expected}\n</prompt>" in user
     assert user.count("<turn ") == 4
@@ -156,7 +158,9 @@ def test_conversation_prompt_renders_every_turn(math_rubrics: RubricSet) -> None
 
 
 def test_pairwise_messages(math_rubrics: RubricSet) -> None:
-    messages = PAIRWISE.build_messages("math", math_rubrics, "What is 2+2?", "It is 4.", "It is 5.")
+    messages = PAIRWISE.build_messages(
+        "math", math_rubrics, "What is 2+2?", "It is 4.", "It is 5.", NO_SPECIAL_TOKENS
+    )
     assert [m.role for m in messages] == ["system", "user"]
     system, user = messages
     assert "A or B" in system.content
@@ -170,8 +174,8 @@ def test_pairwise_messages(math_rubrics: RubricSet) -> None:
 
 
 def test_pairwise_swap_swaps_the_blocks(math_rubrics: RubricSet) -> None:
-    ab = PAIRWISE.build_messages("math", math_rubrics, "Q?", "first", "second")[1].content
-    ba = PAIRWISE.build_messages("math", math_rubrics, "Q?", "second", "first")[1].content
+    ab = PAIRWISE.build_messages("math", math_rubrics, "Q?", "first", "second", NO_SPECIAL_TOKENS)[1].content
+    ba = PAIRWISE.build_messages("math", math_rubrics, "Q?", "second", "first", NO_SPECIAL_TOKENS)[1].content
     assert "<response_a>\nfirst\n</response_a>\n<response_b>\nsecond\n</response_b>" in ab
     assert "<response_a>\nsecond\n</response_a>\n<response_b>\nfirst\n</response_b>" in ba
     prefix = ab[: ab.index("<response_a>")]
@@ -179,8 +183,8 @@ def test_pairwise_swap_swaps_the_blocks(math_rubrics: RubricSet) -> None:
 
 
 def test_system_message_is_shared_across_items(math_rubrics: RubricSet) -> None:
-    one = POINTWISE.build_messages("math", math_rubrics, "Q1", "R1")[0]
-    two = POINTWISE.build_messages("chat", math_rubrics, "Q2", "R2")[0]
+    one = POINTWISE.build_messages("math", math_rubrics, "Q1", "R1", NO_SPECIAL_TOKENS)[0]
+    two = POINTWISE.build_messages("chat", math_rubrics, "Q2", "R2", NO_SPECIAL_TOKENS)[0]
     assert one == two
 
 

@@ -1,4 +1,8 @@
-"""Wire models of the judging API. Requests forbid unknown fields so a typo is an error, not a default."""
+"""Wire models of `POST /v1/score` and `POST /v1/compare`, shared by the service and the client.
+
+Requests forbid unknown fields, so a typo is an error and not a default. Responses ignore fields they do not
+know, so an older client reads a newer service's answers.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from models.rubrics import Rubric
+from genrm_wire.rubrics import Rubric
 
 MAX_TEXT_CHARS = 400_000
 ItemStatus = Literal["ok", "too_long", "parse_failed", "engine_error", "timeout"]
@@ -46,7 +50,7 @@ class AdaptiveIn(_Request):
     )
 
 
-class _JudgingRequest(_Request):
+class JudgingRequest(_Request):
     model: str | None = Field(default=None, description="Judge model name; omitted: the default model.")
     task: str = Field(
         pattern=r"^[a-z][a-z0-9_]*$", max_length=64,
@@ -71,7 +75,7 @@ class _JudgingRequest(_Request):
     dedup: bool = Field(default=True, description="Judge identical items of this batch once.")
 
     @model_validator(mode="after")
-    def _one_rubric_source(self) -> _JudgingRequest:
+    def _one_rubric_source(self) -> JudgingRequest:
         if self.rubric_ids is not None and self.rubrics is not None:
             raise ValueError("pass either `rubric_ids` or `rubrics`, not both")
         return self
@@ -93,7 +97,7 @@ class ScoreItemIn(_Request):
         return self
 
 
-class ScoreRequest(_JudgingRequest):
+class ScoreRequest(JudgingRequest):
     items: list[ScoreItemIn] = Field(min_length=1)
     votes: int = Field(default=1, ge=1, description="Judgments per item (one engine request with n samples).")
     aggregate: Literal["mean", "majority"] = "mean"
@@ -111,7 +115,7 @@ class CompareItemIn(_Request):
         return self
 
 
-class CompareRequest(_JudgingRequest):
+class CompareRequest(JudgingRequest):
     items: list[CompareItemIn] = Field(min_length=1)
     votes: int = Field(default=1, ge=1, description="Judgments per order.")
     swap: bool = Field(default=True, description="Judge both orders (A,B) and (B,A) and vote.")
@@ -132,11 +136,6 @@ class Usage(BaseModel):
     completion_tokens: int = 0
     engine_requests: int = 0
 
-    def add(self, prompt_tokens: int, completion_tokens: int) -> None:
-        self.prompt_tokens += prompt_tokens
-        self.completion_tokens += completion_tokens
-        self.engine_requests += 1
-
 
 class ItemError(BaseModel):
     type: ItemStatus
@@ -153,7 +152,7 @@ class JudgmentOut(BaseModel):
     finish_reason: str | None = None
 
 
-class _ItemOut(BaseModel):
+class ItemOut(BaseModel):
     id: str
     status: ItemStatus
     cached: bool = Field(default=False, description="Answered from the judgment cache.")
@@ -164,7 +163,7 @@ class _ItemOut(BaseModel):
     error: ItemError | None = None
 
 
-class ScoreItemOut(_ItemOut):
+class ScoreItemOut(ItemOut):
     score: float | None = None
     scores: list[float] = Field(default_factory=list)
     std: float | None = None
@@ -175,47 +174,24 @@ class VoteOut(BaseModel):
     winner: Literal["A", "B"]
 
 
-class CompareItemOut(_ItemOut):
+class CompareItemOut(ItemOut):
     preference: Literal["A", "B", "tie"] | None = None
     p_a: float | None = None
     consistent: bool | None = None
     votes: list[VoteOut] = Field(default_factory=list)
 
 
-class _JudgingResponse(BaseModel):
+class JudgingResponse(BaseModel):
     model: ModelRef
     rubric_set: RubricSetRef
     usage: Usage
 
 
-class ScoreResponse(_JudgingResponse):
+class ScoreResponse(JudgingResponse):
     aggregate: Literal["mean", "majority"]
     items: list[ScoreItemOut]
 
 
-class CompareResponse(_JudgingResponse):
+class CompareResponse(JudgingResponse):
     swap: bool
     items: list[CompareItemOut]
-
-
-class RubricOut(BaseModel):
-    key: str
-    content_hash: str
-    rubric: Rubric
-
-
-class RubricListResponse(BaseModel):
-    library_hash: str
-    domains: list[str]
-    rubrics: list[RubricOut]
-
-
-class ErrorInfo(BaseModel):
-    message: str
-    type: str
-    param: str | None = None
-    code: int
-
-
-class ErrorResponse(BaseModel):
-    error: ErrorInfo

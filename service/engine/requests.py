@@ -1,4 +1,4 @@
-"""The value types of one engine request: what the judges ask for and what an engine answers."""
+"""The value types of one engine request: what the judges ask an engine for and what it answers."""
 
 from __future__ import annotations
 

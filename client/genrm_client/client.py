@@ -1,0 +1,167 @@
+"""`JudgeClient` (sync) and `AsyncJudgeClient`: typed clients of the judging service.
+
+    with JudgeClient("http://127.0.0.1:8000") as judge:
+        answer = judge.score(ScoreRequest(task="chat", items=[ScoreItemIn(prompt="Hi", response="Hello!")]))
+        answer.items[0].score
+
+Both send the wire models of `genrm_wire` and parse the answers into them. An answer of 429 or 503 is retried
+after the `Retry-After` the service sends, for at most `max_wait_s` in all; any other non-200 answer raises a
+`JudgeClientError` subclass with the service's error (see `genrm_client.errors`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from genrm_client.errors import error_from_response
+from genrm_wire import (
+    CompareRequest,
+    CompareResponse,
+    ModelListResponse,
+    ReadinessResponse,
+    RubricListResponse,
+    ScoreRequest,
+    ScoreResponse,
+)
+
+DEFAULT_RETRY_AFTER_S = 1.0
+DEFAULT_TIMEOUT_S = 900.0
+DEFAULT_MAX_WAIT_S = 600.0
+RETRYABLE = (429, 503)
+ResponseT = TypeVar("ResponseT", bound=BaseModel)
+
+
+def request_body(request: BaseModel) -> dict[str, Any]:
+    """The JSON body of a request model: fields left at None are omitted, so the service's defaults apply."""
+    return request.model_dump(mode="json", exclude_none=True)
+
+
+class _RetryBudget:
+    """How long the client may still wait on 429/503 answers before it gives up and raises."""
+
+    def __init__(self, max_wait_s: float) -> None:
+        self._deadline = time.monotonic() + max_wait_s
+
+    def delay(self, response: httpx.Response) -> float | None:
+        """Seconds to wait before retrying `response`, or None when it is final."""
+        if response.status_code not in RETRYABLE:
+            return None
+        retry_after = _retry_after(response)
+        return retry_after if time.monotonic() + retry_after < self._deadline else None
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return max(float(response.headers.get("Retry-After", DEFAULT_RETRY_AFTER_S)), 0.0)
+    except ValueError:  # an HTTP date: not something this service sends
+        return DEFAULT_RETRY_AFTER_S
+
+
+def _parse(response: httpx.Response, model: type[ResponseT]) -> ResponseT:
+    if response.status_code != 200:
+        retry = _retry_after(response) if response.status_code in RETRYABLE else None
+        raise error_from_response(response, retry)
+    return model.model_validate_json(response.content)
+
+
+class JudgeClient:
+    """Blocking client; one connection pool per instance. `transport` replaces the network (tests)."""
+
+    def __init__(self, base_url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, max_wait_s: float = DEFAULT_MAX_WAIT_S,
+                 headers: dict[str, str] | None = None, transport: httpx.BaseTransport | None = None) -> None:
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s, headers=headers,
+                                  transport=transport)
+        self.max_wait_s = max_wait_s
+
+    def __enter__(self) -> JudgeClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def score(self, request: ScoreRequest) -> ScoreResponse:
+        """`POST /v1/score`: pointwise rubric judging."""
+        return _parse(self._send("POST", "/v1/score", request_body(request)), ScoreResponse)
+
+    def compare(self, request: CompareRequest) -> CompareResponse:
+        """`POST /v1/compare`: pairwise judging with position-swap voting."""
+        return _parse(self._send("POST", "/v1/compare", request_body(request)), CompareResponse)
+
+    def rubrics(self) -> RubricListResponse:
+        return _parse(self._send("GET", "/v1/rubrics"), RubricListResponse)
+
+    def models(self) -> ModelListResponse:
+        return _parse(self._send("GET", "/v1/models"), ModelListResponse)
+
+    def readiness(self) -> ReadinessResponse:
+        """`GET /readyz`, whatever its status: a `not_ready` service answers 503 with this body."""
+        response = self._http.get("/readyz")
+        if response.status_code == 503:
+            return ReadinessResponse.model_validate_json(response.content)
+        return _parse(response, ReadinessResponse)
+
+    def _send(self, method: str, route: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        budget = _RetryBudget(self.max_wait_s)
+        while True:
+            response = self._http.request(method, route, json=body)
+            delay = budget.delay(response)
+            if delay is None:
+                return response
+            time.sleep(delay)
+
+
+class AsyncJudgeClient:
+    """The same API as `JudgeClient`, for asyncio trainers: `await judge.score(...)`."""
+
+    def __init__(self, base_url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, max_wait_s: float = DEFAULT_MAX_WAIT_S,
+                 headers: dict[str, str] | None = None, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s, headers=headers,
+                                       transport=transport)
+        self.max_wait_s = max_wait_s
+
+    async def __aenter__(self) -> AsyncJudgeClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def score(self, request: ScoreRequest) -> ScoreResponse:
+        """`POST /v1/score`: pointwise rubric judging."""
+        return _parse(await self._send("POST", "/v1/score", request_body(request)), ScoreResponse)
+
+    async def compare(self, request: CompareRequest) -> CompareResponse:
+        """`POST /v1/compare`: pairwise judging with position-swap voting."""
+        return _parse(await self._send("POST", "/v1/compare", request_body(request)), CompareResponse)
+
+    async def rubrics(self) -> RubricListResponse:
+        return _parse(await self._send("GET", "/v1/rubrics"), RubricListResponse)
+
+    async def models(self) -> ModelListResponse:
+        return _parse(await self._send("GET", "/v1/models"), ModelListResponse)
+
+    async def readiness(self) -> ReadinessResponse:
+        """`GET /readyz`, whatever its status: a `not_ready` service answers 503 with this body."""
+        response = await self._http.get("/readyz")
+        if response.status_code == 503:
+            return ReadinessResponse.model_validate_json(response.content)
+        return _parse(response, ReadinessResponse)
+
+    async def _send(self, method: str, route: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        budget = _RetryBudget(self.max_wait_s)
+        while True:
+            response = await self._http.request(method, route, json=body)
+            delay = budget.delay(response)
+            if delay is None:
+                return response
+            await asyncio.sleep(delay)

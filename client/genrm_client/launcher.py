@@ -1,0 +1,78 @@
+"""`LocalGateway`: run the service (`python -m service`, as `make serve` does) as a child process.
+
+For scripts, trainers and tests on a host that has the service installed (`genrm-serve`); the client itself
+never imports it. The gateway runs in `workdir`, where its default `rubrics/` and `.cache/` live.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+READY_POLL_S = 0.5
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_ready(url: str, timeout_s: float = 900) -> None:
+    """Until `/readyz` says every engine is ready (a degraded pool also answers 200, but is not waited for)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=5).json().get("status") == "ready":
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(READY_POLL_S)
+    raise TimeoutError(f"{url} not ready after {timeout_s} s")
+
+
+class LocalGateway:
+    """`with LocalGateway(models, workdir=repo) as url:` serves `models` (the `GENRM_MODELS` list) until the
+    block ends. `port` 0 picks a free one."""
+
+    def __init__(self, models: list[dict[str, Any]], *, workdir: Path, port: int = 0, log_level: str = "warning",
+                 extra_env: dict[str, str] | None = None, ready_timeout_s: float = 900) -> None:
+        self._port = port or free_port()
+        self.url = f"http://127.0.0.1:{self._port}"
+        self._models, self._workdir, self._log_level = models, workdir, log_level
+        self._extra_env = extra_env or {}
+        self._ready_timeout_s = ready_timeout_s
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, **self._extra_env, "GENRM_MODELS": json.dumps(self._models),
+               "GENRM_LOG_LEVEL": self._log_level}
+        self._process = subprocess.Popen([sys.executable, "-m", "service", "--port", str(self._port)],
+                                         cwd=self._workdir, env=env, start_new_session=True)
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            os.killpg(self._process.pid, signal.SIGTERM)
+            self._process.wait(timeout=60)
+
+    def __enter__(self) -> str:
+        self.start()
+        try:
+            wait_ready(self.url, self._ready_timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self.url
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

@@ -1,0 +1,215 @@
+"""The one place where the wire meets the judging layer: a request becomes a `JudgingContext`, items and
+settings; the judges' outcomes become the response's items. Everything a request shares is resolved and
+checked here, before any engine work starts, and each refusal names the field at fault.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from genrm_wire import (
+    AdaptiveIn,
+    CompareItemIn,
+    CompareItemOut,
+    CompareRequest,
+    ItemError,
+    JudgingRequest,
+    JudgmentOut,
+    ModelRef,
+    RubricSetRef,
+    SamplingIn,
+    ScoreItemIn,
+    ScoreItemOut,
+    ScoreRequest,
+    Usage,
+    VoteOut,
+)
+from models.chat import to_conversation
+from models.formats.sections import SectionedFormat
+from models.rubrics import Rubric, RubricLibrary, RubricSet, UnknownRubricError
+from service.engine.requests import SamplingParams
+from service.errors import InvalidRequest, NotFound, PayloadTooLarge
+from service.judging.context import JudgingContext, UsageMeter
+from service.judging.items import (
+    AdaptiveVoting,
+    CompareItem,
+    CompareOutcome,
+    CompareSettings,
+    ItemOutcome,
+    Judgment,
+    ScoreItem,
+    ScoreOutcome,
+    ScoreSettings,
+)
+from service.judging.registry import JudgeModel, ModelRegistry
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_items: int
+    max_votes: int
+
+    def check(self, items: int, votes: int) -> None:
+        if items > self.max_items:
+            raise PayloadTooLarge(
+                f"{items} items is over this service's limit of {self.max_items} per request; split the batch",
+                param="items",
+            )
+        if votes > self.max_votes:
+            raise PayloadTooLarge(
+                f"votes={votes} is over this service's limit of {self.max_votes}; lower votes", param="votes"
+            )
+
+
+@dataclass(frozen=True)
+class Resolver:
+    """What resolving a request needs from the running service."""
+
+    registry: ModelRegistry
+    rubrics: RubricLibrary
+    limits: Limits
+
+    def context(self, body: JudgingRequest, judge_format: SectionedFormat, items: int, votes: int,
+                timeout_header: float | None) -> JudgingContext:
+        self.limits.check(items, votes)
+        model = self.registry.get(body.model)
+        model.require_format(judge_format.name)
+        rubrics = resolve_rubrics(self.rubrics, body.task, body.rubric_ids, body.rubrics)
+        sampling = resolve_sampling(model, body.sampling or SamplingIn(), judge_format)
+        if sampling.temperature == 0 and votes > 1:
+            raise InvalidRequest(
+                f"votes={votes} with temperature 0 (greedy) would repeat one judgment, and vLLM refuses n > 1 "
+                "when greedy; use votes=1, or a temperature above 0 for independent votes",
+                param="votes",
+            )
+        timeout_s = body.timeout_s or timeout_header or model.request_timeout_s
+        return JudgingContext(model, rubrics, body.task, sampling, time.monotonic() + timeout_s, timeout_s,
+                              cache=body.cache, dedup=body.dedup)
+
+
+def resolve_rubrics(
+    library: RubricLibrary, task: str, rubric_ids: list[str] | None, inline: Sequence[Rubric] | None
+) -> RubricSet:
+    if inline is not None:
+        return RubricSet(tuple(inline))
+    if rubric_ids is not None:
+        try:
+            return library.resolve(rubric_ids)
+        except UnknownRubricError as error:
+            index = rubric_ids.index(error.reference)
+            raise NotFound(str(error), param=f"rubric_ids.{index}") from error
+        except ValueError as error:
+            raise InvalidRequest(str(error), param="rubric_ids") from error
+    if task not in library.domains:
+        raise InvalidRequest(
+            f"task {task!r} has no rubrics in the library (domains: {', '.join(library.domains)}); use one of "
+            "those, or pass `rubric_ids` or inline `rubrics`",
+            param="task",
+        )
+    return library.primary(task)
+
+
+def resolve_sampling(model: JudgeModel, given: SamplingIn, judge_format: SectionedFormat) -> SamplingParams:
+    defaults = model.sampling
+    sampling = SamplingParams(
+        temperature=defaults.temperature if given.temperature is None else given.temperature,
+        top_p=defaults.top_p if given.top_p is None else given.top_p,
+        max_tokens=defaults.max_tokens if given.max_tokens is None else given.max_tokens,
+        seed=given.seed,
+    )
+    minimum = judge_format.minimum_max_tokens()
+    if model.constrained and sampling.max_tokens < minimum:
+        raise InvalidRequest(
+            f"sampling.max_tokens={sampling.max_tokens} cannot hold a {judge_format.name} judgment; the "
+            f"format needs at least {minimum}",
+            param="sampling.max_tokens",
+        )
+    if sampling.max_tokens >= model.max_model_len:
+        raise InvalidRequest(
+            f"sampling.max_tokens={sampling.max_tokens} leaves no room for the prompt in the judge's context "
+            f"of {model.max_model_len}; lower it",
+            param="sampling.max_tokens",
+        )
+    if sampling.seed is not None and not model.per_request_seed:
+        raise InvalidRequest(
+            f"model {model.name!r} has an engine that cannot take per-request seeds (a vLLM-CPU engine with "
+            "chunked prefill on, or an external engine configured with per_request_seed: false); omit "
+            "sampling.seed (the engine-wide seed still applies)",
+            param="sampling.seed",
+        )
+    return sampling
+
+
+def _item_id(given: str | None, index: int) -> str:
+    return given if given is not None else str(index)
+
+
+def _adaptive(given: AdaptiveIn | None) -> AdaptiveVoting | None:
+    if given is None:
+        return None
+    return AdaptiveVoting(round_votes=given.round_votes, max_stderr=given.max_stderr, min_margin=given.min_margin)
+
+
+def score_items(items: Sequence[ScoreItemIn]) -> list[ScoreItem]:
+    return [ScoreItem(_item_id(item.id, index), to_conversation(item.prompt), item.response)
+            for index, item in enumerate(items)]
+
+
+def compare_items(items: Sequence[CompareItemIn]) -> list[CompareItem]:
+    return [CompareItem(_item_id(item.id, index), to_conversation(item.prompt), item.response_a, item.response_b)
+            for index, item in enumerate(items)]
+
+
+def score_settings(body: ScoreRequest) -> ScoreSettings:
+    return ScoreSettings(votes=body.votes, aggregate=body.aggregate, adaptive=_adaptive(body.adaptive),
+                         include_judgments=body.include_judgments)
+
+
+def compare_settings(body: CompareRequest) -> CompareSettings:
+    return CompareSettings(votes=body.votes, swap=body.swap, adaptive=_adaptive(body.adaptive),
+                           include_judgments=body.include_judgments)
+
+
+def _judgment_out(judgment: Judgment) -> JudgmentOut:
+    return JudgmentOut(text=judgment.text, order=judgment.order, score=judgment.score, winner=judgment.winner,
+                       failure=judgment.failure, failure_detail=judgment.failure_detail,
+                       finish_reason=judgment.finish_reason)
+
+
+def _common_out(outcome: ItemOutcome) -> dict[str, object]:
+    """The fields every item of a response has."""
+    return {
+        "id": outcome.id, "status": outcome.status, "cached": outcome.cached, "duplicate_of": outcome.duplicate_of,
+        "votes_used": outcome.votes_used, "parse_failures": dict(outcome.parse_failures),
+        "judgments": None if outcome.judgments is None else [_judgment_out(j) for j in outcome.judgments],
+        "error": None if outcome.error is None else ItemError(type=outcome.status, message=outcome.error),
+    }
+
+
+def score_item_out(outcome: ScoreOutcome) -> ScoreItemOut:
+    return ScoreItemOut.model_validate(
+        {**_common_out(outcome), "score": outcome.score, "scores": list(outcome.scores), "std": outcome.std}
+    )
+
+
+def compare_item_out(outcome: CompareOutcome) -> CompareItemOut:
+    votes = [VoteOut(order=vote.order, winner=vote.winner) for vote in outcome.votes]
+    return CompareItemOut.model_validate({
+        **_common_out(outcome), "preference": outcome.preference, "p_a": outcome.p_a,
+        "consistent": outcome.consistent, "votes": votes,
+    })
+
+
+def model_ref(context: JudgingContext) -> ModelRef:
+    return ModelRef(name=context.model.name, version=context.model.version)
+
+
+def rubric_ref(context: JudgingContext) -> RubricSetRef:
+    return RubricSetRef(ids=context.rubrics.keys, hash=context.rubrics.content_hash)
+
+
+def usage_out(meter: UsageMeter) -> Usage:
+    return Usage(prompt_tokens=meter.prompt_tokens, completion_tokens=meter.completion_tokens,
+                 engine_requests=meter.engine_requests)

@@ -1,0 +1,104 @@
+"""What the judges take and give, in the judging layer's own types (the HTTP layer translates to and from the
+wire models in `service.api.translation`).
+
+Outcomes are frozen: the batch copies one with `dataclasses.replace` to mark it cached or a duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from models.chat import Conversation
+from service.judging.aggregation import Aggregate, Label, Order, Preference
+
+ItemStatus = Literal["ok", "too_long", "parse_failed", "engine_error", "timeout"]
+
+
+@dataclass(frozen=True)
+class ScoreItem:
+    id: str
+    prompt: Conversation
+    response: str
+
+
+@dataclass(frozen=True)
+class CompareItem:
+    id: str
+    prompt: Conversation
+    response_a: str
+    response_b: str
+
+
+@dataclass(frozen=True)
+class AdaptiveVoting:
+    """Draw votes in rounds of `round_votes` and stop once they agree (see each judge's stopping rule)."""
+
+    round_votes: int
+    max_stderr: float
+    min_margin: float
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    votes: int
+    aggregate: Aggregate
+    adaptive: AdaptiveVoting | None
+    include_judgments: bool
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    votes: int
+    swap: bool
+    adaptive: AdaptiveVoting | None
+    include_judgments: bool
+
+
+@dataclass(frozen=True)
+class Judgment:
+    """One vote's text and what it parsed to; `winner` is mapped back to the request's labels."""
+
+    text: str
+    finish_reason: str | None
+    order: Order | None = None
+    score: float | None = None
+    winner: Label | None = None
+    failure: str | None = None
+    failure_detail: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    """One item's result. `error` is the message of a status other than `ok`."""
+
+    id: str
+    status: ItemStatus
+    error: str | None = None
+    cached: bool = False
+    duplicate_of: str | None = None
+    votes_used: int = 0
+    parse_failures: Mapping[str, int] = field(default_factory=dict)
+    judgments: tuple[Judgment, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ScoreOutcome(ItemOutcome):
+    score: float | None = None
+    scores: tuple[float, ...] = ()
+    std: float | None = None
+
+
+@dataclass(frozen=True)
+class MappedVote:
+    order: Order
+    winner: Label
+
+
+@dataclass(frozen=True)
+class CompareOutcome(ItemOutcome):
+    preference: Preference | None = None
+    p_a: float | None = None
+    consistent: bool | None = None
+    votes: tuple[MappedVote, ...] = ()
