@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from genrm_client import AsyncJudgeClient
 from models.chat import ChatTemplate
 from service.app import create_app
 from service.settings import load_settings
@@ -17,6 +18,7 @@ from tests.conftest import ROOT
 from tests.fakes import FakeVLLMTransport, Script, pairwise_completion, pointwise_completion
 
 AppFactory = Callable[..., AbstractAsyncContextManager[tuple[httpx.AsyncClient, FakeVLLMTransport]]]
+JudgeFactory = Callable[..., AbstractAsyncContextManager[tuple[AsyncJudgeClient, FakeVLLMTransport]]]
 
 
 def default_script(body: dict[str, Any]) -> list[str]:
@@ -25,29 +27,54 @@ def default_script(body: dict[str, Any]) -> list[str]:
     return [pairwise_completion("A")] if "(A|B)" in regex else [pointwise_completion("7")]
 
 
+@asynccontextmanager
+async def gateway_transport(
+    model_dir: Path, script: Script = default_script, healthy: bool = True, **model_overrides: Any
+) -> AsyncIterator[tuple[httpx.ASGITransport, FakeVLLMTransport]]:
+    """The running gateway app behind an in-process ASGI transport, and the fake engine under it."""
+    fake = FakeVLLMTransport(script, healthy)
+    model = {
+        "name": "fake-judge", "version": "v-test",
+        "model_path": str(model_dir), "max_model_len": 2048,
+        "engines": [{"kind": "external", "url": "http://fake-vllm:8000"}],
+        "sampling": {"max_tokens": 160},
+        **model_overrides,
+    }
+    settings = load_settings(rubrics_dir=ROOT / "rubrics", models=[model], max_items_per_request=16, max_votes=8)
+    app = create_app(settings, engine_transport=fake)
+    async with app.router.lifespan_context(app):
+        # A real server sends the 500 envelope; Starlette then re-raises only for logging.
+        yield httpx.ASGITransport(app=app, raise_app_exceptions=False), fake
+
+
 @pytest.fixture
 def make_client(bundled_model_dir: Path) -> AppFactory:
     @asynccontextmanager
     async def factory(
         script: Script = default_script, healthy: bool = True, **model_overrides: Any
     ) -> AsyncIterator[tuple[httpx.AsyncClient, FakeVLLMTransport]]:
-        fake = FakeVLLMTransport(script, healthy)
-        model = {
-            "name": "fake-judge", "version": "v-test",
-            "model_path": str(bundled_model_dir), "max_model_len": 2048,
-            "engines": [{"kind": "external", "url": "http://fake-vllm:8000"}],
-            "sampling": {"max_tokens": 160},
-            **model_overrides,
-        }
-        settings = load_settings(
-            rubrics_dir=ROOT / "rubrics", models=[model], max_items_per_request=16, max_votes=8
-        )
-        app = create_app(settings, engine_transport=fake)
-        async with app.router.lifespan_context(app):
-            # A real server sends the 500 envelope; Starlette then re-raises only for logging.
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-                yield client, fake
+        async with (
+            gateway_transport(bundled_model_dir, script, healthy, **model_overrides) as (transport, fake),
+            httpx.AsyncClient(transport=transport, base_url="http://gateway") as client,
+        ):
+            yield client, fake
+
+    return factory
+
+
+@pytest.fixture
+def make_judge(bundled_model_dir: Path) -> JudgeFactory:
+    """Like `make_client`, with the project's typed `AsyncJudgeClient` in place of a raw httpx client."""
+
+    @asynccontextmanager
+    async def factory(
+        script: Script = default_script, **model_overrides: Any
+    ) -> AsyncIterator[tuple[AsyncJudgeClient, FakeVLLMTransport]]:
+        async with (
+            gateway_transport(bundled_model_dir, script, **model_overrides) as (transport, fake),
+            AsyncJudgeClient("http://gateway", transport=transport) as judge,
+        ):
+            yield judge, fake
 
     return factory
 

@@ -16,9 +16,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from loadtests.harness import wait_ready
+from genrm_client import free_port, wait_ready
 from service.app import create_app
-from service.engine.supervisor import free_port
 from service.settings import Settings, load_settings
 from service.state import AppState
 from tests.conftest import ROOT
