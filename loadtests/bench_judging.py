@@ -7,7 +7,7 @@
 Workload: `items` pointwise items × `votes`, and `pairs` pairs × `votes` × both orders, with the judge's grammar
 (so output lengths are bounded by `max_tokens`). Paths, each timed separately after a warm-up:
   raw            the best hand-written client: the service's exact token ids, `n` = votes, everything concurrent
-  service        one /v1/score and one /v1/compare request
+  service        one /v1/score and one /v1/compare request, through `genrm_client.AsyncJudgeClient`
   service-small  one HTTP request per item or pair, all concurrent (how OpenRLHF calls a reward server)
   naive          one engine request per vote (no `n`), the two orders one after the other
 Then: the prefill cost of n = 8 votes against n = 1 (from the engine's own prompt-token counters), and
@@ -31,15 +31,28 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
+from genrm_client import (  # noqa: E402
+    AsyncJudgeClient,
+    CompareItemIn,
+    CompareRequest,
+    CompareResponse,
+    JudgeClient,
+    LocalGateway,
+    SamplingIn,
+    ScoreItemIn,
+    ScoreRequest,
+    ScoreResponse,
+)
+from genrm_wire import AdaptiveIn  # noqa: E402
 from loadtests.harness import ROOT, engine_metric, preference_rows  # noqa: E402
 from models.bundled import prepare_bundled_model  # noqa: E402
-from models.chat import ChatMessage, ChatTemplate  # noqa: E402
+from models.chat import ChatMessage, ChatTemplate, to_conversation  # noqa: E402
 from models.formats import PAIRWISE, POINTWISE  # noqa: E402
 from models.rubrics import RubricLibrary  # noqa: E402
-from service.launcher import LocalGateway  # noqa: E402
 
 MODEL = "bench-judge"
-TIMEOUT = httpx.Timeout(1800)
+TIMEOUT_S = 1800.0
+TIMEOUT = httpx.Timeout(TIMEOUT_S)
 
 
 PATHS = {
@@ -79,22 +92,19 @@ class Workload:
         self.rubrics = RubricLibrary.load(ROOT / "rubrics").primary("chat")
         self.judgments = len(self.items) * self.votes + len(self.pairs) * self.votes * 2
 
-    def _turns(self, prompt: list[dict[str, str]]) -> list[ChatMessage]:
-        return [ChatMessage(turn["role"], turn["content"]) for turn in prompt]  # type: ignore[arg-type]
-
     def body(self, messages: list[ChatMessage], regex: str, n: int) -> dict[str, Any]:
         ids = self.template.encode(self.template.render(messages))
         return {"model": self.served_name, "prompt": ids, "n": n, "max_tokens": self.max_tokens,
                 "temperature": 0.8, "top_p": 0.95, "structured_outputs": {"regex": regex}}
 
     def pointwise(self, item: dict[str, Any], n: int) -> dict[str, Any]:
-        messages = POINTWISE.build_messages("chat", self.rubrics, self._turns(item["prompt"]), item["response"],
+        messages = POINTWISE.build_messages("chat", self.rubrics, to_conversation(item["prompt"]), item["response"],
                                             self.template.special_tokens)
         return self.body(messages, POINTWISE.output_regex(self.max_tokens), n)
 
     def pairwise(self, pair: dict[str, Any], order: str, n: int) -> dict[str, Any]:
         first, second = (pair["response_a"], pair["response_b"])[:: 1 if order == "ab" else -1]
-        messages = PAIRWISE.build_messages("chat", self.rubrics, self._turns(pair["prompt"]), first, second,
+        messages = PAIRWISE.build_messages("chat", self.rubrics, to_conversation(pair["prompt"]), first, second,
                                            self.template.special_tokens)
         return self.body(messages, PAIRWISE.output_regex(self.max_tokens), n)
 
@@ -130,20 +140,25 @@ async def naive(work: Workload, engine: str) -> int:
 
 
 async def service(work: Workload, gateway: str, per_item: bool) -> int:
-    common = {"model": MODEL, "task": "chat", "votes": work.votes, "dedup": False, "cache": False,
-              "sampling": {"max_tokens": work.max_tokens}}
-    score_batches = [[item] for item in work.items] if per_item else [work.items]
-    compare_batches = [[pair] for pair in work.pairs] if per_item else [work.pairs]
-    requests = [("/v1/score", {**common, "items": batch}) for batch in score_batches if batch]
-    requests += [("/v1/compare", {**common, "items": batch}) for batch in compare_batches if batch]
-    async with httpx.AsyncClient(base_url=gateway, timeout=TIMEOUT) as client:
-        answers = await asyncio.gather(*(client.post(route, json=body) for route, body in requests))
+    """Through the project's client (`genrm_client.AsyncJudgeClient`), as a trainer calls the service."""
+    common: dict[str, Any] = {"model": MODEL, "task": "chat", "votes": work.votes, "dedup": False, "cache": False,
+                              "sampling": SamplingIn(max_tokens=work.max_tokens)}
+    items = [ScoreItemIn.model_validate(item) for item in work.items]
+    pairs = [CompareItemIn.model_validate(pair) for pair in work.pairs]
+    score_batches = [[item] for item in items] if per_item else [items]
+    compare_batches = [[pair] for pair in pairs] if per_item else [pairs]
+    async with AsyncJudgeClient(gateway, timeout_s=TIMEOUT_S) as client:
+        scored, compared = await asyncio.gather(
+            asyncio.gather(*(client.score(ScoreRequest(**common, items=batch)) for batch in score_batches if batch)),
+            asyncio.gather(*(client.compare(CompareRequest(**common, items=batch))
+                             for batch in compare_batches if batch)),
+        )
+    answers: list[ScoreResponse | CompareResponse] = [*scored, *compared]
     for answer in answers:
-        answer.raise_for_status()
-        failed = [item for item in answer.json()["items"] if item["status"] != "ok"]
+        failed = [item for item in answer.items if item.status != "ok"]
         if failed:
             raise RuntimeError(f"service items failed: {failed[:2]}")
-    return sum(int(a.json()["usage"]["completion_tokens"]) for a in answers)
+    return sum(answer.usage.completion_tokens for answer in answers)
 
 
 def measure(work: Workload, engine: str, gateway: str, rounds: int) -> list[Run]:
@@ -189,23 +204,20 @@ def prefill_cost(work: Workload, engine: str) -> dict[str, float]:
 
 def voting_comparison(work: Workload, gateway: str) -> list[str]:
     """Adaptive vs fixed voting (pointwise, up to 8 votes), against a second fixed run as the noise floor."""
-    request = {"model": MODEL, "task": "chat", "votes": 8, "dedup": False, "cache": False, "items": work.items,
-               "sampling": {"max_tokens": work.max_tokens}}
-    adaptive_request = {**request, "adaptive": {"round_votes": 2, "max_stderr": 0.5}}
+    request = ScoreRequest(model=MODEL, task="chat", votes=8, dedup=False, cache=False,
+                           items=[ScoreItemIn.model_validate(item) for item in work.items],
+                           sampling=SamplingIn(max_tokens=work.max_tokens))
+    adaptive_request = request.model_copy(update={"adaptive": AdaptiveIn(round_votes=2, max_stderr=0.5)})
+    with JudgeClient(gateway, timeout_s=TIMEOUT_S) as client:
+        fixed, fixed_again, adaptive = client.score(request), client.score(request), client.score(adaptive_request)
 
-    def score(body: dict[str, Any]) -> dict[str, Any]:
-        answer = httpx.post(f"{gateway}/v1/score", json=body, timeout=TIMEOUT)
-        answer.raise_for_status()
-        return dict(answer.json())
+    def agreement(a: ScoreResponse, b: ScoreResponse) -> float:
+        pairs = list(zip(a.items, b.items, strict=True))
+        return sum(x.score is not None and y.score is not None and abs(x.score - y.score) <= 1.0
+                   for x, y in pairs) / len(pairs)
 
-    fixed, fixed_again, adaptive = score(request), score(request), score(adaptive_request)
-
-    def agreement(a: dict[str, Any], b: dict[str, Any]) -> float:
-        pairs = list(zip(a["items"], b["items"], strict=True))
-        return sum(abs(x["score"] - y["score"]) <= 1.0 for x, y in pairs) / len(pairs)
-
-    fixed_tokens, adaptive_tokens = fixed["usage"]["completion_tokens"], adaptive["usage"]["completion_tokens"]
-    votes = [item["votes_used"] for item in adaptive["items"]]
+    fixed_tokens, adaptive_tokens = fixed.usage.completion_tokens, adaptive.usage.completion_tokens
+    votes = [item.votes_used for item in adaptive.items]
     return [
         f"adaptive (round 2, max_stderr 0.5) vs fixed 8 votes: completion tokens {adaptive_tokens} vs {fixed_tokens} "
         f"({1 - adaptive_tokens / fixed_tokens:.0%} saved), mean votes {sum(votes) / len(votes):.1f}",
@@ -242,7 +254,7 @@ def main() -> None:
     work = Workload(args, ChatTemplate.from_directory(model_path), served)
     models = [{"name": MODEL, "version": "bench", "model_path": str(model_path), "engines": engines,
                "max_queued_requests": 100_000}]
-    with LocalGateway(args.port, models) as gateway:
+    with LocalGateway(models, workdir=ROOT, port=args.port) as gateway:
         asyncio.run(raw(work, engine))  # warm-up: every path now finds the same prefixes cached
         runs = measure(work, engine, gateway, args.rounds)
         prefill = prefill_cost(work, engine)

@@ -1,17 +1,18 @@
-"""What the measurement scripts and the integration tests share: readiness, engines' own metrics, and the
-shared preference data. Gateways are started with `service.launcher.LocalGateway`."""
+"""What the measurement scripts and the integration tests share: the repository root, engines' own metrics, and
+the project's preference data (`data/`). Gateways are started with `genrm_client.LocalGateway(models,
+workdir=ROOT)`; readiness is `genrm_client.wait_ready`."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from service.launcher import ROOT, wait_ready
-
-__all__ = ["ROOT", "engine_metric", "preference_rows", "wait_ready"]
-DATA = ROOT.parent / "shared" / "data" / "preferences-dev.jsonl"
+__all__ = ["DATA", "ROOT", "engine_metric", "preference_rows"]
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data" / "preferences-dev.jsonl"
 MAX_ITEM_CHARS = 2400
 
 
@@ -25,9 +26,9 @@ def engine_metric(url: str, name: str, labels: str = "") -> float:
 
 
 def preference_rows(count: int, task: str = "chat") -> list[dict[str, Any]]:
-    """The first `count` short preference pairs of a task from the shared dev data."""
+    """The first `count` short preference pairs of a task from the project's dev data."""
     rows = []
-    for line in DATA.read_text().splitlines():
+    for line in DATA.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         size = sum(len(turn["content"]) for turn in row["prompt"]) + max(len(row["chosen"]), len(row["rejected"]))
         if row["task"] == task and size < MAX_ITEM_CHARS:

@@ -20,17 +20,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
+from genrm_client import JudgeClient, LocalGateway  # noqa: E402
 from loadtests.harness import ROOT  # noqa: E402
 from models.bundled import prepare_bundled_model  # noqa: E402
-from models.training.brpo import BRPOReward  # noqa: E402
-from models.training.data import read_jsonl  # noqa: E402
-from service.client import JudgeClient  # noqa: E402
-from service.engine.supervisor import free_port  # noqa: E402
-from service.launcher import LocalGateway  # noqa: E402
+from training.brpo import BRPOReward  # noqa: E402
+from training.data import read_jsonl  # noqa: E402
 
 ROLLOUTS_PER_PROMPT = 8
 PAPER_MAX_SKEW = 0.6
-WRITING_PROMPTS = ROOT.parent / "shared" / "data" / "writing-prompts.jsonl"
+WRITING_PROMPTS = ROOT / "data" / "writing-prompts.jsonl"
 
 
 def write_rollouts(model_dir: Path, prompts: list[Any], seed: int) -> list[list[str]]:
@@ -67,7 +65,7 @@ def main() -> None:
     flat_at_zero = skewed_at_minus_one = 0
     judged = args.group_size - 1
     models = [{"name": "brpo-probe-judge", "version": "bundled", "engines": [{"kind": "managed"}]}]
-    with LocalGateway(free_port(), models) as url, JudgeClient(url) as client:
+    with LocalGateway(models, workdir=ROOT) as url, JudgeClient(url) as client:
         reward = BRPOReward(client, args.group_size, votes=args.votes, inconsistent_reward=0.0, seed=args.seed)
         for trial in range(args.groups):
             which = trial % len(prompts)

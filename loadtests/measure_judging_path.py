@@ -24,12 +24,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
+from genrm_client import JudgeClient, LocalGateway, ScoreItemIn, ScoreRequest, ScoreResponse  # noqa: E402
 from loadtests.harness import ROOT, preference_rows  # noqa: E402
 from models.bundled import prepare_bundled_model  # noqa: E402
-from models.chat import ChatMessage, ChatTemplate  # noqa: E402
+from models.chat import ChatTemplate, to_conversation  # noqa: E402
 from models.formats import POINTWISE, ParseFailure  # noqa: E402
 from models.rubrics import RubricLibrary  # noqa: E402
-from service.launcher import LocalGateway  # noqa: E402
 
 MODEL = "smollm2-135m-judge"
 
@@ -43,8 +43,8 @@ def direct_bodies(items: list[dict[str, Any]], votes: int, max_tokens: int, cons
     rubrics = RubricLibrary.load(ROOT / "rubrics").primary("chat")
     bodies = []
     for item in items:
-        prompt = [ChatMessage(turn["role"], turn["content"]) for turn in item["prompt"]]
-        messages = POINTWISE.build_messages("chat", rubrics, prompt, item["response"], template.special_tokens)
+        messages = POINTWISE.build_messages("chat", rubrics, to_conversation(item["prompt"]), item["response"],
+                                            template.special_tokens)
         body: dict[str, Any] = {"model": MODEL, "prompt": template.encode(template.render(messages)), "n": votes,
                                 "max_tokens": max_tokens, "temperature": 0.8, "top_p": 0.95}
         if constrained:
@@ -63,13 +63,12 @@ async def run_direct(engine_url: str, bodies: list[dict[str, Any]]) -> tuple[flo
     return elapsed, sum(p["usage"]["completion_tokens"] for p in payloads), texts
 
 
-def run_service(url: str, items: list[dict[str, Any]], votes: int) -> tuple[float, int, dict[str, Any]]:
+def run_service(client: JudgeClient, items: list[dict[str, Any]], votes: int) -> tuple[float, int, ScoreResponse]:
+    request = ScoreRequest(task="chat", votes=votes, items=[ScoreItemIn.model_validate(item) for item in items])
     started = time.perf_counter()
-    response = httpx.post(f"{url}/v1/score", json={"task": "chat", "votes": votes, "items": items}, timeout=900)
+    answer = client.score(request)
     elapsed = time.perf_counter() - started
-    response.raise_for_status()
-    data = response.json()
-    return elapsed, data["usage"]["completion_tokens"], data
+    return elapsed, answer.usage.completion_tokens, answer
 
 
 def main() -> None:
@@ -89,17 +88,17 @@ def main() -> None:
     launched = time.perf_counter()
     models = [{"name": MODEL, "version": "bench", "sampling": {"max_tokens": args.max_tokens},
                "engines": [{"kind": "managed", "port": args.engine_port}]}]
-    with LocalGateway(args.port, models) as url:  # returns once every engine is ready
-        start_s = time.perf_counter() - launched
+    with LocalGateway(models, workdir=ROOT, port=args.port) as url, JudgeClient(url, timeout_s=900) as client:
+        start_s = time.perf_counter() - launched  # the gateway returns once every engine is ready
         asyncio.run(run_direct(engine_url, constrained))  # warm-up: both paths now find the prefixes cached
         service_runs, direct_runs, service_failures = [], [], Counter[str]()
         for _ in range(args.rounds):
-            elapsed, tokens, data = run_service(url, items, args.votes)
+            elapsed, tokens, answer = run_service(client, items, args.votes)
             service_runs.append((elapsed, tokens))
-            for item in data["items"]:
-                service_failures.update(item["parse_failures"])
-                if item["status"] != "ok":
-                    service_failures[item["status"]] += 1
+            for item in answer.items:
+                service_failures.update(item.parse_failures)
+                if item.status != "ok":
+                    service_failures[item.status] += 1
             elapsed, tokens, _ = asyncio.run(run_direct(engine_url, constrained))
             direct_runs.append((elapsed, tokens))
         _, _, raw_texts = asyncio.run(run_direct(engine_url, unconstrained))

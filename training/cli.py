@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 
-from models.training.config import RecipeArguments
-from models.training.pipelines import PIPELINES, train
+from training.config import RecipeArguments
+from training.pipelines import PIPELINES, train
 
 
 def main(argv: list[str] | None = None) -> int:

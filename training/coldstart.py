@@ -18,7 +18,14 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from service.client import JudgeClient
+from genrm_client import (
+    CompareItemIn,
+    CompareRequest,
+    JudgeClient,
+    SamplingIn,
+    ScoreItemIn,
+    ScoreRequest,
+)
 
 
 def par_sft_rows(pairs: list[dict[str, Any]], rows: list[dict[str, Any]], client: JudgeClient, votes: int,
@@ -26,19 +33,20 @@ def par_sft_rows(pairs: list[dict[str, Any]], rows: list[dict[str, Any]], client
     prompts = {(row["pair_id"], row["side"]): row["prompt"] for row in rows}
     kept = []
     for pair in pairs:
-        items = [{"id": side, "prompt": pair["prompt"], "response": pair[side]} for side in ("chosen", "rejected")]
-        answer = client.score(pair["task"], items, votes=votes, include_judgments=True, dedup=False,
-                              sampling={"max_tokens": max_tokens})
-        chosen, rejected = answer["items"]
-        if chosen["status"] != "ok" or rejected["status"] != "ok":
+        items = [ScoreItemIn.model_validate({"id": side, "prompt": pair["prompt"], "response": pair[side]})
+                 for side in ("chosen", "rejected")]
+        answer = client.score(ScoreRequest(task=pair["task"], items=items, votes=votes, include_judgments=True,
+                                           dedup=False, sampling=SamplingIn(max_tokens=max_tokens)))
+        chosen, rejected = answer.items
+        if chosen.status != "ok" or rejected.status != "ok":
             continue
-        chosen_mean, rejected_mean = statistics.fmean(chosen["scores"]), statistics.fmean(rejected["scores"])
-        for judgment in chosen["judgments"]:
-            if judgment["score"] is not None and judgment["score"] > rejected_mean:
-                kept.append(_row(prompts[(pair["id"], "chosen")], judgment["text"]))
-        for judgment in rejected["judgments"]:
-            if judgment["score"] is not None and judgment["score"] < chosen_mean:
-                kept.append(_row(prompts[(pair["id"], "rejected")], judgment["text"]))
+        chosen_mean, rejected_mean = statistics.fmean(chosen.scores), statistics.fmean(rejected.scores)
+        for judgment in chosen.judgments or []:
+            if judgment.score is not None and judgment.score > rejected_mean:
+                kept.append(_row(prompts[(pair["id"], "chosen")], judgment.text))
+        for judgment in rejected.judgments or []:
+            if judgment.score is not None and judgment.score < chosen_mean:
+                kept.append(_row(prompts[(pair["id"], "rejected")], judgment.text))
     return kept
 
 
@@ -47,14 +55,14 @@ def pairwise_sft_rows(pairs: list[dict[str, Any]], rows: list[dict[str, Any]], c
     prompts = {(row["pair_id"], row["label"]): row["prompt"] for row in rows}
     kept = []
     for pair in pairs:
-        item = {"id": pair["id"], "prompt": pair["prompt"],
-                "response_a": pair["chosen"], "response_b": pair["rejected"]}
-        answer = client.compare(pair["task"], [item], votes=votes, include_judgments=True, dedup=False,
-                                sampling={"max_tokens": max_tokens})
-        for judgment in answer["items"][0]["judgments"] or []:
-            if judgment["winner"] == "A":  # mapped back: the chosen response won
-                label = "A" if judgment["order"] == "ab" else "B"
-                kept.append(_row(prompts[(pair["id"], label)], judgment["text"]))
+        item = CompareItemIn.model_validate({"id": pair["id"], "prompt": pair["prompt"],
+                                             "response_a": pair["chosen"], "response_b": pair["rejected"]})
+        answer = client.compare(CompareRequest(task=pair["task"], items=[item], votes=votes, include_judgments=True,
+                                               dedup=False, sampling=SamplingIn(max_tokens=max_tokens)))
+        for judgment in answer.items[0].judgments or []:
+            if judgment.winner == "A":  # mapped back: the chosen response won
+                label = "A" if judgment.order == "ab" else "B"
+                kept.append(_row(prompts[(pair["id"], label)], judgment.text))
     return kept
 
 

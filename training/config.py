@@ -1,6 +1,6 @@
 """Recipe arguments (ours) beside TRL's `GRPOConfig`; `TrlParser` reads both from one YAML file.
 
-    train par --config models/training/recipes/par-cpu-smoke.yaml [--max_steps 2 ...]
+    train par --config training/recipes/par-cpu-smoke.yaml [--max_steps 2 ...]
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DATA = Path(__file__).resolve().parent.parent / "data"  # the project's data/ (see data/README.md)
 
 
 @dataclass
@@ -23,7 +23,7 @@ class RecipeArguments:
     )
     data_path: str = field(
         default="",
-        metadata={"help": "JSONL data; empty: ../shared/data (preferences, or writing prompts for BRPO)."},
+        metadata={"help": "JSONL data; empty: the project's data/ (preferences, or writing prompts for BRPO)."},
     )
     tasks: list[str] = field(default_factory=lambda: ["chat"], metadata={"help": "Rubric domains of the pairs to use."})
     max_examples: int = field(default=4, metadata={"help": "Pairs (PAR, pairwise) or prompts (BRPO) to read."})
@@ -66,4 +66,4 @@ class RecipeArguments:
     def data_file(self, pipeline: str) -> Path:
         if self.data_path:
             return Path(self.data_path)
-        return SHARED_DATA / ("writing-prompts.jsonl" if pipeline == "brpo" else "preferences-dev.jsonl")
+        return DATA / ("writing-prompts.jsonl" if pipeline == "brpo" else "preferences-dev.jsonl")

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from models.chat import ChatMessage
+from models.chat import ChatMessage, to_conversation
 from models.formats import PAIRWISE, POINTWISE
 from models.rubrics import RubricLibrary
 
@@ -31,10 +31,6 @@ def read_jsonl(path: Path, limit: int | None = None, tasks: Sequence[str] | None
     return rows
 
 
-def _conversation(prompt: Sequence[dict[str, str]]) -> list[ChatMessage]:
-    return [ChatMessage(turn["role"], turn["content"]) for turn in prompt]  # type: ignore[arg-type]
-
-
 def _as_dicts(messages: Iterable[ChatMessage]) -> list[dict[str, str]]:
     return [message.as_dict() for message in messages]
 
@@ -46,7 +42,7 @@ def par_rows(
     for pair in pairs:
         rubrics = library.primary(pair["task"])
         for side in ("chosen", "rejected"):
-            messages = POINTWISE.build_messages(pair["task"], rubrics, _conversation(pair["prompt"]), pair[side],
+            messages = POINTWISE.build_messages(pair["task"], rubrics, to_conversation(pair["prompt"]), pair[side],
                                                 special_tokens)
             rows.append({"prompt": _as_dicts(messages), "pair_id": pair["id"], "side": side, "task": pair["task"]})
     return rows
@@ -59,7 +55,7 @@ def pairwise_rows(
     for pair in pairs:
         rubrics = library.primary(pair["task"])
         for first, second, label in ((pair["chosen"], pair["rejected"], "A"), (pair["rejected"], pair["chosen"], "B")):
-            messages = PAIRWISE.build_messages(pair["task"], rubrics, _conversation(pair["prompt"]), first, second,
+            messages = PAIRWISE.build_messages(pair["task"], rubrics, to_conversation(pair["prompt"]), first, second,
                                                special_tokens)
             rows.append({"prompt": _as_dicts(messages), "pair_id": pair["id"], "label": label, "task": pair["task"]})
     return rows

@@ -1,13 +1,14 @@
 """PaTaRM's data filter, as a tool that uses the running service.
 
-    python -m models.training.filter --service http://127.0.0.1:8000 --data ../shared/data/preferences-dev.jsonl \
+    python -m training.filter --service http://127.0.0.1:8000 --data data/preferences-dev.jsonl \
         --out .cache/filtered.jsonl [--rollouts 8] [--low 0.125] [--high 0.75] [--min-gap 0]
 
 For each preference pair the service scores the chosen and the rejected response `rollouts` times each
 (`/v1/score`, one request per pair). The judge's accuracy on the pair is the share of rollout pairs i with
 s_i^chosen > s_i^rejected. Pairs whose accuracy lies in [low, high] are kept: the paper's [1/8, 6/8] drops the
 trivially easy and the hopeless. `--min-gap 2` also requires mean(chosen) − mean(rejected) > 2 (the paper's rule
-for SFT data). Pairs the service cannot score (`too_long`, ...) are dropped and counted.
+for SFT data). Pairs the service cannot score (`too_long`, ...) are dropped and counted. See `docs/methods.md`
+("PaTaRM's data filter").
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from models.training.data import read_jsonl
+from genrm_client import JudgeClient, ScoreItemIn, ScoreRequest, ScoreResponse
+from training.data import read_jsonl
 
 
 class ScoringClient(Protocol):
-    def score(self, task: str, items: list[dict[str, Any]], votes: int = 1, **fields: Any) -> dict[str, Any]: ...
+    """What the filter needs of `genrm_client.JudgeClient`: `/v1/score`."""
+
+    def score(self, request: ScoreRequest) -> ScoreResponse: ...
 
 
 @dataclass(frozen=True)
@@ -35,12 +39,14 @@ class PairVerdict:
 
 
 def judge_pair(client: ScoringClient, pair: dict[str, Any], rollouts: int) -> PairVerdict:
-    items = [{"id": side, "prompt": pair["prompt"], "response": pair[side]} for side in ("chosen", "rejected")]
-    chosen, rejected = client.score(pair["task"], items, votes=rollouts, dedup=False)["items"]
-    if chosen["status"] != "ok" or rejected["status"] != "ok":
+    items = [ScoreItemIn.model_validate({"id": side, "prompt": pair["prompt"], "response": pair[side]})
+             for side in ("chosen", "rejected")]
+    answer = client.score(ScoreRequest(task=pair["task"], items=items, votes=rollouts, dedup=False))
+    chosen, rejected = answer.items
+    if chosen.status != "ok" or rejected.status != "ok":
         return PairVerdict(None, None)
-    wins = [c > r for c, r in zip(chosen["scores"], rejected["scores"], strict=False)]
-    gap = statistics.fmean(chosen["scores"]) - statistics.fmean(rejected["scores"])
+    wins = [c > r for c, r in zip(chosen.scores, rejected.scores, strict=False)]
+    gap = statistics.fmean(chosen.scores) - statistics.fmean(rejected.scores)
     return PairVerdict(sum(wins) / len(wins), gap)
 
 
@@ -67,8 +73,6 @@ def filter_pairs(client: ScoringClient, pairs: list[dict[str, Any]], rollouts: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    from service.client import JudgeClient
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--service", required=True)
     parser.add_argument("--data", type=Path, required=True)

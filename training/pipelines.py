@@ -10,19 +10,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from genrm_client import JudgeClient, LocalGateway
 from models.bundled import prepare_bundled_model
 from models.chat import ChatTemplate
+from models.checkpoints import PIPELINE_FORMAT, Manifest, data_hash, write_manifest
 from models.rubrics import RubricLibrary
-from models.training import coldstart, data
-from models.training.brpo import BRPOReward
-from models.training.config import RecipeArguments
-from models.training.manifest import PIPELINE_FORMAT, Manifest, data_hash, write_manifest
-from models.training.rewards import RewardFunc, pairwise_reward, par_reward
-from models.training.trainers import BRPOTrainer, PARTrainer, StepSummary
-from service.client import JudgeClient
+from training import coldstart, data
+from training.brpo import BRPOReward
+from training.config import RecipeArguments
+from training.rewards import RewardFunc, pairwise_reward, par_reward
+from training.trainers import BRPOTrainer, PARTrainer, StepSummary
 
 logger = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parent.parent
 PIPELINES = ("par", "pairwise", "brpo")
 
 
@@ -45,11 +45,8 @@ def judge_service(recipe: RecipeArguments, needed: bool) -> Iterator[str | None]
     elif recipe.service_url:
         yield recipe.service_url
     else:
-        from service.engine.supervisor import free_port
-        from service.launcher import LocalGateway
-
         models = [{"name": "cold-start-judge", "version": "bundled", "engines": [{"kind": "managed"}]}]
-        with LocalGateway(free_port(), models) as url:
+        with LocalGateway(models, workdir=ROOT) as url:
             yield url
 
 

@@ -1,6 +1,6 @@
 """Reward functions, in TRL's contract: `f(prompts, completions, **columns) -> list[float | None]`.
 
-Formulas (`../shared/METHODS.md` §2–3):
+Formulas (`docs/methods.md`, "PAR", "Pairwise judge" and "BRPO"):
 
     R_format(y) = -1.5 if tags are missing or out of order; -1.0 if the answer is invalid; 0 otherwise
     R_PAR(y_i^c) = 1[s_i^c > mean(s^r)] * f(|s_i^c - mean(s^r)|)        (chosen rollouts)

@@ -9,13 +9,12 @@ import logging
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
-from models.training.config import RecipeArguments
-from models.training.pipelines import PIPELINES, train
-from service.client import JudgeClient
-from service.engine.supervisor import free_port
-from service.launcher import LocalGateway
-from service.settings import judge_from_checkpoint
+from genrm_client import JudgeClient, LocalGateway, ScoreItemIn, ScoreRequest
+from models.checkpoints import read_manifest
+from training.config import RecipeArguments
+from training.pipelines import PIPELINES, ROOT, train
 
 RECIPES = Path(__file__).resolve().parent / "recipes"
 
@@ -28,13 +27,22 @@ def run(pipeline: str) -> Path:
     return train(pipeline, recipe, grpo).checkpoint
 
 
+def judge_model(checkpoint: Path) -> dict[str, Any]:
+    """The `GENRM_MODELS` entry that serves a judge checkpoint under its manifest's name, version and format."""
+    manifest = read_manifest(checkpoint)
+    if manifest.format == "policy":
+        raise ValueError(f"{checkpoint} is a writing policy, not a judge")
+    return {"name": manifest.name, "version": manifest.version, "formats": [manifest.format],
+            "model_path": str(checkpoint)}
+
+
 def serve_and_score(checkpoint: Path) -> str:
-    model = judge_from_checkpoint(checkpoint).model_dump(mode="json")
-    with LocalGateway(free_port(), [model]) as url, JudgeClient(url) as client:
-        answer = client.score("chat", [{"prompt": "What is 2 + 2?", "response": "4."}], votes=2)
-    if answer["items"][0]["status"] != "ok":
-        raise RuntimeError(f"the served checkpoint did not judge: {answer['items'][0]}")
-    return f"{answer['model']['name']}@{answer['model']['version']}"
+    request = ScoreRequest(task="chat", items=[ScoreItemIn(prompt="What is 2 + 2?", response="4.")], votes=2)
+    with LocalGateway([judge_model(checkpoint)], workdir=ROOT) as url, JudgeClient(url) as client:
+        answer = client.score(request)
+    if answer.items[0].status != "ok":
+        raise RuntimeError(f"the served checkpoint did not judge: {answer.items[0]}")
+    return f"{answer.model.name}@{answer.model.version}"
 
 
 def main() -> int:

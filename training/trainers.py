@@ -16,7 +16,7 @@ import torch
 from transformers import TrainerCallback
 from trl import GRPOTrainer
 
-from models.training.sampler import PairRepeatSampler
+from training.sampler import PairRepeatSampler
 
 logger = logging.getLogger(__name__)
 

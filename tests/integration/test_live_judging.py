@@ -146,9 +146,9 @@ def test_metrics_reflect_real_traffic(client: httpx.Client) -> None:
 
 
 def test_the_par_data_filter_uses_the_service(live_gateway: LiveGateway, tmp_path) -> None:
-    from models.training.filter import main as filter_main
+    from training.filter import main as filter_main
 
-    source = ROOT.parent / "shared" / "data" / "preferences-dev.jsonl"
+    source = ROOT / "data" / "preferences-dev.jsonl"
     out = tmp_path / "kept.jsonl"
     code = filter_main(["--service", live_gateway.url, "--data", str(source), "--out", str(out),
                         "--rollouts", "2", "--limit", "2", "--low", "0", "--high", "1"])

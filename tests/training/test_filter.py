@@ -4,21 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.training.filter import PairVerdict, filter_pairs, judge_pair, keep
+from genrm_client import ScoreItemOut, ScoreRequest, ScoreResponse
+from genrm_wire import ModelRef, RubricSetRef, Usage
+from training.filter import PairVerdict, filter_pairs, judge_pair, keep
 
 
 class ScriptedScores:
-    """Scores by response text: `{"text": [scores...]}`; a text mapped to None is unscorable."""
+    """Fake `JudgeClient.score`: scores by response text, `{"text": [scores...]}`; a text mapped to None is
+    unscorable (`too_long`). Answers are real `ScoreResponse`s."""
 
     def __init__(self, scores: dict[str, list[float] | None]) -> None:
         self.scores = scores
 
-    def score(self, task: str, items: list[dict[str, Any]], votes: int = 1, **_: Any) -> dict[str, Any]:
+    def score(self, request: ScoreRequest) -> ScoreResponse:
         out = []
-        for item in items:
-            scores = self.scores[item["response"]]
-            out.append({"status": "too_long"} if scores is None else {"status": "ok", "scores": scores[:votes]})
-        return {"items": out}
+        for index, item in enumerate(request.items):
+            scores = self.scores[item.response]
+            item_id = item.id or str(index)
+            out.append(ScoreItemOut(id=item_id, status="too_long") if scores is None
+                       else ScoreItemOut(id=item_id, status="ok", scores=scores[: request.votes]))
+        return ScoreResponse(model=ModelRef(name="scripted", version="1"), rubric_set=RubricSetRef(ids=[], hash=""),
+                             usage=Usage(), aggregate=request.aggregate, items=out)
 
 
 def pair(name: str, chosen: str, rejected: str) -> dict[str, Any]:

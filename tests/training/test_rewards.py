@@ -1,14 +1,15 @@
-"""Reward functions against hand-computed cases (METHODS.md §2–3)."""
+"""Reward functions against hand-computed cases (`docs/methods.md`: PAR, pairwise judge, BRPO)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from models.training.brpo import BRPOReward
-from models.training.pipelines import TrainingDidNotLearn, _check_learned
-from models.training.rewards import (
+from genrm_client import CompareItemIn, CompareItemOut, CompareRequest, CompareResponse
+from genrm_wire import ModelRef, RubricSetRef, Usage
+from tests.fakes import pairwise_completion, pointwise_completion
+from training.brpo import BRPOReward
+from training.pipelines import TrainingDidNotLearn, _check_learned
+from training.rewards import (
     brpo_outcome,
     brpo_reward_value,
     keep_group,
@@ -17,7 +18,6 @@ from models.training.rewards import (
     par_rewards,
     shaping,
 )
-from tests.fakes import pairwise_completion, pointwise_completion
 
 
 def test_graded_par_by_hand() -> None:
@@ -86,33 +86,35 @@ def test_brpo_values_and_skew_filter() -> None:
 
 
 class FakeJudgeClient:
-    """Stands in for `JudgeClient`: rollouts containing 'good' win, 'bad' lose, others split."""
+    """Stands in for `JudgeClient.compare`: rollouts containing 'good' win, 'bad' lose, others split. Answers are
+    real `CompareResponse`s."""
 
     def __init__(self) -> None:
-        self.calls: list[list[dict[str, Any]]] = []
+        self.calls: list[list[CompareItemIn]] = []
 
-    def compare(self, task: str, items: list[dict[str, Any]], votes: int = 1, swap: bool = True) -> dict[str, Any]:
-        self.calls.append(items)
+    def compare(self, request: CompareRequest) -> CompareResponse:
+        self.calls.append(request.items)
         answers = []
-        for item in items:
-            text = item["response_a"]
+        for index, item in enumerate(request.items):
+            text = item.response_a
             p_a = 1.0 if "good" in text else 0.0 if "bad" in text else 0.5
-            answers.append({"status": "ok", "p_a": p_a, "consistent": p_a != 0.5})
-        return {"items": answers}
+            answers.append(CompareItemOut(id=item.id or str(index), status="ok", p_a=p_a, consistent=p_a != 0.5))
+        return CompareResponse(model=ModelRef(name="fake", version="1"), rubric_set=RubricSetRef(ids=[], hash=""),
+                               usage=Usage(), swap=request.swap, items=answers)
 
 
 @pytest.mark.parametrize("inconsistent", [0.0, -1.0])
 def test_brpo_reward_against_a_reference_from_the_group(inconsistent: float) -> None:
     client = FakeJudgeClient()
-    reward = BRPOReward(client, group_size=4, inconsistent_reward=inconsistent, seed=3)  # type: ignore[arg-type]
+    reward = BRPOReward(client, group_size=4, inconsistent_reward=inconsistent, seed=3)
     prompts = [[{"role": "user", "content": "Write."}]] * 4
     rollouts = ["good one", "bad one", "meh", "also meh"]
     rewards = reward(prompts, rollouts)
-    reference = next(i for i in range(4) if all(item["id"] != str(i) for item in client.calls[0]))
+    reference = next(i for i in range(4) if all(item.id != str(i) for item in client.calls[0]))
     assert rewards[reference] == 0.0
     expected = {"good one": 1.0, "bad one": -1.0, "meh": inconsistent, "also meh": inconsistent}
     assert all(rewards[i] == expected[rollouts[i]] for i in range(4) if i != reference)
-    assert all(item["response_b"] == rollouts[reference] for item in client.calls[0])
+    assert all(item.response_b == rollouts[reference] for item in client.calls[0])
     assert len(client.calls[0]) == 3
     assert set(reward.last_stats) == {"win_rate", "loss_rate", "inconsistent_rate", "mean_response_chars"}
 

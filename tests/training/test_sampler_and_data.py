@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from models.formats import PAIRWISE, POINTWISE
 from models.rubrics import RubricLibrary
-from models.training.data import pairwise_rows, par_rows
-from models.training.sampler import PairRepeatSampler
 from tests.conftest import ROOT
+from training.data import pairwise_rows, par_rows
+from training.sampler import PairRepeatSampler
 
 PAIR = {"id": "p1", "task": "chat", "prompt": [{"role": "user", "content": "Hi?"}],
         "chosen": "Hello!", "rejected": "No."}
@@ -47,12 +49,12 @@ def test_pairwise_rows_present_both_orders_with_their_labels() -> None:
     assert rows[1]["prompt"] == [m.as_dict() for m in swapped]
 
 
-@pytest.mark.parametrize("recipe", sorted((ROOT / "models" / "training" / "recipes").glob("*.yaml")),
+@pytest.mark.parametrize("recipe", sorted((ROOT / "training" / "recipes").glob("*.yaml")),
                          ids=lambda path: path.stem)
-def test_every_recipe_parses_into_the_recipe_and_grpo_configs(recipe) -> None:
+def test_every_recipe_parses_into_the_recipe_and_grpo_configs(recipe: Path) -> None:
     from trl import GRPOConfig, TrlParser
 
-    from models.training.config import RecipeArguments
+    from training.config import RecipeArguments
 
     # GPU recipes ask for bf16, which TRL refuses on a machine without a GPU: check everything else here.
     cpu = ["--bf16", "false", "--use_cpu", "true"] if "gpu" in recipe.stem else []

@@ -13,17 +13,16 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from models.training.config import RecipeArguments
-from models.training.manifest import read_manifest
-from models.training.pipelines import TrainResult, train
-from service.client import JudgeClient
-from service.engine.supervisor import free_port
-from service.launcher import LocalGateway
+from genrm_client import JudgeClient, LocalGateway, ScoreItemIn, ScoreRequest
+from models.checkpoints import read_manifest
 from service.settings import judge_from_checkpoint
+from tests.conftest import ROOT
+from training.config import RecipeArguments
+from training.pipelines import TrainResult, train
 
 pytestmark = pytest.mark.train
 
-RECIPES = Path(__file__).resolve().parents[2] / "models" / "training" / "recipes"
+RECIPES = ROOT / "training" / "recipes"
 REWARD_RANGE = {"par": (-1.5, 1.4), "pairwise": (-1.5, 1.0), "brpo": (-1.0, 1.0)}
 
 
@@ -81,7 +80,8 @@ def test_brpo_trains_against_the_real_service(tmp_path: Path, bundled_model_dir:
 def test_a_trained_par_checkpoint_is_served_under_its_name_and_version(par_result: TrainResult) -> None:
     manifest = read_manifest(par_result.checkpoint)
     model = judge_from_checkpoint(par_result.checkpoint).model_dump(mode="json")
-    with LocalGateway(free_port(), [model]) as url, JudgeClient(url) as client:
-        answer = client.score("chat", [{"prompt": "What is 2 + 2?", "response": "4."}], votes=2)
-    assert answer["model"] == {"name": manifest.name, "version": manifest.version}
-    assert answer["items"][0]["status"] == "ok"
+    request = ScoreRequest(task="chat", items=[ScoreItemIn(prompt="What is 2 + 2?", response="4.")], votes=2)
+    with LocalGateway([model], workdir=ROOT) as url, JudgeClient(url) as client:
+        answer = client.score(request)
+    assert answer.model.model_dump() == {"name": manifest.name, "version": manifest.version}
+    assert answer.items[0].status == "ok"
