@@ -9,6 +9,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends build-essential
 WORKDIR /app
 COPY pyproject.toml Makefile ./
 COPY scripts ./scripts
+COPY client ./client
 COPY service ./service
 COPY models ./models
 COPY rubrics ./rubrics
