@@ -28,7 +28,6 @@ from service.settings import JudgeModelSettings, ManagedEngineSettings, Settings
 
 @dataclass
 class AppState:
-    settings: Settings
     metrics: Metrics
     rubrics: RubricLibrary
     registry: ModelRegistry
@@ -66,7 +65,7 @@ async def build_state(
     cache = JudgmentCache(settings.cache_max_entries, metrics)
     registry = ModelRegistry(models, settings.default_model_name)
     return AppState(
-        settings=settings, metrics=metrics, rubrics=rubrics, registry=registry,
+        metrics=metrics, rubrics=rubrics, registry=registry,
         resolver=Resolver(registry, rubrics, Limits(settings.max_items_per_request, settings.max_votes)),
         pointwise=PointwiseJudge(runner, cache, metrics), pairwise=PairwiseJudge(runner, cache, metrics),
         managed=managed,

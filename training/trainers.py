@@ -16,6 +16,7 @@ import torch
 from transformers import TrainerCallback
 from trl import GRPOTrainer
 
+from training.rewards import keep_group
 from training.sampler import PairRepeatSampler
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class BRPOTrainer(GRPOTrainer):  # type: ignore[misc]
         weights = self.reward_weights.to(self._rewards_per_func.device).unsqueeze(0)
         rewards = torch.nan_to_num((self._rewards_per_func * weights).nansum(dim=1), nan=0.0)
         groups = rewards.view(-1, self.num_generations)
-        kept = (groups.sum(dim=1).abs() / self.num_generations) <= self.max_skew
+        kept = torch.tensor([keep_group(group.tolist(), self.max_skew) for group in groups], device=groups.device)
         advantages = (groups * kept.unsqueeze(1)).view(-1)
         local = len(output["advantages"])
         start = self.accelerator.process_index * local

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from service.judging.cache import JudgmentCache
 from service.judging.context import ItemFailure, JudgingContext, within_deadline
@@ -17,14 +17,21 @@ from service.judging.keys import judgment_key
 from service.judging.runner import JudgmentRunner
 from service.metrics import Metrics
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
-class Identified(Protocol):
+
+class JudgedItem(Protocol):
+    """An item a judge takes: a dataclass (its fields are its cache key) with an id."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
     @property
     def id(self) -> str: ...
 
 
-ItemT = TypeVar("ItemT", bound=Identified)
-SettingsT = TypeVar("SettingsT")
+ItemT = TypeVar("ItemT", bound=JudgedItem)
+SettingsT = TypeVar("SettingsT", bound="DataclassInstance")
 OutcomeT = TypeVar("OutcomeT", bound=ItemOutcome)
 
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, fields, is_dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from models.chat import Conversation
 from service.judging.context import JudgingContext
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 def content_key(parts: dict[str, Any]) -> str:
@@ -23,7 +26,9 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"cannot key on {type(value).__name__}")
 
 
-def judgment_key(context: JudgingContext, format_name: str, settings: Any, item: Any) -> str:
+def judgment_key(
+    context: JudgingContext, format_name: str, settings: DataclassInstance, item: DataclassInstance
+) -> str:
     """Everything that shapes one item's judgment: model and version, format and grammar switch, rubric-set
     hash, task, sampling (seed included), the request's settings (votes, aggregation or swap, adaptive voting,
     judgments included) and the item's prompt and response(s). Not its id."""
