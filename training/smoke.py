@@ -9,10 +9,8 @@ import logging
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
 
 from genrm_client import JudgeClient, LocalGateway, ScoreItemIn, ScoreRequest
-from models.checkpoints import read_manifest
 from training.config import RecipeArguments
 from training.pipelines import PIPELINES, ROOT, train
 
@@ -27,18 +25,9 @@ def run(pipeline: str) -> Path:
     return train(pipeline, recipe, grpo).checkpoint
 
 
-def judge_model(checkpoint: Path) -> dict[str, Any]:
-    """The `GENRM_MODELS` entry that serves a judge checkpoint under its manifest's name, version and format."""
-    manifest = read_manifest(checkpoint)
-    if manifest.format == "policy":
-        raise ValueError(f"{checkpoint} is a writing policy, not a judge")
-    return {"name": manifest.name, "version": manifest.version, "formats": [manifest.format],
-            "model_path": str(checkpoint)}
-
-
 def serve_and_score(checkpoint: Path) -> str:
     request = ScoreRequest(task="chat", items=[ScoreItemIn(prompt="What is 2 + 2?", response="4.")], votes=2)
-    with LocalGateway([judge_model(checkpoint)], workdir=ROOT) as url, JudgeClient(url) as client:
+    with LocalGateway(checkpoints=[checkpoint], workdir=ROOT) as url, JudgeClient(url) as client:
         answer = client.score(request)
     if answer.items[0].status != "ok":
         raise RuntimeError(f"the served checkpoint did not judge: {answer.items[0]}")

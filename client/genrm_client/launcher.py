@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,21 +43,29 @@ def wait_ready(url: str, timeout_s: float = 900) -> None:
 
 
 class LocalGateway:
-    """`with LocalGateway(models, workdir=repo) as url:` serves `models` (the `GENRM_MODELS` list) until the
-    block ends. `port` 0 picks a free one."""
+    """`with LocalGateway(models, workdir=repo) as url:` serves until the block ends.
 
-    def __init__(self, models: list[dict[str, Any]], *, workdir: Path, port: int = 0, log_level: str = "warning",
+    `models` is the service's `GENRM_MODELS` list (None: its default, the bundled judge); `checkpoints` are
+    directories written by `train`, served under their manifests' names and versions (`GENRM_CHECKPOINTS`;
+    without `models` they replace the default). `port` 0 picks a free one.
+    """
+
+    def __init__(self, models: list[dict[str, Any]] | None = None, *, workdir: Path,
+                 checkpoints: Sequence[Path] = (), port: int = 0, log_level: str = "warning",
                  extra_env: dict[str, str] | None = None, ready_timeout_s: float = 900) -> None:
         self._port = port or free_port()
         self.url = f"http://127.0.0.1:{self._port}"
-        self._models, self._workdir, self._log_level = models, workdir, log_level
-        self._extra_env = extra_env or {}
+        self._workdir, self._log_level = workdir, log_level
+        self._env = dict(extra_env or {})
+        if models is not None:
+            self._env["GENRM_MODELS"] = json.dumps(models)
+        if checkpoints:
+            self._env["GENRM_CHECKPOINTS"] = json.dumps([str(path) for path in checkpoints])
         self._ready_timeout_s = ready_timeout_s
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, **self._extra_env, "GENRM_MODELS": json.dumps(self._models),
-               "GENRM_LOG_LEVEL": self._log_level}
+        env = {**os.environ, **self._env, "GENRM_LOG_LEVEL": self._log_level}
         self._process = subprocess.Popen([sys.executable, "-m", "service", "--port", str(self._port)],
                                          cwd=self._workdir, env=env, start_new_session=True)
 

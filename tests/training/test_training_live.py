@@ -78,10 +78,10 @@ def test_brpo_trains_against_the_real_service(tmp_path: Path, bundled_model_dir:
 
 
 def test_a_trained_par_checkpoint_is_served_under_its_name_and_version(par_result: TrainResult) -> None:
+    """As users serve it: the service reads the manifest (GENRM_CHECKPOINTS, the env form of --checkpoint)."""
     manifest = read_manifest(par_result.checkpoint)
-    model = judge_from_checkpoint(par_result.checkpoint).model_dump(mode="json")
     request = ScoreRequest(task="chat", items=[ScoreItemIn(prompt="What is 2 + 2?", response="4.")], votes=2)
-    with LocalGateway([model], workdir=ROOT) as url, JudgeClient(url) as client:
+    with LocalGateway(checkpoints=[par_result.checkpoint], workdir=ROOT) as url, JudgeClient(url) as client:
         answer = client.score(request)
     assert answer.model.model_dump() == {"name": manifest.name, "version": manifest.version}
     assert answer.items[0].status == "ok"
