@@ -8,6 +8,7 @@
     │   └── ClientClosedRequest ......... 499  the client went away; its engine work was cancelled
     ├── Overloaded ...................... 429  too much work queued; retry after `retry_after` seconds
     └── UpstreamError ................... 502  the engine refused the request (4xx) or answered garbage
+        ├── JudgmentFailed .............. 502  a reward route's item failed under the `error` failure policy
         ├── EngineServerError ........... 502  the engine failed (5xx): another engine may succeed
         ├── EngineUnavailable ........... 503  no engine can take work now; retry after `retry_after`
         └── EngineTimeout ............... 504  the engine did not answer in time
@@ -57,6 +58,10 @@ class UpstreamError(ServiceError):
     code = "engine_error"
 
 
+class JudgmentFailed(UpstreamError):
+    code = "judgment_failed"
+
+
 class EngineServerError(UpstreamError):
     code = "engine_server_error"
 
@@ -78,6 +83,7 @@ STATUS: dict[type[ServiceError], int] = {
     ClientClosedRequest: 499,
     Overloaded: 429,
     UpstreamError: 502,
+    JudgmentFailed: 502,
     EngineServerError: 502,
     EngineUnavailable: 503,
     EngineTimeout: 504,

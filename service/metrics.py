@@ -84,6 +84,15 @@ class Metrics:
             "genrm_engine_up", "1 when the engine is in rotation (healthy and ready).", ["model", "engine"],
             registry=r,
         )
+        self.failed_rewards = Counter(
+            "genrm_failed_rewards_total", "Rewards whose judgment failed, by route, failure policy (mask|neutral|"
+            "retry|error), item status and how the reward was filled (masked|neutral|raised).",
+            ["route", "policy", "status", "filled"], registry=r,
+        )
+        self.retried_items = Counter(
+            "genrm_retried_items_total", "Failed items judged again under the retry policy, by result "
+            "(recovered|failed).", ["route", "result"], registry=r,
+        )
         self.engine_restarts = Counter(
             "genrm_engine_restarts_total", "Managed engine restarts after the process died.", ["model", "engine"],
             registry=r,

@@ -19,6 +19,7 @@ from service.engine.vllm_client import VLLMEngine
 from service.judging.admission import Admission
 from service.judging.cache import JudgmentCache
 from service.judging.comparing import PairwiseJudge
+from service.judging.groups import GroupJudge
 from service.judging.registry import JudgeModel, ModelRegistry
 from service.judging.runner import JudgmentRunner
 from service.judging.scoring import PointwiseJudge
@@ -34,6 +35,7 @@ class AppState:
     resolver: Resolver
     pointwise: PointwiseJudge
     pairwise: PairwiseJudge
+    groups: GroupJudge
     managed: list[ManagedEngine] = field(default_factory=list)
 
 async def build_state(
@@ -64,10 +66,11 @@ async def build_state(
     runner = JudgmentRunner(metrics)
     cache = JudgmentCache(settings.cache_max_entries, metrics)
     registry = ModelRegistry(models, settings.default_model_name)
+    pointwise, pairwise = PointwiseJudge(runner, cache, metrics), PairwiseJudge(runner, cache, metrics)
     return AppState(
         metrics=metrics, rubrics=rubrics, registry=registry,
         resolver=Resolver(registry, rubrics, Limits(settings.max_items_per_request, settings.max_votes)),
-        pointwise=PointwiseJudge(runner, cache, metrics), pairwise=PairwiseJudge(runner, cache, metrics),
+        pointwise=pointwise, pairwise=pairwise, groups=GroupJudge(pointwise, pairwise),
         managed=managed,
     )
 

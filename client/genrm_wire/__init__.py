@@ -4,6 +4,14 @@ The service validates requests and builds responses with these classes; the clie
 parses the same ones, so the two cannot drift apart.
 """
 
+from genrm_wire.adapters import (
+    OPENRLHF_MASKED_SCORE,
+    AdapterOptions,
+    OpenRLHFRequest,
+    OpenRLHFResponse,
+    SlimeRequest,
+    SlimeResponse,
+)
 from genrm_wire.errors import ErrorInfo, ErrorResponse
 from genrm_wire.judging import (
     AdaptiveIn,
@@ -29,10 +37,21 @@ from genrm_wire.judging import (
     Usage,
     VoteOut,
 )
+from genrm_wire.rewards import (
+    FailurePolicy,
+    FailureReport,
+    GroupIn,
+    GroupOut,
+    GroupRequest,
+    GroupResponse,
+    RolloutOut,
+)
 from genrm_wire.rubrics import Rubric, RubricListResponse, RubricOut, ScoreBand
 from genrm_wire.status import EngineStatus, HealthResponse, ModelInfo, ModelListResponse, ReadinessResponse
 
 __all__ = [
+    "OPENRLHF_MASKED_SCORE",
+    "AdapterOptions",
     "AdaptiveIn",
     "ChatMessageIn",
     "CompareItemIn",
@@ -42,6 +61,12 @@ __all__ = [
     "EngineStatus",
     "ErrorInfo",
     "ErrorResponse",
+    "FailurePolicy",
+    "FailureReport",
+    "GroupIn",
+    "GroupOut",
+    "GroupRequest",
+    "GroupResponse",
     "HealthResponse",
     "ItemError",
     "ItemOut",
@@ -52,8 +77,11 @@ __all__ = [
     "ModelInfo",
     "ModelListResponse",
     "ModelRef",
+    "OpenRLHFRequest",
+    "OpenRLHFResponse",
     "Prompt",
     "ReadinessResponse",
+    "RolloutOut",
     "Rubric",
     "RubricListResponse",
     "RubricOut",
@@ -64,6 +92,8 @@ __all__ = [
     "ScoreItemOut",
     "ScoreRequest",
     "ScoreResponse",
+    "SlimeRequest",
+    "SlimeResponse",
     "Usage",
     "VoteOut",
 ]

@@ -14,10 +14,15 @@ from genrm_wire import (
     CompareItemIn,
     CompareItemOut,
     CompareRequest,
+    FailurePolicy,
+    FailureReport,
+    GroupOut,
+    GroupRequest,
     ItemError,
     JudgingRequest,
     JudgmentOut,
     ModelRef,
+    RolloutOut,
     RubricSetRef,
     SamplingIn,
     ScoreItemIn,
@@ -32,6 +37,8 @@ from models.rubrics import Rubric, RubricLibrary, RubricSet, UnknownRubricError
 from service.engine.requests import SamplingParams
 from service.errors import InvalidRequest, NotFound, PayloadTooLarge
 from service.judging.context import JudgingContext, UsageMeter
+from service.judging.failures import FailedItem, FailureHandling, RetryCounts, fill
+from service.judging.groups import Group, GroupResult, GroupSettings
 from service.judging.items import (
     AdaptiveVoting,
     CompareItem,
@@ -213,3 +220,55 @@ def rubric_ref(context: JudgingContext) -> RubricSetRef:
 def usage_out(meter: UsageMeter) -> Usage:
     return Usage(prompt_tokens=meter.prompt_tokens, completion_tokens=meter.completion_tokens,
                  engine_requests=meter.engine_requests)
+
+
+def failure_handling(policy: FailurePolicy) -> FailureHandling:
+    return FailureHandling(policy=policy.policy, neutral_value=policy.neutral_value, max_retries=policy.max_retries)
+
+
+def groups_in(body: GroupRequest) -> list[Group]:
+    groups = [Group(_item_id(group.id, index), to_conversation(group.prompt), tuple(group.rollouts), group.reference)
+              for index, group in enumerate(body.groups)]
+    seen: set[str] = set()
+    for index, group in enumerate(groups):
+        if group.id in seen:
+            raise InvalidRequest(f"group id {group.id!r} appears twice; give each group its own id",
+                                 param=f"groups.{index}.id")
+        seen.add(group.id)
+    return groups
+
+
+def group_settings(body: GroupRequest) -> GroupSettings:
+    return GroupSettings(
+        mode=body.mode, votes=body.votes, adaptive=_adaptive(body.adaptive), reference_seed=body.reference_seed,
+        inconsistent_reward=body.inconsistent_reward, normalize=body.normalize, rank_by=body.rank_by,
+        handling=failure_handling(body.on_failure),
+    )
+
+
+def failed_rollouts(results: Sequence[GroupResult]) -> list[FailedItem]:
+    return [FailedItem(f"groups.{g}.rollouts.{rollout.index}", rollout.status, rollout.error or "")
+            for g, result in enumerate(results) for rollout in result.rollouts if rollout.status != "ok"]
+
+
+def groups_out(results: Sequence[GroupResult], handling: FailureHandling) -> list[GroupOut]:
+    """Each rollout's reward, failed ones filled by the policy (`error` was raised before this)."""
+    out = []
+    for result in results:
+        rollouts = []
+        for rollout in result.rollouts:
+            reward, filled = fill(rollout.reward, rollout.status, handling)
+            error = None if rollout.error is None else ItemError(type=rollout.status, message=rollout.error)
+            rollouts.append(RolloutOut(
+                index=rollout.index, status=rollout.status, reward=reward, filled=filled, reference=rollout.reference,
+                score=rollout.score, advantage=rollout.advantage, p_win=rollout.p_win,
+                consistent=rollout.consistent, comparisons=rollout.comparisons, error=error,
+            ))
+        out.append(GroupOut(id=result.id, reference=result.reference, rollouts=rollouts))
+    return out
+
+
+def failure_report(failed: Sequence[FailedItem], counts: RetryCounts, handling: FailureHandling) -> FailureReport:
+    filled = "neutral" if handling.policy == "neutral" else "masked"
+    return FailureReport(policy=handling.policy, failed=len(failed), retried=counts.retried,
+                         recovered=counts.recovered, filled={filled: len(failed)} if failed else {})

@@ -1,0 +1,222 @@
+"""`GroupJudge`: a reward for every rollout of every group, from one batch of judgments.
+
+Each mode turns the groups into items for the existing judges, so dedup, the cache, the deadline and prefix
+affinity (a group's items share a prompt, so they share an engine) work as for any batch:
+
+- `brpo`: one comparison per rollout against the group's drawn reference, both orders;
+- `round_robin`: one comparison per pair of rollouts, both orders;
+- `pointwise`: one scored item per rollout.
+
+A rollout whose judgment failed keeps its status and message; the route fills its reward by the policy. The
+deadline is per item: when it passes, finished rollouts keep their rewards and the rest come back `timeout`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from models.chat import Conversation
+from service.judging.aggregation import Aggregate
+from service.judging.comparing import PairwiseJudge
+from service.judging.context import JudgingContext
+from service.judging.failures import FailureHandling, RetryCounts, judge_with_retries
+from service.judging.group_rewards import (
+    bradley_terry,
+    brpo_outcome,
+    brpo_reward,
+    draw_reference,
+    normalized_advantages,
+    win_rates,
+)
+from service.judging.items import (
+    AdaptiveVoting,
+    CompareItem,
+    CompareOutcome,
+    CompareSettings,
+    ItemOutcome,
+    ItemStatus,
+    ScoreItem,
+    ScoreSettings,
+)
+from service.judging.scoring import PointwiseJudge
+
+AGGREGATE: Aggregate = "mean"
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    prompt: Conversation
+    rollouts: tuple[str, ...]
+    reference: str | None = None  # brpo: a given reference text instead of a drawn rollout
+
+
+@dataclass(frozen=True)
+class GroupSettings:
+    mode: str
+    votes: int
+    adaptive: AdaptiveVoting | None
+    reference_seed: int
+    inconsistent_reward: float
+    normalize: bool
+    rank_by: str
+    handling: FailureHandling
+
+
+@dataclass(frozen=True)
+class RolloutReward:
+    """One rollout's raw reward (None when its judgment failed: `status` and `error` say why)."""
+
+    index: int
+    status: ItemStatus
+    reward: float | None
+    error: str | None = None
+    reference: bool = False
+    score: float | None = None
+    advantage: float | None = None
+    p_win: float | None = None
+    consistent: bool | None = None
+    comparisons: int = 0
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    id: str
+    reference: int | None
+    rollouts: tuple[RolloutReward, ...]
+
+
+class GroupJudge:
+    def __init__(self, pointwise: PointwiseJudge, pairwise: PairwiseJudge) -> None:
+        self._pointwise = pointwise
+        self._pairwise = pairwise
+
+    @staticmethod
+    def item_count(groups: Sequence[Group], mode: str) -> int:
+        """Judged items (comparisons or scored rollouts) the groups make: what limits and admission count."""
+        if mode == "brpo":
+            return sum(len(group.rollouts) - (group.reference is None) for group in groups)
+        if mode == "round_robin":
+            return sum(len(group.rollouts) * (len(group.rollouts) - 1) // 2 for group in groups)
+        return sum(len(group.rollouts) for group in groups)
+
+    async def judge(
+        self, groups: Sequence[Group], settings: GroupSettings, context: JudgingContext
+    ) -> tuple[list[GroupResult], RetryCounts]:
+        if settings.mode == "pointwise":
+            return await self._pointwise_groups(groups, settings, context)
+        brpo = settings.mode == "brpo"
+        references = [draw_reference(settings.reference_seed, group.id, len(group.rollouts))
+                      if brpo and group.reference is None else None for group in groups]
+        items = [item for group, reference in zip(groups, references, strict=True)
+                 for item in (_against_reference(group, reference) if brpo else _all_pairs(group))]
+        compare = CompareSettings(votes=settings.votes, swap=True, adaptive=settings.adaptive, include_judgments=False)
+        outcomes, counts = await judge_with_retries(
+            lambda batch, ctx: self._pairwise.judge_batch(batch, compare, ctx), items, context, settings.handling
+        )
+        by_id = {outcome.id: outcome for outcome in outcomes}
+        results = [
+            _brpo_group(group, reference, by_id, settings) if brpo else _round_robin_group(group, by_id, settings)
+            for group, reference in zip(groups, references, strict=True)
+        ]
+        return results, counts
+
+    async def _pointwise_groups(
+        self, groups: Sequence[Group], settings: GroupSettings, context: JudgingContext
+    ) -> tuple[list[GroupResult], RetryCounts]:
+        items = [ScoreItem(_rollout_id(group, index), group.prompt, rollout)
+                 for group in groups for index, rollout in enumerate(group.rollouts)]
+        score = ScoreSettings(votes=settings.votes, aggregate=AGGREGATE, adaptive=settings.adaptive,
+                              include_judgments=False)
+        outcomes, counts = await judge_with_retries(
+            lambda batch, ctx: self._pointwise.judge_batch(batch, score, ctx), items, context, settings.handling
+        )
+        by_id = {outcome.id: outcome for outcome in outcomes}
+        results = []
+        for group in groups:
+            scored = [by_id[_rollout_id(group, index)] for index in range(len(group.rollouts))]
+            ok_scores = [outcome.score for outcome in scored if outcome.status == "ok" and outcome.score is not None]
+            advantages = iter(normalized_advantages(ok_scores)) if settings.normalize else None
+            rollouts = []
+            for index, outcome in enumerate(scored):
+                if outcome.status != "ok" or outcome.score is None:
+                    rollouts.append(_failed(index, outcome))
+                    continue
+                advantage = next(advantages) if advantages is not None else None
+                rollouts.append(RolloutReward(index, "ok", outcome.score, score=outcome.score, advantage=advantage))
+            results.append(GroupResult(group.id, None, tuple(rollouts)))
+        return results, counts
+
+
+def _rollout_id(group: Group, index: int) -> str:
+    return f"{group.id}/{index}"
+
+
+def _pair_id(group: Group, first: int, second: int) -> str:
+    return f"{group.id}/{first}-{second}"
+
+
+def _reference_id(group: Group, index: int, reference: int | None) -> str:
+    return _pair_id(group, index, reference) if reference is not None else f"{group.id}/{index}-reference"
+
+
+def _against_reference(group: Group, reference: int | None) -> list[CompareItem]:
+    """BRPO: each rollout (as A) against the drawn rollout or the given reference text (as B)."""
+    text = group.rollouts[reference] if reference is not None else group.reference
+    assert text is not None, "a brpo group has a drawn or a given reference"
+    return [CompareItem(_reference_id(group, index, reference), group.prompt, rollout, text)
+            for index, rollout in enumerate(group.rollouts) if index != reference]
+
+
+def _all_pairs(group: Group) -> list[CompareItem]:
+    """Round robin: each pair (i < j) as (A, B); both orders are judged."""
+    rollouts = group.rollouts
+    return [CompareItem(_pair_id(group, i, j), group.prompt, rollouts[i], rollouts[j])
+            for i in range(len(rollouts)) for j in range(i + 1, len(rollouts))]
+
+
+def _failed(index: int, outcome: ItemOutcome) -> RolloutReward:
+    return RolloutReward(index, outcome.status, None, error=outcome.error)
+
+
+def _brpo_group(group: Group, reference: int | None, by_id: dict[str, CompareOutcome],
+                settings: GroupSettings) -> GroupResult:
+    rollouts = []
+    for index in range(len(group.rollouts)):
+        if index == reference:
+            rollouts.append(RolloutReward(index, "ok", 0.0, reference=True))
+            continue
+        outcome = by_id[_reference_id(group, index, reference)]
+        if outcome.status != "ok" or outcome.p_a is None:
+            rollouts.append(_failed(index, outcome))
+            continue
+        reward = brpo_reward(brpo_outcome(outcome.p_a, outcome.consistent), settings.inconsistent_reward)
+        rollouts.append(RolloutReward(index, "ok", reward, p_win=outcome.p_a, consistent=outcome.consistent,
+                                      comparisons=1))
+    return GroupResult(group.id, reference, tuple(rollouts))
+
+
+def _round_robin_group(group: Group, by_id: dict[str, CompareOutcome], settings: GroupSettings) -> GroupResult:
+    size = len(group.rollouts)
+    pair_wins: dict[tuple[int, int], float] = {}
+    first_failure: dict[int, CompareOutcome] = {}
+    for i in range(size):
+        for j in range(i + 1, size):
+            outcome = by_id[_pair_id(group, i, j)]
+            if outcome.status == "ok" and outcome.p_a is not None:
+                pair_wins[(i, j)] = outcome.p_a
+            else:
+                first_failure.setdefault(i, outcome)
+                first_failure.setdefault(j, outcome)
+    rates = win_rates(pair_wins)
+    strengths = bradley_terry(pair_wins) if settings.rank_by == "bradley_terry" and pair_wins else {}
+    rollouts = []
+    for index in range(size):
+        if index not in rates:
+            rollouts.append(_failed(index, first_failure[index]))
+            continue
+        judged = sum(1 for pair in pair_wins if index in pair)
+        reward = strengths[index] if settings.rank_by == "bradley_terry" else rates[index]
+        rollouts.append(RolloutReward(index, "ok", reward, p_win=rates[index], comparisons=judged))
+    return GroupResult(group.id, None, tuple(rollouts))
