@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from service.api.errors import register_error_handlers
 from service.api.middleware import MetricsMiddleware
 from service.api.routes import router
+from service.api.trainers import router as trainer_router
 from service.metrics import Metrics
 from service.settings import Settings
 from service.state import AppState, build_state
@@ -50,5 +51,6 @@ def create_app(settings: Settings, engine_transport: httpx.AsyncBaseTransport | 
     )
     register_error_handlers(app)
     app.include_router(router)
+    app.include_router(trainer_router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

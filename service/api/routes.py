@@ -30,8 +30,7 @@ from models.formats import PAIRWISE, POINTWISE
 from service.api import translation
 from service.api.cancellation import cancel_on_disconnect
 from service.api.errors import JUDGING_ERRORS, READINESS_ERRORS, STATUS_ERRORS
-from service.judging.failures import FailedItem, FailureHandling, RetryCounts, raise_for_error_policy
-from service.judging.groups import GroupJudge
+from service.api.rewarding import judge_groups
 from service.judging.items import ItemOutcome
 from service.judging.registry import JudgeModel
 from service.state import AppState
@@ -96,34 +95,15 @@ async def compare(
 async def groups(body: GroupRequest, state: State, request: Request, timeout: TimeoutHeader = None) -> GroupResponse:
     """Group rewards for RL: every rollout of every group gets a reward from one call (`brpo` against a drawn
     or given reference, `pointwise` scores, `round_robin` over all pairs), failed ones filled by `on_failure`."""
-    groups, settings = translation.groups_in(body), translation.group_settings(body)
-    count = GroupJudge.item_count(groups, body.mode)
-    judge_format = POINTWISE if body.mode == "pointwise" else PAIRWISE
-    context = state.resolver.context(body, judge_format, count, body.votes, timeout)
-    with context.model.admission.admit(count if body.mode == "pointwise" else 2 * count):
-        work = state.groups.judge(groups, settings, context)
-        results, retries = await cancel_on_disconnect(request, work, state.metrics, "/v1/groups")
-    failed = translation.failed_rollouts(results)
-    for result in results:
-        for rollout in result.rollouts:
-            state.metrics.items.labels("/v1/groups", rollout.status).inc()
-    count_failures(state, "/v1/groups", failed, settings.handling, retries)
-    raise_for_error_policy(failed, settings.handling)
+    settings = translation.group_settings(body)
+    run = await judge_groups(state, request, "/v1/groups", body, translation.groups_in(body), settings, timeout,
+                             lambda group, rollout: f"groups.{group}.rollouts.{rollout}")
     return GroupResponse(
-        model=translation.model_ref(context), rubric_set=translation.rubric_ref(context),
-        usage=translation.usage_out(context.usage), mode=body.mode,
-        groups=translation.groups_out(results, settings.handling),
-        failures=translation.failure_report(failed, retries, settings.handling),
+        model=translation.model_ref(run.context), rubric_set=translation.rubric_ref(run.context),
+        usage=translation.usage_out(run.context.usage), mode=body.mode,
+        groups=translation.groups_out(run.results, settings.handling),
+        failures=translation.failure_report(run.failed, run.retries, settings.handling),
     )
-
-
-def count_failures(state: AppState, route: str, failed: Sequence[FailedItem], handling: FailureHandling,
-                   retries: RetryCounts) -> None:
-    filled = "raised" if handling.policy == "error" else "neutral" if handling.policy == "neutral" else "masked"
-    for item in failed:
-        state.metrics.failed_rewards.labels(route, handling.policy, item.status, filled).inc()
-    state.metrics.retried_items.labels(route, "recovered").inc(retries.recovered)
-    state.metrics.retried_items.labels(route, "failed").inc(retries.retried - retries.recovered)
 
 
 @router.get("/v1/rubrics", response_model=RubricListResponse, responses=STATUS_ERRORS)

@@ -246,11 +246,6 @@ def group_settings(body: GroupRequest) -> GroupSettings:
     )
 
 
-def failed_rollouts(results: Sequence[GroupResult]) -> list[FailedItem]:
-    return [FailedItem(f"groups.{g}.rollouts.{rollout.index}", rollout.status, rollout.error or "")
-            for g, result in enumerate(results) for rollout in result.rollouts if rollout.status != "ok"]
-
-
 def groups_out(results: Sequence[GroupResult], handling: FailureHandling) -> list[GroupOut]:
     """Each rollout's reward, failed ones filled by the policy (`error` was raised before this)."""
     out = []
@@ -269,6 +264,6 @@ def groups_out(results: Sequence[GroupResult], handling: FailureHandling) -> lis
 
 
 def failure_report(failed: Sequence[FailedItem], counts: RetryCounts, handling: FailureHandling) -> FailureReport:
-    filled = "neutral" if handling.policy == "neutral" else "masked"
+    filled = handling.fills_with
     return FailureReport(policy=handling.policy, failed=len(failed), retried=counts.retried,
                          recovered=counts.recovered, filled={filled: len(failed)} if failed else {})

@@ -24,9 +24,17 @@ OutcomeT = TypeVar("OutcomeT", bound=ItemOutcome)
 
 @dataclass(frozen=True)
 class FailureHandling:
+    """`can_mask` is False for trainers that cannot leave a sample out (OpenRLHF, slime, verl): there a
+    masked reward is filled with `neutral_value` instead, and flagged."""
+
     policy: PolicyName = "mask"
     neutral_value: float = 0.0
     max_retries: int = 1
+    can_mask: bool = True
+
+    @property
+    def fills_with(self) -> Filled:
+        return "neutral" if self.policy == "neutral" or not self.can_mask else "masked"
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,7 @@ def fill(reward: float | None, status: str, handling: FailureHandling) -> tuple[
     """The reward to report, and how it was filled (None when the judgment succeeded)."""
     if status == "ok":
         return reward, None
-    if handling.policy == "neutral":
+    if handling.fills_with == "neutral":
         return handling.neutral_value, "neutral"
     return None, "masked"  # mask, and retry once its rounds are spent; `error` never gets here
 

@@ -1,0 +1,152 @@
+"""Routes in RL trainers' own shapes, so a trainer points its reward URL here and changes nothing else.
+
+- `POST /v1/openrlhf/score` and `/v1/openrlhf/compare`: OpenRLHF's `--reward.remote_url`. The body is
+  `{"query", "prompts", "labels"}`; the answer `{"rewards", "scores", "extra_logs"}`, one entry per query
+  (empty lists answer empty lists). `compare` judges the response against `labels[i]` as the reference.
+- `POST /v1/slime/score` and `/v1/slime/compare`: slime's `--rm-url` (`{"prompt", "response", "label"}`);
+  read the reward with `--reward-key reward`.
+
+The query string carries the deployment's choices (`AdapterOptions`: task, votes, scaling, failure policy).
+`unit` is score / 10 or the share of votes won against the reference; reward = reward_scale × unit +
+reward_offset. Neither trainer can leave a sample out, so a failed judgment (after `retry`, or under `mask`)
+gets `neutral_value` and is flagged (`judge_failed`); OpenRLHF's `scores` entry is then
+`OPENRLHF_MASKED_SCORE`, below any dynamic-filtering range, so with filtering on its group is dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+
+from genrm_wire import (
+    OPENRLHF_MASKED_SCORE,
+    AdapterOptions,
+    JudgingRequest,
+    OpenRLHFRequest,
+    OpenRLHFResponse,
+    SlimeRequest,
+    SlimeResponse,
+)
+from models.chat import to_conversation
+from service.api.errors import JUDGING_ERRORS
+from service.api.prompt_text import conversation_from_text, response_from_query
+from service.api.rewarding import judge_groups
+from service.api.routes import State
+from service.errors import InvalidRequest
+from service.judging.failures import FailureHandling, fill
+from service.judging.groups import Group, GroupSettings, RolloutReward
+
+router = APIRouter(tags=["trainer adapters"])
+Options = Annotated[AdapterOptions, Query()]
+Mode = Literal["score", "compare"]
+
+
+def _settings(options: AdapterOptions, mode: Mode) -> GroupSettings:
+    handling = FailureHandling(options.on_failure, options.neutral_value, options.max_retries, can_mask=False)
+    return GroupSettings(mode="pointwise" if mode == "score" else "brpo", votes=options.votes, adaptive=None,
+                         reference_seed=0, inconsistent_reward=0.0, normalize=False, rank_by="win_rate",
+                         handling=handling)
+
+
+def _unit(rollout: RolloutReward, mode: Mode) -> float | None:
+    if rollout.status != "ok":
+        return None
+    value = rollout.score / 10 if mode == "score" and rollout.score is not None else rollout.p_win
+    return value
+
+
+def _judging_request(options: AdapterOptions) -> JudgingRequest:
+    return JudgingRequest(model=options.model, task=options.task, timeout_s=options.timeout_s)
+
+
+def _reference(label: str | None, mode: Mode, param: str) -> str | None:
+    if mode == "score":
+        return None
+    if not label:
+        raise InvalidRequest(f"the compare route judges the response against the reference in `{param}`, which "
+                             "is empty; put the reference response in the dataset's label column, or use the "
+                             "score route", param=param)
+    return label
+
+
+def _openrlhf_groups(body: OpenRLHFRequest, mode: Mode) -> list[Group]:
+    if len(body.prompts) != len(body.query) or (body.labels is not None and len(body.labels) != len(body.query)):
+        raise InvalidRequest(f"{len(body.query)} queries need as many prompts (got {len(body.prompts)}) and labels",
+                             param="prompts")
+    groups = []
+    for index, (query, prompt) in enumerate(zip(body.query, body.prompts, strict=True)):
+        response = response_from_query(query, prompt)
+        if response is None:
+            raise InvalidRequest(
+                f"query {index} does not start with its prompt, so the response cannot be told apart; send the "
+                "prompt exactly as the policy saw it (OpenRLHF does by default)", param=f"query.{index}")
+        label = body.labels[index] if body.labels is not None else None
+        groups.append(Group(str(index), conversation_from_text(prompt), (response,),
+                            _reference(label, mode, f"labels.{index}")))
+    return groups
+
+
+async def _openrlhf(body: OpenRLHFRequest, options: AdapterOptions, mode: Mode, state: State,
+                    request: Request) -> OpenRLHFResponse:
+    if not body.query:  # a spare server of several gets empty lists
+        return OpenRLHFResponse(rewards=[], scores=[], extra_logs={"judge_unit": [], "judge_failed": []})
+    settings = _settings(options, mode)
+    run = await judge_groups(state, request, f"/v1/openrlhf/{mode}", _judging_request(options),
+                             _openrlhf_groups(body, mode), settings, None, lambda group, _: f"query.{group}")
+    rewards, scores, units, failed = [], [], [], []
+    for result in run.results:
+        rollout = result.rollouts[0]
+        unit = _unit(rollout, mode)
+        if unit is None:
+            masked = settings.handling.policy != "neutral"  # the caller wanted it left out
+            rewards.append(options.neutral_value)
+            scores.append(OPENRLHF_MASKED_SCORE if masked else options.neutral_value)
+        else:
+            rewards.append(options.reward_scale * unit + options.reward_offset)
+            scores.append(unit)
+        units.append(unit if unit is not None else 0.0)
+        failed.append(float(unit is None))
+    return OpenRLHFResponse(rewards=rewards, scores=scores, extra_logs={"judge_unit": units, "judge_failed": failed})
+
+
+@router.post("/v1/openrlhf/score", response_model=OpenRLHFResponse, responses=JUDGING_ERRORS)
+async def openrlhf_score(body: OpenRLHFRequest, options: Options, state: State, request: Request) -> OpenRLHFResponse:
+    """OpenRLHF `--reward.remote_url`: each response's rubric score (unit = score / 10)."""
+    return await _openrlhf(body, options, "score", state, request)
+
+
+@router.post("/v1/openrlhf/compare", response_model=OpenRLHFResponse, responses=JUDGING_ERRORS)
+async def openrlhf_compare(body: OpenRLHFRequest, options: Options, state: State,
+                           request: Request) -> OpenRLHFResponse:
+    """OpenRLHF `--reward.remote_url`: each response against `labels[i]`, both orders (unit = share of votes)."""
+    return await _openrlhf(body, options, "compare", state, request)
+
+
+async def _slime(body: SlimeRequest, options: AdapterOptions, mode: Mode, state: State,
+                 request: Request) -> SlimeResponse:
+    prompt = conversation_from_text(body.prompt) if isinstance(body.prompt, str) else to_conversation(body.prompt)
+    group = Group("0", prompt, (body.response,), _reference(body.label, mode, "label"))
+    settings = _settings(options, mode)
+    run = await judge_groups(state, request, f"/v1/slime/{mode}", _judging_request(options), [group], settings,
+                             None, lambda *_: "response")
+    rollout = run.results[0].rollouts[0]
+    unit = _unit(rollout, mode)
+    scaled = None if unit is None else options.reward_scale * unit + options.reward_offset
+    reward, filled = fill(scaled, rollout.status, settings.handling)
+    assert reward is not None, "adapters cannot mask: a failed reward is filled with neutral_value"
+    return SlimeResponse(reward=reward, status=rollout.status, unit=unit, judge_failed=unit is None,
+                         filled=filled, error=rollout.error, mode=mode)
+
+
+@router.post("/v1/slime/score", response_model=SlimeResponse, responses=JUDGING_ERRORS)
+async def slime_score(body: SlimeRequest, options: Options, state: State, request: Request) -> SlimeResponse:
+    """slime `--rm-url` with `--reward-key reward`: the response's rubric score (unit = score / 10)."""
+    return await _slime(body, options, "score", state, request)
+
+
+@router.post("/v1/slime/compare", response_model=SlimeResponse, responses=JUDGING_ERRORS)
+async def slime_compare(body: SlimeRequest, options: Options, state: State, request: Request) -> SlimeResponse:
+    """slime `--rm-url` with `--reward-key reward`: the response against `label`, both orders."""
+    return await _slime(body, options, "compare", state, request)
+
