@@ -5,8 +5,9 @@
 
 The bundled model writes 8 rollouts (64 tokens, temperature 1) for each of the first two writing prompts, the way
 the CPU smoke recipe's policy does. Each trial draws a group from one prompt's rollouts and scores it with the
-training package's own `BRPOReward` against a local gateway with the bundled judge, under both readings of an
-inconsistent verdict. Prints the outcome counts and how many groups would give GRPO nothing to learn from.
+training pipeline's BRPO reward (`genrm_client.adapters.trl.GroupReward`, the service's `/v1/groups`) against a
+local gateway with the bundled judge, under both readings of an inconsistent verdict. Prints the outcome counts
+and how many groups would give GRPO nothing to learn from.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from genrm_client import JudgeClient, LocalGateway  # noqa: E402
+from genrm_client.adapters.trl import GroupReward  # noqa: E402
 from loadtests.harness import ROOT  # noqa: E402
 from models.bundled import prepare_bundled_model  # noqa: E402
-from training.brpo import BRPOReward  # noqa: E402
 from training.data import read_jsonl  # noqa: E402
 
 ROLLOUTS_PER_PROMPT = 8
@@ -66,7 +67,8 @@ def main() -> None:
     judged = args.group_size - 1
     models = [{"name": "brpo-probe-judge", "version": "bundled", "engines": [{"kind": "managed"}]}]
     with LocalGateway(models, workdir=ROOT) as url, JudgeClient(url) as client:
-        reward = BRPOReward(client, args.group_size, votes=args.votes, inconsistent_reward=0.0, seed=args.seed)
+        reward = GroupReward(client, group_size=args.group_size, mode="brpo", task="creative_writing",
+                             votes=args.votes, inconsistent_reward=0.0, reference_seed=args.seed)
         for trial in range(args.groups):
             which = trial % len(prompts)
             values = reward([prompts[which]] * args.group_size, draw.sample(rollouts[which], args.group_size))

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from genrm_client import JudgeClient, LocalGateway
+from genrm_client.adapters.trl import GroupReward
 from models.bundled import prepare_bundled_model
 from models.chat import ChatTemplate
 from models.checkpoints import PIPELINE_FORMAT, Manifest, data_hash, write_manifest
 from models.rubrics import RubricLibrary
 from training import coldstart, data
-from training.brpo import BRPOReward
 from training.config import RecipeArguments
 from training.rewards import RewardFunc, pairwise_reward, par_reward
 from training.trainers import BRPOTrainer, PARTrainer, StepSummary
@@ -111,8 +111,10 @@ def _trainer(pipeline: str, recipe: RecipeArguments, grpo: Any, base: Path, rows
     dataset = Dataset.from_list(rows)
     if pipeline == "brpo":
         assert client is not None
-        reward = BRPOReward(client, grpo.num_generations, recipe.judge_votes, recipe.brpo_inconsistent_reward,
-                            seed=grpo.seed)
+        # Each rollout against a reference drawn from its group, server-side (POST /v1/groups, mode brpo).
+        reward = GroupReward(client, group_size=grpo.num_generations, mode="brpo", task="creative_writing",
+                             votes=recipe.judge_votes, inconsistent_reward=recipe.brpo_inconsistent_reward,
+                             reference_seed=grpo.seed)
         return BRPOTrainer(model=str(base), reward_funcs=[reward], args=grpo, train_dataset=dataset,
                            max_skew=recipe.brpo_max_skew)
     if pipeline == "par":

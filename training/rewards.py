@@ -112,22 +112,6 @@ def pairwise_reward(prompts: list[Any], completions: list[Any], label: list[str]
     return rewards
 
 
-BRPOOutcome = Literal["win", "loss", "inconsistent", "reference"]
-
-
-def brpo_reward_value(outcome: BRPOOutcome, inconsistent: float) -> float:
-    return {"win": 1.0, "loss": -1.0, "inconsistent": inconsistent, "reference": 0.0}[outcome]
-
-
-def brpo_outcome(p_win: float, consistent: bool | None) -> BRPOOutcome:
-    """A rollout's result against the reference: `p_win` is its share of the votes over both orders."""
-    if p_win == 1.0 and consistent is not False:
-        return "win"
-    if p_win == 0.0 and consistent is not False:
-        return "loss"
-    return "inconsistent"
-
-
 def keep_group(rewards: Sequence[float], max_skew: float = 0.6) -> bool:
     """BRPO's filter: drop a group whose rewards lean too far one way (|sum R| / G > max_skew)."""
     return abs(sum(rewards)) / len(rewards) <= max_skew

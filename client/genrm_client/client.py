@@ -22,6 +22,8 @@ from genrm_client.errors import error_from_response
 from genrm_wire import (
     CompareRequest,
     CompareResponse,
+    GroupRequest,
+    GroupResponse,
     ModelListResponse,
     ReadinessResponse,
     RubricListResponse,
@@ -95,6 +97,10 @@ class JudgeClient:
         """`POST /v1/compare`: pairwise judging with position-swap voting."""
         return _parse(self._send("POST", "/v1/compare", request_body(request)), CompareResponse)
 
+    def groups(self, request: GroupRequest) -> GroupResponse:
+        """`POST /v1/groups`: a reward for every rollout of every group (brpo, pointwise, round_robin)."""
+        return _parse(self._send("POST", "/v1/groups", request_body(request)), GroupResponse)
+
     def rubrics(self) -> RubricListResponse:
         return _parse(self._send("GET", "/v1/rubrics"), RubricListResponse)
 
@@ -143,6 +149,10 @@ class AsyncJudgeClient:
     async def compare(self, request: CompareRequest) -> CompareResponse:
         """`POST /v1/compare`: pairwise judging with position-swap voting."""
         return _parse(await self._send("POST", "/v1/compare", request_body(request)), CompareResponse)
+
+    async def groups(self, request: GroupRequest) -> GroupResponse:
+        """`POST /v1/groups`: a reward for every rollout of every group (brpo, pointwise, round_robin)."""
+        return _parse(await self._send("POST", "/v1/groups", request_body(request)), GroupResponse)
 
     async def rubrics(self) -> RubricListResponse:
         return _parse(await self._send("GET", "/v1/rubrics"), RubricListResponse)

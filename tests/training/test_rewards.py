@@ -1,17 +1,14 @@
-"""Reward functions against hand-computed cases (`docs/methods.md`: PAR, pairwise judge, BRPO)."""
+"""Reward functions against hand-computed cases (`docs/methods.md`: PAR, pairwise judge, BRPO's skew filter).
+BRPO's rewards themselves are the service's (`/v1/groups`): tests/unit/test_group_rewards.py and
+tests/api/test_groups_api.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from genrm_client import CompareItemIn, CompareItemOut, CompareRequest, CompareResponse
-from genrm_wire import ModelRef, RubricSetRef, Usage
 from tests.fakes import pairwise_completion, pointwise_completion
-from training.brpo import BRPOReward
 from training.pipelines import TrainingDidNotLearn, _check_learned
 from training.rewards import (
-    brpo_outcome,
-    brpo_reward_value,
     keep_group,
     pairwise_reward,
     par_reward,
@@ -69,54 +66,10 @@ def test_pairwise_reward_by_hand() -> None:
     assert pairwise_reward([""] * 4, completions, label=["A", "A", "A", "B"]) == [1.0, -1.0, -1.5, -1.0]
 
 
-@pytest.mark.parametrize(("p_win", "consistent", "outcome"), [
-    (1.0, True, "win"), (0.0, True, "loss"), (0.5, False, "inconsistent"), (0.75, True, "inconsistent"),
-    (1.0, None, "win"),
-])
-def test_brpo_outcomes(p_win: float, consistent: bool | None, outcome: str) -> None:
-    assert brpo_outcome(p_win, consistent) == outcome
-
-
-def test_brpo_values_and_skew_filter() -> None:
-    assert [brpo_reward_value(o, 0.0) for o in ("win", "loss", "inconsistent", "reference")] == [1, -1, 0, 0]
-    assert brpo_reward_value("inconsistent", -1.0) == -1.0
+def test_brpo_skew_filter() -> None:
     assert keep_group([1, -1, 0, 1]) is True  # |1| / 4 = 0.25
     assert keep_group([1, 1, 1, 0]) is False  # 3 / 4 = 0.75 > 0.6
     assert keep_group([1, 1, 1, 0], max_skew=0.8) is True
-
-
-class FakeJudgeClient:
-    """Stands in for `JudgeClient.compare`: rollouts containing 'good' win, 'bad' lose, others split. Answers are
-    real `CompareResponse`s."""
-
-    def __init__(self) -> None:
-        self.calls: list[list[CompareItemIn]] = []
-
-    def compare(self, request: CompareRequest) -> CompareResponse:
-        self.calls.append(request.items)
-        answers = []
-        for index, item in enumerate(request.items):
-            text = item.response_a
-            p_a = 1.0 if "good" in text else 0.0 if "bad" in text else 0.5
-            answers.append(CompareItemOut(id=item.id or str(index), status="ok", p_a=p_a, consistent=p_a != 0.5))
-        return CompareResponse(model=ModelRef(name="fake", version="1"), rubric_set=RubricSetRef(ids=[], hash=""),
-                               usage=Usage(), swap=request.swap, items=answers)
-
-
-@pytest.mark.parametrize("inconsistent", [0.0, -1.0])
-def test_brpo_reward_against_a_reference_from_the_group(inconsistent: float) -> None:
-    client = FakeJudgeClient()
-    reward = BRPOReward(client, group_size=4, inconsistent_reward=inconsistent, seed=3)
-    prompts = [[{"role": "user", "content": "Write."}]] * 4
-    rollouts = ["good one", "bad one", "meh", "also meh"]
-    rewards = reward(prompts, rollouts)
-    reference = next(i for i in range(4) if all(item.id != str(i) for item in client.calls[0]))
-    assert rewards[reference] == 0.0
-    expected = {"good one": 1.0, "bad one": -1.0, "meh": inconsistent, "also meh": inconsistent}
-    assert all(rewards[i] == expected[rollouts[i]] for i in range(4) if i != reference)
-    assert all(item.response_b == rollouts[reference] for item in client.calls[0])
-    assert len(client.calls[0]) == 3
-    assert set(reward.last_stats) == {"win_rate", "loss_rate", "inconsistent_rate", "mean_response_chars"}
 
 
 def test_a_run_whose_rewards_never_spread_fails() -> None:

@@ -1,0 +1,76 @@
+"""verl's custom reward function: `compute_score(data_source, solution_str, ground_truth, extra_info, **kwargs)`.
+
+    reward:
+      custom_reward_function:
+        path: <site-packages>/genrm_client/adapters/verl.py      # or a file that imports compute_score
+        name: compute_score
+        reward_kwargs: {base_url: "http://HOST:8000", mode: score, task: chat, votes: 1}
+
+`solution_str` is the response alone, so the prompt comes from `extra_info[prompt_key]` (default `"prompt"`: a
+string or chat messages; put it there when preparing the dataset). `mode: compare` judges the response
+against `ground_truth` as the reference. It is `async`: verl's reward loop awaits it, and calls share one
+connection pool per event loop, at most `max_concurrency` in flight. Each call has a deadline (`timeout_s`);
+a call that misses it is a `timeout` failure, filled like any other.
+
+verl needs a float for every sample, so a failed judgment cannot be left out: it scores `neutral_value` and is
+flagged (`judge_failed: 1.0`) in verl's `reward_extra_info`. Under `on_failure: error` it raises instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+from genrm_client.client import AsyncJudgeClient
+from genrm_client.errors import JudgeClientError
+from genrm_wire import FailurePolicy, GroupIn, GroupRequest
+
+DEFAULT_TIMEOUT_S = 300.0
+TRANSPORT_MARGIN_S = 30.0  # the service answers late items itself at the deadline; this covers the transport
+_pools: dict[tuple[str, int], tuple[AsyncJudgeClient, asyncio.Semaphore]] = {}
+
+
+class JudgeTimeout(JudgeClientError):
+    """No answer within `timeout_s` (plus the transport margin) under `on_failure: error`."""
+
+
+def _pool(base_url: str, max_concurrency: int, timeout_s: float) -> tuple[AsyncJudgeClient, asyncio.Semaphore]:
+    key = (base_url, id(asyncio.get_running_loop()))
+    if key not in _pools:
+        _pools[key] = (AsyncJudgeClient(base_url, timeout_s=timeout_s + TRANSPORT_MARGIN_S),
+                       asyncio.Semaphore(max_concurrency))
+    return _pools[key]
+
+
+async def compute_score(
+    data_source: str, solution_str: str, ground_truth: Any, extra_info: dict[str, Any] | None = None, *,
+    base_url: str = "http://127.0.0.1:8000", mode: Literal["score", "compare"] = "score", task: str = "chat",
+    votes: int = 1, model: str | None = None, on_failure: Literal["mask", "neutral", "retry", "error"] = "mask",
+    neutral_value: float = 0.0, max_retries: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S,
+    max_concurrency: int = 64, prompt_key: str = "prompt", **_: Any,
+) -> dict[str, float]:
+    prompt = (extra_info or {}).get(prompt_key)
+    if not prompt:
+        raise KeyError(f"compute_score needs the prompt in extra_info[{prompt_key!r}] (verl passes the response "
+                       f"alone); data_source {data_source!r} has extra_info keys {sorted(extra_info or {})}")
+    group = {"prompt": prompt if isinstance(prompt, str) else [dict(m) for m in prompt], "rollouts": [solution_str]}
+    if mode == "compare":
+        group["reference"] = str(ground_truth)
+    request = GroupRequest(
+        model=model, task=task, votes=votes, mode="brpo" if mode == "compare" else "pointwise",
+        groups=[GroupIn.model_validate(group)], timeout_s=timeout_s,
+        on_failure=FailurePolicy(policy=on_failure, neutral_value=neutral_value, max_retries=max_retries),
+    )
+    client, slots = _pool(base_url, max_concurrency, timeout_s)
+    try:
+        async with slots, asyncio.timeout(timeout_s + TRANSPORT_MARGIN_S):
+            answer = await client.groups(request)
+    except TimeoutError as error:
+        if on_failure == "error":
+            raise JudgeTimeout(504, f"no answer from {base_url} within {timeout_s:g} s", "timeout") from error
+        return {"score": neutral_value, "judge_unit": 0.0, "judge_failed": 1.0}
+    rollout = answer.groups[0].rollouts[0]
+    if rollout.status != "ok":
+        return {"score": neutral_value, "judge_unit": 0.0, "judge_failed": 1.0}
+    unit = rollout.score / 10 if rollout.score is not None else rollout.p_win or 0.0
+    return {"score": unit, "judge_unit": unit, "judge_failed": 0.0}
