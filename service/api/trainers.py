@@ -25,6 +25,7 @@ from genrm_wire import (
     JudgingRequest,
     OpenRLHFRequest,
     OpenRLHFResponse,
+    SamplingIn,
     SlimeRequest,
     SlimeResponse,
 )
@@ -57,7 +58,8 @@ def _unit(rollout: RolloutReward, mode: Mode) -> float | None:
 
 
 def _judging_request(options: AdapterOptions) -> JudgingRequest:
-    return JudgingRequest(model=options.model, task=options.task, timeout_s=options.timeout_s)
+    sampling = SamplingIn(seed=options.seed) if options.seed is not None else None
+    return JudgingRequest(model=options.model, task=options.task, timeout_s=options.timeout_s, sampling=sampling)
 
 
 def _reference(label: str | None, mode: Mode, param: str) -> str | None:

@@ -30,6 +30,7 @@ EXPECTED_STATUS = {
     "ClientClosedRequest": 499,
     "Overloaded": 429,
     "UpstreamError": 502,
+    "JudgmentFailed": 502,
     "EngineServerError": 502,
     "EngineUnavailable": 503,
     "EngineTimeout": 504,

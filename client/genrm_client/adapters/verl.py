@@ -19,15 +19,18 @@ flagged (`judge_failed: 1.0`) in verl's `reward_extra_info`. Under `on_failure: 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Any, Literal
 
 from genrm_client.client import AsyncJudgeClient
 from genrm_client.errors import JudgeClientError
-from genrm_wire import FailurePolicy, GroupIn, GroupRequest
+from genrm_wire import FailurePolicy, GroupIn, GroupRequest, SamplingIn
 
 DEFAULT_TIMEOUT_S = 300.0
 TRANSPORT_MARGIN_S = 30.0  # the service answers late items itself at the deadline; this covers the transport
-_pools: dict[tuple[str, int], tuple[AsyncJudgeClient, asyncio.Semaphore]] = {}
+# One pool per event loop (a client is bound to the loop it was made on), gone with the loop.
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, tuple[AsyncJudgeClient, asyncio.Semaphore]]]
+_pools = weakref.WeakKeyDictionary()
 
 
 class JudgeTimeout(JudgeClientError):
@@ -35,11 +38,11 @@ class JudgeTimeout(JudgeClientError):
 
 
 def _pool(base_url: str, max_concurrency: int, timeout_s: float) -> tuple[AsyncJudgeClient, asyncio.Semaphore]:
-    key = (base_url, id(asyncio.get_running_loop()))
-    if key not in _pools:
-        _pools[key] = (AsyncJudgeClient(base_url, timeout_s=timeout_s + TRANSPORT_MARGIN_S),
-                       asyncio.Semaphore(max_concurrency))
-    return _pools[key]
+    pools = _pools.setdefault(asyncio.get_running_loop(), {})
+    if base_url not in pools:
+        pools[base_url] = (AsyncJudgeClient(base_url, timeout_s=timeout_s + TRANSPORT_MARGIN_S),
+                           asyncio.Semaphore(max_concurrency))
+    return pools[base_url]
 
 
 async def compute_score(
@@ -47,7 +50,7 @@ async def compute_score(
     base_url: str = "http://127.0.0.1:8000", mode: Literal["score", "compare"] = "score", task: str = "chat",
     votes: int = 1, model: str | None = None, on_failure: Literal["mask", "neutral", "retry", "error"] = "mask",
     neutral_value: float = 0.0, max_retries: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S,
-    max_concurrency: int = 64, prompt_key: str = "prompt", **_: Any,
+    max_concurrency: int = 64, prompt_key: str = "prompt", seed: int | None = None, **_: Any,
 ) -> dict[str, float]:
     prompt = (extra_info or {}).get(prompt_key)
     if not prompt:
@@ -59,6 +62,7 @@ async def compute_score(
     request = GroupRequest(
         model=model, task=task, votes=votes, mode="brpo" if mode == "compare" else "pointwise",
         groups=[GroupIn.model_validate(group)], timeout_s=timeout_s,
+        sampling=SamplingIn(seed=seed) if seed is not None else None,
         on_failure=FailurePolicy(policy=on_failure, neutral_value=neutral_value, max_retries=max_retries),
     )
     client, slots = _pool(base_url, max_concurrency, timeout_s)

