@@ -30,12 +30,12 @@ class RewardRun:
 
 async def judge_groups(
     state: AppState, request: Request, route: str, body: JudgingRequest, groups: Sequence[Group],
-    settings: GroupSettings, timeout_header: float | None, path_of: PathOf,
+    settings: GroupSettings, timeout_header: float | None, path_of: PathOf, items_param: str,
 ) -> RewardRun:
     count = GroupJudge.item_count(groups, settings.mode)
     pointwise = settings.mode == "pointwise"
     context = state.resolver.context(body, POINTWISE if pointwise else PAIRWISE, count, settings.votes,
-                                     timeout_header)
+                                     timeout_header, items_param=items_param)
     with context.model.admission.admit(count if pointwise else 2 * count):
         work = state.groups.judge(groups, settings, context)
         results, retries = await cancel_on_disconnect(request, work, state.metrics, route)

@@ -97,7 +97,7 @@ async def groups(body: GroupRequest, state: State, request: Request, timeout: Ti
     or given reference, `pointwise` scores, `round_robin` over all pairs), failed ones filled by `on_failure`."""
     settings = translation.group_settings(body)
     run = await judge_groups(state, request, "/v1/groups", body, translation.groups_in(body), settings, timeout,
-                             lambda group, rollout: f"groups.{group}.rollouts.{rollout}")
+                             lambda group, rollout: f"groups.{group}.rollouts.{rollout}", "groups")
     return GroupResponse(
         model=translation.model_ref(run.context), rubric_set=translation.rubric_ref(run.context),
         usage=translation.usage_out(run.context.usage), mode=body.mode,

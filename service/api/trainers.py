@@ -7,6 +7,8 @@
   read the reward with `--reward-key reward`.
 
 The query string carries the deployment's choices (`AdapterOptions`: task, votes, scaling, failure policy).
+OpenRLHF's calls default to a 170 s deadline, inside its client's 180 s timeout, so a slow batch is answered
+(late samples as `timeout` failures) instead of being posted again.
 `unit` is score / 10 or the share of votes won against the reference; reward = reward_scale × unit +
 reward_offset. Neither trainer can leave a sample out, so a failed judgment (after `retry`, or under `mask`)
 gets `neutral_value` and is flagged (`judge_failed`); OpenRLHF's `scores` entry is then
@@ -39,6 +41,8 @@ from service.judging.failures import FailureHandling, fill
 from service.judging.groups import Group, GroupSettings, RolloutReward
 
 router = APIRouter(tags=["trainer adapters"])
+# OpenRLHF's client gives up after 180 s and posts again: answer before that, late samples filled as failures.
+OPENRLHF_DEADLINE_S = 170.0
 Options = Annotated[AdapterOptions, Query()]
 Mode = Literal["score", "compare"]
 
@@ -57,9 +61,10 @@ def _unit(rollout: RolloutReward, mode: Mode) -> float | None:
     return value
 
 
-def _judging_request(options: AdapterOptions) -> JudgingRequest:
+def _judging_request(options: AdapterOptions, default_timeout_s: float | None = None) -> JudgingRequest:
     sampling = SamplingIn(seed=options.seed) if options.seed is not None else None
-    return JudgingRequest(model=options.model, task=options.task, timeout_s=options.timeout_s, sampling=sampling)
+    return JudgingRequest(model=options.model, task=options.task, timeout_s=options.timeout_s or default_timeout_s,
+                          sampling=sampling)
 
 
 def _reference(label: str | None, mode: Mode, param: str) -> str | None:
@@ -94,8 +99,8 @@ async def _openrlhf(body: OpenRLHFRequest, options: AdapterOptions, mode: Mode, 
     if not body.query:  # a spare server of several gets empty lists
         return OpenRLHFResponse(rewards=[], scores=[], extra_logs={"judge_unit": [], "judge_failed": []})
     settings = _settings(options, mode)
-    run = await judge_groups(state, request, f"/v1/openrlhf/{mode}", _judging_request(options),
-                             _openrlhf_groups(body, mode), settings, None, lambda group, _: f"query.{group}")
+    run = await judge_groups(state, request, f"/v1/openrlhf/{mode}", _judging_request(options, OPENRLHF_DEADLINE_S),
+                             _openrlhf_groups(body, mode), settings, None, lambda group, _: f"query.{group}", "query")
     rewards, scores, units, failed = [], [], [], []
     for result in run.results:
         rollout = result.rollouts[0]
@@ -131,7 +136,7 @@ async def _slime(body: SlimeRequest, options: AdapterOptions, mode: Mode, state:
     group = Group("0", prompt, (body.response,), _reference(body.label, mode, "label"))
     settings = _settings(options, mode)
     run = await judge_groups(state, request, f"/v1/slime/{mode}", _judging_request(options), [group], settings,
-                             None, lambda *_: "response")
+                             None, lambda *_: "response", "response")
     rollout = run.results[0].rollouts[0]
     unit = _unit(rollout, mode)
     scaled = None if unit is None else options.reward_scale * unit + options.reward_offset

@@ -58,11 +58,13 @@ class Limits:
     max_items: int
     max_votes: int
 
-    def check(self, items: int, votes: int) -> None:
+    def check(self, items: int, votes: int, items_param: str = "items") -> None:
+        """`items` counts what is judged: items, or for groups their comparisons or rollouts (`items_param`)."""
         if items > self.max_items:
+            what = "items" if items_param == "items" else f"judged items (from `{items_param}`)"
             raise PayloadTooLarge(
-                f"{items} items is over this service's limit of {self.max_items} per request; split the batch",
-                param="items",
+                f"{items} {what} is over this service's limit of {self.max_items} per request; split the batch",
+                param=items_param,
             )
         if votes > self.max_votes:
             raise PayloadTooLarge(
@@ -79,8 +81,8 @@ class Resolver:
     limits: Limits
 
     def context(self, body: JudgingRequest, judge_format: SectionedFormat, items: int, votes: int,
-                timeout_header: float | None) -> JudgingContext:
-        self.limits.check(items, votes)
+                timeout_header: float | None, items_param: str = "items") -> JudgingContext:
+        self.limits.check(items, votes, items_param)
         model = self.registry.get(body.model)
         model.require_format(judge_format.name)
         rubrics = resolve_rubrics(self.rubrics, body.task, body.rubric_ids, body.rubrics)

@@ -192,3 +192,19 @@ async def test_groups_that_cannot_be_judged_are_refused_with_the_field(make_clie
     assert lonely.status_code == 422 and "needs at least 2" in lonely.json()["error"]["message"]
     assert twice.status_code == 422 and twice.json()["error"]["param"] == "groups.1.id"
     assert given.status_code == 422 and "only mode 'brpo'" in given.json()["error"]["message"]
+
+
+async def test_each_group_stays_on_one_engine_and_groups_spread(make_client, decode) -> None:
+    engines = [{"kind": "external", "url": "http://engine-a:8000"}, {"kind": "external", "url": "http://engine-b:8000"}]
+    async with make_client(quality_judge(decode), engines=engines) as (client, fake):
+        await groups(client, mode="round_robin", groups=[{"prompt": "One prompt.", "rollouts": ROLLOUTS}])
+        one_group = set(fake.hosts)
+        fake.hosts.clear()
+        await groups(client, mode="pointwise", groups=[{"prompt": f"Prompt {n}.", "rollouts": ["meh", "good"]}
+                                                       for n in range(8)])
+        too_many = await client.post("/v1/groups", json={"task": "chat", "mode": "round_robin", "groups": [
+            {"prompt": "P.", "rollouts": [f"r{n}" for n in range(7)]}]})  # 21 pairs, over the limit of 16
+    assert len(one_group) == 1  # all 6 pairs × 2 orders share the group's prompt prefix
+    assert set(fake.hosts) == {"engine-a", "engine-b"}
+    error = too_many.json()["error"]
+    assert too_many.status_code == 413 and error["param"] == "groups" and "21 judged items" in error["message"]
