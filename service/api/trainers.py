@@ -55,10 +55,12 @@ def _settings(options: AdapterOptions, mode: Mode) -> GroupSettings:
 
 
 def _unit(rollout: RolloutReward, mode: Mode) -> float | None:
+    """score / 10, or the share of votes won against the reference; None when the judgment failed."""
     if rollout.status != "ok":
         return None
-    value = rollout.score / 10 if mode == "score" and rollout.score is not None else rollout.p_win
-    return value
+    if mode == "score":
+        return None if rollout.score is None else rollout.score / 10
+    return rollout.p_win
 
 
 def _judging_request(options: AdapterOptions, default_timeout_s: float | None = None) -> JudgingRequest:
