@@ -19,7 +19,7 @@ import pytest
 
 from genrm_client import JudgeClient, JudgeServerError
 from genrm_client.adapters.trl import GroupReward, ReferenceReward, ScoreReward
-from genrm_client.adapters.verl import compute_score
+from genrm_client.adapters.verl import compute_score, compute_score_sync
 from loadtests.harness import engine_metric
 from tests.integration.conftest import MAX_TOKENS, LiveGateway, serve
 
@@ -213,6 +213,9 @@ def test_verl_compute_score_fills_timeouts_and_refuses_without_a_prompt(gateway:
                           timeout_s=0.01, on_failure="error"))
     with pytest.raises(KeyError, match="extra_info"):
         asyncio.run(bound(data_source="rain", solution_str="x", ground_truth="", extra_info={}))
+    blocking = compute_score_sync(data_source="rain", solution_str=ROLLOUTS[0], ground_truth="", extra_info=extra_info,
+                                  base_url=gateway.url, task="creative_writing")
+    assert 0.0 <= blocking["score"] <= 1.0 and blocking["judge_failed"] == 0.0
 
 
 def test_slimes_remote_rm_contract(http: httpx.Client) -> None:

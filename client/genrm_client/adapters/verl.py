@@ -78,3 +78,9 @@ async def compute_score(
         return {"score": neutral_value, "judge_unit": 0.0, "judge_failed": 1.0}
     unit = rollout.score / 10 if rollout.score is not None else rollout.p_win or 0.0
     return {"score": unit, "judge_unit": unit, "judge_failed": 0.0}
+
+
+def compute_score_sync(*args: Any, **kwargs: Any) -> dict[str, float]:
+    """`compute_score` for verl's older synchronous reward managers (`verl.workers.reward_manager`), which call
+    the function without awaiting it. Each call runs on its own event loop, so calls are not pooled."""
+    return asyncio.run(compute_score(*args, **kwargs))
