@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from models.chat import Conversation
 from service.judging.aggregation import Aggregate
@@ -52,15 +53,18 @@ class Group:
     reference: str | None = None  # brpo: a given reference text instead of a drawn rollout
 
 
+GroupMode = Literal["brpo", "pointwise", "round_robin"]
+
+
 @dataclass(frozen=True)
 class GroupSettings:
-    mode: str
+    mode: GroupMode
     votes: int
     adaptive: AdaptiveVoting | None
     reference_seed: int
     inconsistent_reward: float
     normalize: bool
-    rank_by: str
+    rank_by: Literal["win_rate", "bradley_terry"]
     handling: FailureHandling
 
 
@@ -93,7 +97,7 @@ class GroupJudge:
         self._pairwise = pairwise
 
     @staticmethod
-    def item_count(groups: Sequence[Group], mode: str) -> int:
+    def item_count(groups: Sequence[Group], mode: GroupMode) -> int:
         """Judged items (comparisons or scored rollouts) the groups make: what limits and admission count."""
         if mode == "brpo":
             return sum(len(group.rollouts) - (group.reference is None) for group in groups)
