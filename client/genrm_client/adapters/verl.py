@@ -58,6 +58,9 @@ async def compute_score(
                        f"alone); data_source {data_source!r} has extra_info keys {sorted(extra_info or {})}")
     group = {"prompt": prompt if isinstance(prompt, str) else [dict(m) for m in prompt], "rollouts": [solution_str]}
     if mode == "compare":
+        if not ground_truth:
+            raise ValueError(f"mode 'compare' judges the response against `ground_truth`, which is empty for "
+                             f"data_source {data_source!r}; put the reference answer there, or use mode 'score'")
         group["reference"] = str(ground_truth)
     request = GroupRequest(
         model=model, task=task, votes=votes, mode="brpo" if mode == "compare" else "pointwise",
