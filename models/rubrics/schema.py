@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from genrm_wire.rubrics import Rubric, RubricId, ScoreBand
+from genrm_wire.rubrics import Rubric, ScoreBand
 
-__all__ = ["DOMAINS", "Rubric", "RubricId", "ScoreBand", "split_reference"]
+__all__ = ["DOMAINS", "Rubric", "ScoreBand", "split_reference"]
 
 DOMAINS: tuple[str, ...] = ("chat", "math", "code", "safety", "instruction_following", "creative_writing")
 

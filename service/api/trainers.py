@@ -107,16 +107,24 @@ async def _openrlhf(body: OpenRLHFRequest, options: AdapterOptions, mode: Mode, 
     for result in run.results:
         rollout = result.rollouts[0]
         unit = _unit(rollout, mode)
+        rewards.append(_reward(rollout, unit, options, settings))
         if unit is None:
             masked = settings.handling.policy != "neutral"  # the caller wanted it left out
-            rewards.append(options.neutral_value)
             scores.append(OPENRLHF_MASKED_SCORE if masked else options.neutral_value)
         else:
-            rewards.append(options.reward_scale * unit + options.reward_offset)
             scores.append(unit)
         units.append(unit if unit is not None else 0.0)
         failed.append(float(unit is None))
     return OpenRLHFResponse(rewards=rewards, scores=scores, extra_logs={"judge_unit": units, "judge_failed": failed})
+
+
+def _reward(rollout: RolloutReward, unit: float | None, options: AdapterOptions, settings: GroupSettings) -> float:
+    """reward_scale × unit + reward_offset, or for a failed judgment what the policy fills (adapters cannot
+    mask, so that is always `neutral_value`)."""
+    scaled = None if unit is None else options.reward_scale * unit + options.reward_offset
+    reward, _ = fill(scaled, rollout.status, settings.handling)
+    assert reward is not None, "adapters cannot mask: a failed reward is filled with neutral_value"
+    return reward
 
 
 @router.post("/v1/openrlhf/score", response_model=OpenRLHFResponse, responses=JUDGING_ERRORS)
@@ -141,11 +149,9 @@ async def _slime(body: SlimeRequest, options: AdapterOptions, mode: Mode, state:
                              None, lambda *_: "response", "response")
     rollout = run.results[0].rollouts[0]
     unit = _unit(rollout, mode)
-    scaled = None if unit is None else options.reward_scale * unit + options.reward_offset
-    reward, filled = fill(scaled, rollout.status, settings.handling)
-    assert reward is not None, "adapters cannot mask: a failed reward is filled with neutral_value"
-    return SlimeResponse(reward=reward, status=rollout.status, unit=unit, judge_failed=unit is None,
-                         filled=filled, error=rollout.error, mode=mode)
+    filled = None if rollout.status == "ok" else settings.handling.fills_with
+    return SlimeResponse(reward=_reward(rollout, unit, options, settings), status=rollout.status, unit=unit,
+                         judge_failed=unit is None, filled=filled, error=rollout.error, mode=mode)
 
 
 @router.post("/v1/slime/score", response_model=SlimeResponse, responses=JUDGING_ERRORS)

@@ -15,7 +15,7 @@ Both standard (`str`) and conversational (`[{"role", "content"}]`) prompts and c
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from genrm_client.client import JudgeClient
@@ -170,12 +170,9 @@ class GroupReward(_GroupRewardFunction):
 
 def _brpo_stats(answer: GroupResponse, completions: Sequence[Any]) -> dict[str, float]:
     judged = [r for group in answer.groups for r in group.rollouts if not r.reference and r.status == "ok"]
-    outcomes: Mapping[str, int] = {
-        "win": sum(1 for r in judged if r.p_win == 1.0 and r.consistent is not False),
-        "loss": sum(1 for r in judged if r.p_win == 0.0 and r.consistent is not False),
-    }
+    wins = sum(1 for r in judged if r.p_win == 1.0 and r.consistent is not False)
+    losses = sum(1 for r in judged if r.p_win == 0.0 and r.consistent is not False)
     total = max(len(judged), 1)
-    inconsistent = len(judged) - outcomes["win"] - outcomes["loss"]
-    return {"win_rate": outcomes["win"] / total, "loss_rate": outcomes["loss"] / total,
-            "inconsistent_rate": inconsistent / total,
+    return {"win_rate": wins / total, "loss_rate": losses / total,
+            "inconsistent_rate": (len(judged) - wins - losses) / total,
             "mean_response_chars": sum(len(completion_text(c)) for c in completions) / max(len(completions), 1)}
