@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 import uvicorn
 
 from service.app import create_app
+from service.logs import configure_logging
 from service.settings import load_settings
 
 
@@ -23,8 +23,7 @@ def main() -> None:
     given = {"host": arguments.host, "port": arguments.port, "checkpoints": arguments.checkpoint}
     overrides = {k: v for k, v in given.items() if v is not None}
     settings = load_settings(arguments.config, **overrides)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per engine request is noise
+    configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
     print(f"genrm-serve starting on http://{settings.host}:{settings.port} (engines take ~1 minute on CPU)",
           flush=True)

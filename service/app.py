@@ -10,6 +10,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from service.api.access_log import AccessLogMiddleware
 from service.api.errors import register_error_handlers
 from service.api.middleware import MetricsMiddleware
 from service.api.routes import router
@@ -53,4 +54,5 @@ def create_app(settings: Settings, engine_transport: httpx.AsyncBaseTransport | 
     app.include_router(router)
     app.include_router(trainer_router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(AccessLogMiddleware)  # outermost: its latency and status are what the caller saw
     return app

@@ -1,13 +1,26 @@
 """Every metric the service exports. Names are a public API: `genrm_` prefix, unit suffixes, bounded labels.
 
 Each app gets its own registry, so several apps (tests, several gateways in one process) never collide.
+`declare_model` creates every bounded label set of a model at 0 when it is registered, so a dashboard or an alert
+reads 0, not "no data", for what has not happened yet (no rejection, no restart, no parse failure).
+
+The judge-integrity metrics (`genrm_pairwise_votes_total`, `genrm_compared_items_total`, `genrm_pointwise_score`,
+`genrm_pointwise_vote_spread`, `genrm_length_budget_hits_total`) carry model, version and task; task is one of the
+rubric library's domains, or `other` for a request that brings its own rubrics.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320)
+SCORE_BUCKETS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+SPREAD_BUCKETS = (0, 0.25, 0.5, 1, 1.5, 2, 3, 4, 5)
+JUDGING_ROUTES = ("/v1/score", "/v1/compare", "/v1/groups")
+ITEM_STATUSES = ("ok", "parse_failed", "too_long", "engine_error", "timeout")
+REJECTION_REASONS = ("no_engine", "overloaded")
 
 
 class Metrics:
@@ -97,3 +110,62 @@ class Metrics:
             "genrm_engine_restarts_total", "Managed engine restarts after the process died.", ["model", "engine"],
             registry=r,
         )
+        self.model_info = Gauge(
+            "genrm_model_info", "1 per served judge model; join on `model` for its version.",
+            ["model", "version", "constrained"], registry=r,
+        )
+        self.votes = Counter(
+            "genrm_votes_total", "Votes per judged item, requested vs drawn (adaptive voting stops early: the "
+            "difference is its saving).", ["route", "kind"], registry=r,
+        )
+        self.pairwise_votes = Counter(
+            "genrm_pairwise_votes_total", "Parsed pairwise votes by the position of the winner as shown to the "
+            "judge (first|second); an unbiased judge under position swap gives each 0.5.",
+            ["model", "version", "task", "position"], registry=r,
+        )
+        self.compared_items = Counter(
+            "genrm_compared_items_total", "Items judged in both orders, by whether the orders agree on the winner "
+            "(consistent: true|false).", ["model", "version", "task", "consistent"], registry=r,
+        )
+        self.pointwise_score = Histogram(
+            "genrm_pointwise_score", "Aggregated pointwise score (0..10) of each judged item.",
+            ["model", "version", "task"], buckets=SCORE_BUCKETS, registry=r,
+        )
+        self.pointwise_vote_spread = Histogram(
+            "genrm_pointwise_vote_spread", "Spread (standard deviation) of the votes behind each pointwise item.",
+            ["model", "version", "task"], buckets=SPREAD_BUCKETS, registry=r,
+        )
+        self.length_budget_hits = Counter(
+            "genrm_length_budget_hits_total", "Judge completions stopped by the token budget (finish_reason "
+            "length); divide by genrm_judgments_total for the share.", ["model", "version", "format"], registry=r,
+        )
+
+    def declare_model(self, name: str, version: str, constrained: bool, formats: Sequence[str],
+                      engines: Sequence[str], failure_categories: Sequence[str]) -> None:
+        """Every bounded series of one model, at 0 (or its value), before any traffic."""
+        self.model_info.labels(name, version, str(constrained).lower()).set(1)
+        for reason in REJECTION_REASONS:
+            self.rejected.labels(name, reason)
+        for engine in engines:
+            for metric in (self.engine_retries, self.engine_restarts):
+                metric.labels(name, engine)
+            self.engine_in_flight.labels(name, engine)
+        for outcome in ("ok", "error", "timeout"):
+            self.engine_requests.labels(name, outcome)
+        for format_name in formats:
+            self.length_budget_hits.labels(name, version, format_name)
+            for judged in ("ok", "parse_failure"):
+                self.judgments.labels(name, format_name, judged)
+            for category in failure_categories:
+                self.parse_failures.labels(name, format_name, category)
+        self.queue_depth.labels(name)
+        self.admitted.labels(name)
+
+    def declare_routes(self) -> None:
+        for route in JUDGING_ROUTES:
+            for status in ITEM_STATUSES:
+                self.items.labels(route, status)
+            for result in ("hit", "miss"):
+                self.cache_lookups.labels(route, result)
+            for kind in ("requested", "drawn"):
+                self.votes.labels(route, kind)

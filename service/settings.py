@@ -3,11 +3,17 @@ file over defaults. Nothing else in the service reads the environment.
 
 The default registry holds one judge model, the bundled SmolLM2-135M-Instruct, on a managed vLLM engine with
 CPU-fast settings (eager fp32, 1 GiB KV cache, 32-token blocks so the shared judge instructions hit the prefix
-cache). On a GPU host, configure engines with `device: cuda`, a bigger model and `dtype: auto` (see deploy/).
+cache). A managed engine on a GPU gets GPU defaults instead (dtype auto, CUDA graphs, vLLM's block size and
+chunked prefill); `gpus: "0,1"` on a model runs one engine per GPU (see deploy/).
+
+A YAML config file may read the environment: `${VAR}` and `${VAR:-default}` are replaced before it is parsed, so
+one file serves every host of a deployment (deploy/compose/).
 """
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -29,6 +35,7 @@ from pydantic_settings import (
 )
 
 from models.checkpoints import read_manifest
+from service.logs import LogFormat
 
 FormatName = Literal["pointwise", "pairwise"]
 ALL_FORMATS: tuple[FormatName, ...] = ("pointwise", "pairwise")
@@ -49,9 +56,14 @@ class ManagedEngineSettings(BaseModel):
 
     kind: Literal["managed"] = "managed"
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    dtype: str = "float32"
-    enforce_eager: bool = True
-    block_size: int | None = Field(default=32, description="KV block size; CPU's default 128 rarely hits.")
+    dtype: str | None = Field(default=None, description="Default: float32 on CPU (faster there), auto on GPU.")
+    enforce_eager: bool | None = Field(
+        default=None, description="Default: eager on CPU (torch.compile costs minutes there), CUDA graphs on GPU."
+    )
+    block_size: int | None = Field(
+        default=None, description="KV block size. Default: 32 on CPU (its default 128 rarely hits the prefix "
+        "cache), vLLM's own on GPU."
+    )
     chunked_prefill: bool | None = Field(
         default=None,
         description="vLLM's chunked prefill. Default: off on CPU engines, where it crashes on per-request seeds "
@@ -65,6 +77,10 @@ class ManagedEngineSettings(BaseModel):
     cuda_visible_devices: str | None = Field(default=None, description="e.g. '0', '1': one engine per GPU.")
     max_in_flight: int = Field(default=64, ge=1, description="Engine requests in flight on this engine.")
     port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
+    bind_host: str = Field(
+        default="127.0.0.1", description="Where the engine listens. 0.0.0.0 lets a Prometheus in another "
+        "container scrape it (deploy/compose/); the engine has no auth, so never publish that port.",
+    )
     startup_timeout_s: float = Field(default=900, gt=0)
     extra_args: list[str] = Field(default_factory=list)
 
@@ -119,6 +135,11 @@ class JudgeModelSettings(BaseModel):
         default_factory=lambda: _one_managed_engine(), min_length=1,
         description="The engines serving this model: managed processes and/or external URLs.",
     )
+    gpus: list[str] | None = Field(
+        default=None, min_length=1,
+        description="CUDA device ids (a list or '0,1,2'): one managed engine per GPU, each a copy of the one "
+        "managed engine in `engines`, pinned to its GPU; with a fixed `port`, engine i listens on port + i.",
+    )
     sampling: SamplingDefaults = Field(default_factory=SamplingDefaults)
     max_queued_requests: int = Field(
         default=1024, ge=0,
@@ -126,6 +147,34 @@ class JudgeModelSettings(BaseModel):
     )
     request_timeout_s: float = Field(default=600, gt=0, description="Default deadline of a judging request.")
 
+    @field_validator("gpus", mode="before")
+    @classmethod
+    def _split_gpu_list(cls, value: Any) -> Any:
+        if isinstance(value, str | int):
+            return [part.strip() for part in str(value).split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _one_engine_per_gpu(self) -> JudgeModelSettings:
+        if self.gpus is None:
+            return self
+        if len(set(self.gpus)) != len(self.gpus):
+            raise ValueError(f"gpus lists a device twice: {self.gpus}")
+        managed = [engine for engine in self.engines if isinstance(engine, ManagedEngineSettings)]
+        if len(managed) != 1:
+            raise ValueError(f"gpus needs exactly one managed engine in `engines` to copy per GPU; found "
+                             f"{len(managed)}")
+        template = managed[0]
+        per_gpu: list[EngineSettings] = [
+            template.model_copy(update={
+                "device": "cuda", "cuda_visible_devices": gpu, "port": template.port + index if template.port else 0,
+            })
+            for index, gpu in enumerate(self.gpus)
+        ]
+        external = [engine for engine in self.engines if not isinstance(engine, ManagedEngineSettings)]
+        self.engines = [*per_gpu, *external]
+        self.gpus = None  # expanded: validating the result again must not copy the engines twice
+        return self
 
 def judge_from_checkpoint(path: Path) -> JudgeModelSettings:
     """A judge model from a `train` checkpoint: name, version and format from its manifest."""
@@ -159,6 +208,7 @@ class Settings(BaseSettings):
     max_votes: int = Field(default=32, ge=1)
     cache_max_entries: int = Field(default=100_000, ge=0, description="Judgment-cache size; 0 turns it off.")
     log_level: str = "info"
+    log_format: LogFormat = Field(default="json", description="json: one JSON object per line; text: plain.")
 
     @field_validator("models")
     @classmethod
@@ -197,7 +247,46 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls))
+        return (init_settings, env_settings, _EnvExpandingYamlSource(settings_cls))
+
+
+_ENV_REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+
+
+def expand_environment(text: str, environ: dict[str, str] | None = None) -> str:
+    """`${VAR}` and `${VAR:-default}` replaced from the environment; an unset `${VAR}` without a default is an
+    error that names it, so a deployment never runs on an empty value by accident."""
+    values = os.environ if environ is None else environ
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match["name"], match["default"]
+        value = values.get(name)
+        if value is None or (value == "" and default is not None):
+            if default is None:
+                raise ValueError(f"the config file reads ${{{name}}}, which is not set; set it or write "
+                                 f"${{{name}:-default}}")
+            return default
+        return value
+
+    return _ENV_REFERENCE.sub(replace, text)
+
+
+def _expand_values(value: Any) -> Any:
+    """Expand inside parsed string values only: comments are left alone and an environment value can never add
+    YAML structure."""
+    if isinstance(value, str):
+        return expand_environment(value)
+    if isinstance(value, list):
+        return [_expand_values(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _expand_values(item) for key, item in value.items()}
+    return value
+
+
+class _EnvExpandingYamlSource(YamlConfigSettingsSource):
+    def _read_file(self, file_path: Path) -> dict[str, Any]:  # type: ignore[override]
+        loaded: dict[str, Any] = _expand_values(super()._read_file(file_path))
+        return loaded
 
 
 def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:

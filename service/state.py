@@ -11,6 +11,7 @@ import httpx
 
 from models.bundled import prepare_bundled_model
 from models.chat import ChatTemplate
+from models.formats.sections import FormatFailure
 from models.rubrics import RubricLibrary
 from service.api.translation import Limits, Resolver
 from service.engine.pool import EnginePool, PoolMember
@@ -54,8 +55,11 @@ async def build_state(
     )
     managed: list[ManagedEngine] = []
     models = []
+    metrics.declare_routes()
     for config in settings.models:
         model = await _judge_model(config, settings, client, metrics, managed)
+        metrics.declare_model(model.name, model.version, model.constrained, sorted(model.formats),
+                              [member.name for member in model.engine.members], list(FormatFailure))
         models.append(model)
     for engine in managed:
         await engine.start()

@@ -47,7 +47,14 @@ from genrm_wire.rewards import (
     RolloutOut,
 )
 from genrm_wire.rubrics import Rubric, RubricListResponse, RubricOut, ScoreBand
-from genrm_wire.status import EngineStatus, HealthResponse, ModelInfo, ModelListResponse, ReadinessResponse
+from genrm_wire.status import (
+    EngineStatus,
+    HealthResponse,
+    ModelInfo,
+    ModelListResponse,
+    ReadinessResponse,
+    ScrapeTargetGroup,
+)
 
 __all__ = [
     "OPENRLHF_MASKED_SCORE",
@@ -92,6 +99,7 @@ __all__ = [
     "ScoreItemOut",
     "ScoreRequest",
     "ScoreResponse",
+    "ScrapeTargetGroup",
     "SlimeRequest",
     "SlimeResponse",
     "Usage",

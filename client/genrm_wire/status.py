@@ -46,3 +46,11 @@ class ReadinessResponse(BaseModel):
 
 class HealthResponse(BaseModel):
     status: Literal["ok"] = "ok"
+
+
+class ScrapeTargetGroup(BaseModel):
+    """One entry of `GET /prometheus/targets`, Prometheus's HTTP service-discovery format: an engine's metrics
+    address and the labels its series get (model, version, engine)."""
+
+    targets: list[str] = Field(description="`host:port` of the engine's /metrics.")
+    labels: dict[str, str]

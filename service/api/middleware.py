@@ -19,7 +19,7 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        route = _route_template(scope)
+        route = route_template(scope)
         status = 500
         started = time.perf_counter()
 
@@ -36,7 +36,7 @@ class MetricsMiddleware:
             self.metrics.http_requests.labels(route, f"{status // 100}xx").inc()
 
 
-def _route_template(scope: Scope) -> str:
+def route_template(scope: Scope) -> str:
     """The matched route's path template, so label values stay bounded; unknown paths share one label."""
     for route in scope["app"].router.routes:
         match, _ = route.matches(scope)

@@ -10,6 +10,7 @@ from fastapi import Request
 
 from genrm_wire import JudgingRequest
 from models.formats import PAIRWISE, POINTWISE
+from service.api.access_log import note_judging
 from service.api.cancellation import cancel_on_disconnect
 from service.judging.context import JudgingContext
 from service.judging.failures import FailedItem, RetryCounts, raise_for_error_policy
@@ -42,6 +43,7 @@ async def judge_groups(
     failed = [FailedItem(path_of(g, rollout.index), rollout.status, rollout.error or "")
               for g, result in enumerate(results) for rollout in result.rollouts if rollout.status != "ok"]
     _count(state, route, results, failed, settings, retries)
+    note_judging(request, context, count)
     raise_for_error_policy(failed, settings.handling)
     return RewardRun(context, results, failed, retries)
 

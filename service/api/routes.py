@@ -25,10 +25,13 @@ from genrm_wire import (
     RubricOut,
     ScoreRequest,
     ScoreResponse,
+    ScrapeTargetGroup,
 )
 from models.formats import PAIRWISE, POINTWISE
 from service.api import translation
+from service.api.access_log import note_judging
 from service.api.cancellation import cancel_on_disconnect
+from service.api.discovery import engine_targets
 from service.api.errors import JUDGING_ERRORS, READINESS_ERRORS, STATUS_ERRORS
 from service.api.rewarding import judge_groups
 from service.judging.items import ItemOutcome
@@ -66,6 +69,7 @@ async def score(body: ScoreRequest, state: State, request: Request, timeout: Tim
                                            context)
         outcomes = await cancel_on_disconnect(request, work, state.metrics, "/v1/score")
     _count_items(state, "/v1/score", outcomes)
+    note_judging(request, context, len(outcomes))
     return ScoreResponse(
         model=translation.model_ref(context), rubric_set=translation.rubric_ref(context),
         usage=translation.usage_out(context.usage), aggregate=body.aggregate,
@@ -84,6 +88,7 @@ async def compare(
                                           context)
         outcomes = await cancel_on_disconnect(request, work, state.metrics, "/v1/compare")
     _count_items(state, "/v1/compare", outcomes)
+    note_judging(request, context, len(outcomes))
     return CompareResponse(
         model=translation.model_ref(context), rubric_set=translation.rubric_ref(context),
         usage=translation.usage_out(context.usage), swap=body.swap,
@@ -161,6 +166,13 @@ async def readyz(state: State) -> JSONResponse:
         rubrics=len(state.rubrics.rubrics), rubric_library_hash=state.rubrics.content_hash, engines=engines,
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if servable else 503)
+
+
+@router.get("/prometheus/targets", response_model=list[ScrapeTargetGroup], responses=STATUS_ERRORS)
+async def prometheus_targets(state: State, request: Request) -> list[ScrapeTargetGroup]:
+    """Prometheus HTTP service discovery (`http_sd_configs`): every engine's metrics address, labelled with its
+    model, version and engine, so one scrape job covers however many engines the gateway runs."""
+    return engine_targets(state.registry, request.url.hostname or "127.0.0.1")
 
 
 @router.get("/metrics", response_class=Response,

@@ -97,6 +97,24 @@ class ManagedEngine:
         return self.settings.chunked_prefill
 
     @property
+    def dtype(self) -> str:
+        """fp32 beats bf16 on CPU; on a GPU, the checkpoint's own dtype (bf16 for most judges)."""
+        return self.settings.dtype or ("float32" if self.device == "cpu" else "auto")
+
+    @property
+    def enforce_eager(self) -> bool:
+        """Eager on CPU, where torch.compile costs minutes and gains ~10 %; CUDA graphs on a GPU."""
+        return self.device == "cpu" if self.settings.enforce_eager is None else self.settings.enforce_eager
+
+    @property
+    def block_size(self) -> int | None:
+        """32-token blocks on CPU (its default 128 rarely lets judge prompts share a cached prefix); None leaves
+        vLLM's own choice, which its GPU attention kernels are tuned for."""
+        if self.settings.block_size is None and self.device == "cpu":
+            return 32
+        return self.settings.block_size
+
+    @property
     def takes_per_request_seeds(self) -> bool:
         return self.device != "cpu" or self.chunked_prefill is False
 
@@ -106,17 +124,17 @@ class ManagedEngine:
             sys.executable, "-m", "vllm.entrypoints.openai.api_server",
             "--model", str(self.model_path),
             "--served-model-name", self.served_model_name,
-            "--host", "127.0.0.1",
+            "--host", s.bind_host,
             "--port", str(self.port),
-            "--dtype", s.dtype,
+            "--dtype", self.dtype,
             "--max-model-len", str(self.max_model_len),
             "--enable-prefix-caching",
             "--disable-uvicorn-access-log",
         ]
-        if s.enforce_eager:
+        if self.enforce_eager:
             command.append("--enforce-eager")
-        if s.block_size is not None:
-            command += ["--block-size", str(s.block_size)]
+        if self.block_size is not None:
+            command += ["--block-size", str(self.block_size)]
         if self.chunked_prefill is not None:
             command.append("--enable-chunked-prefill" if self.chunked_prefill else "--no-enable-chunked-prefill")
         if s.gpu_memory_utilization is not None and self.device == "cuda":

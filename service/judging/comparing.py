@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from models.formats import PAIRWISE, PairwiseVerdict, ParseFailure
+from service.judging import telemetry
 from service.judging.aggregation import Order, tally_votes, to_original_label
 from service.judging.batch import BatchJudge
 from service.judging.context import ItemFailure, JudgingContext
@@ -38,7 +39,10 @@ class PairwiseJudge(BatchJudge[CompareItem, CompareSettings, CompareOutcome]):
                     break
         except ItemFailure as failure:
             return self.failed(item.id, failure)
-        return _tally_item(item.id, votes, settings.swap, settings.include_judgments)
+        outcome = _tally_item(item.id, votes, settings.swap, settings.include_judgments)
+        telemetry.record_votes(self._metrics, self.route, settings.votes * len(orders), len(votes))
+        telemetry.record_comparison(self._metrics, context, votes, outcome)
+        return outcome
 
     async def _round(
         self, prompts: dict[Order, PreparedPrompt[PairwiseVerdict]], n: int, context: JudgingContext

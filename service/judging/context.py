@@ -18,16 +18,19 @@ OutT = TypeVar("OutT")
 
 @dataclass
 class UsageMeter:
-    """The tokens and engine requests one judging request spent; the runner adds every engine answer."""
+    """The tokens, engine requests and votes (samples) one judging request spent; the runner adds every engine
+    answer."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     engine_requests: int = 0
+    votes: int = 0
 
-    def add(self, prompt_tokens: int, completion_tokens: int) -> None:
+    def add(self, prompt_tokens: int, completion_tokens: int, votes: int) -> None:
         self.prompt_tokens += prompt_tokens
         self.completion_tokens += completion_tokens
         self.engine_requests += 1
+        self.votes += votes
 
 
 @dataclass(frozen=True)

@@ -83,14 +83,16 @@ class JudgmentRunner:
         self._metrics.engine_requests.labels(model.name, "ok").inc()
         self._metrics.tokens.labels(model.name, "prompt").inc(result.prompt_tokens)
         self._metrics.tokens.labels(model.name, "completion").inc(result.completion_tokens)
-        context.usage.add(result.prompt_tokens, result.completion_tokens)
+        context.usage.add(result.prompt_tokens, result.completion_tokens, len(result.samples))
         judge_format = prompt.judge_format
         votes = [Vote(s.text, judge_format.parse(s.text), s.finish_reason) for s in result.samples]
-        self._count(model.name, judge_format.name, votes)
+        self._count(model.name, model.version, judge_format.name, votes)
         return votes
 
-    def _count(self, model: str, format_name: str, votes: Sequence[Vote[VerdictT]]) -> None:
+    def _count(self, model: str, version: str, format_name: str, votes: Sequence[Vote[VerdictT]]) -> None:
         for vote in votes:
+            if vote.finish_reason == "length":
+                self._metrics.length_budget_hits.labels(model, version, format_name).inc()
             if isinstance(vote.outcome, ParseFailure):
                 self._metrics.judgments.labels(model, format_name, "parse_failure").inc()
                 self._metrics.parse_failures.labels(model, format_name, vote.outcome.category.value).inc()

@@ -7,6 +7,7 @@ import statistics
 
 from models.chat import ChatMessage
 from models.formats import POINTWISE, ParseFailure, PointwiseVerdict
+from service.judging import telemetry
 from service.judging.aggregation import Aggregate, aggregate_scores
 from service.judging.batch import BatchJudge
 from service.judging.context import ItemFailure, JudgingContext
@@ -30,7 +31,10 @@ class PointwiseJudge(BatchJudge[ScoreItem, ScoreSettings, ScoreOutcome]):
             votes = await self._draw(context, messages, settings, prompt_affinity(context, item.prompt))
         except ItemFailure as failure:
             return self.failed(item.id, failure)
-        return _aggregate_item(item.id, votes, settings.aggregate, settings.include_judgments)
+        outcome = _aggregate_item(item.id, votes, settings.aggregate, settings.include_judgments)
+        telemetry.record_votes(self._metrics, self.route, settings.votes, len(votes))
+        telemetry.record_score(self._metrics, context, outcome)
+        return outcome
 
     async def _draw(
         self, context: JudgingContext, messages: list[ChatMessage], settings: ScoreSettings, affinity: str
