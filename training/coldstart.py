@@ -71,7 +71,9 @@ def _row(prompt: list[dict[str, str]], completion: str) -> dict[str, Any]:
 
 
 def run_sft(model_path: Path, rows: list[dict[str, Any]], output_dir: Path, steps: int, learning_rate: float,
-            seed: int) -> Path:
+            seed: int, *, on_cpu: bool, bf16: bool) -> Path:
+    """The cold-start SFT on the devices the recipe's GRPO run uses (its `use_cpu` and `bf16`): GPU recipes
+    fine-tune on their GPUs, the CPU smoke recipes on the CPU."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -81,7 +83,7 @@ def run_sft(model_path: Path, rows: list[dict[str, Any]], output_dir: Path, step
     config = SFTConfig(
         output_dir=str(output_dir), max_steps=steps, learning_rate=learning_rate, per_device_train_batch_size=1,
         gradient_accumulation_steps=2,
-        use_cpu=True, bf16=False, gradient_checkpointing=False, logging_steps=1, save_strategy="no",
+        use_cpu=on_cpu, bf16=bf16 and not on_cpu, gradient_checkpointing=not on_cpu, logging_steps=1, save_strategy="no",
         report_to="none", seed=seed, max_length=2048,
     )
     trainer = SFTTrainer(model=str(model_path), args=config, train_dataset=Dataset.from_list(rows))

@@ -64,7 +64,7 @@ def train(pipeline: str, recipe: RecipeArguments, grpo: Any) -> TrainResult:
         with judge_service(recipe, needed=True) as url, JudgeClient(str(url)) as judge:
             sft_rows = _cold_start_rows(pipeline, source, rows, judge, recipe, grpo)
         base = coldstart.run_sft(base, sft_rows, output / "cold-start", recipe.sft_steps, recipe.sft_learning_rate,
-                                 grpo.seed)
+                                 grpo.seed, on_cpu=bool(grpo.use_cpu), bf16=bool(grpo.bf16))
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(judge_service(recipe, needed=pipeline == "brpo"))
         client = stack.enter_context(JudgeClient(url)) if url else None
