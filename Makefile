@@ -8,11 +8,12 @@ PORT    ?= 8000
 # Tests that run the vLLM engine need both cores; keep the engine and pytest off each other's threads.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install model serve test test-unit lint release-rubrics smoke-train clean
+.PHONY: install model serve test test-unit lint release-rubrics smoke-train clean lock lock-gpu dashboards \
+	deploy-up deploy-down
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml client/pyproject.toml scripts/install.sh
+$(STAMP): pyproject.toml client/pyproject.toml scripts/install.sh constraints/cpu.txt constraints/gpu.txt
 	VENV=$(VENV) bash scripts/install.sh
 	touch $@
 
@@ -31,7 +32,7 @@ test-unit: install
 	$(PY) -m pytest -q -p no:cacheprovider -m "not engine and not train"
 
 lint: install
-	$(VENV)/bin/ruff check client service models training tests loadtests
+	$(VENV)/bin/ruff check client service models training tests loadtests deploy
 	$(VENV)/bin/mypy
 
 # The three CPU smoke trainings and the train -> serve check; last line: par=ok pairwise=ok brpo=ok served=...
@@ -40,6 +41,31 @@ smoke-train: install model
 
 release-rubrics: install
 	$(PY) -m models.rubrics.release rubrics
+
+# The locks scripts/install.sh installs from. cpu: what this venv holds (after `make test` passed with it).
+# gpu: resolved for CUDA wheels by uv (`pip install uv` first); no GPU is needed to resolve.
+lock: install
+	{ sed -n '1,3p' constraints/cpu.txt; $(VENV)/bin/pip freeze --exclude-editable --disable-pip-version-check \
+	  | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > constraints/cpu.txt.new && mv constraints/cpu.txt.new constraints/cpu.txt
+
+lock-gpu:
+	printf -- '-e ./client\n-e .[gpu,convert,train,dev]\n' | uv pip compile - --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --no-header --no-annotate | grep -v '^-e' > constraints/gpu.txt.new
+	{ sed -n '1,3p' constraints/gpu.txt; cat constraints/gpu.txt.new; } > constraints/gpu.txt.tmp
+	mv constraints/gpu.txt.tmp constraints/gpu.txt && rm constraints/gpu.txt.new
+
+# deploy/grafana/dashboards/*.json from deploy/grafana/generate.py (a test fails when they differ).
+dashboards: install
+	$(PY) deploy/grafana/generate.py
+
+# The compose deployment (deploy/compose/.env from env.example first; docs/operations.md).
+COMPOSE := docker compose -f deploy/compose/docker-compose.yml
+deploy-up:
+	@test -f deploy/compose/.env || { echo "copy deploy/compose/env.example to deploy/compose/.env and set it"; exit 1; }
+	$(COMPOSE) up -d --build
+
+deploy-down:
+	$(COMPOSE) down
 
 clean:
 	rm -rf $(VENV) .cache

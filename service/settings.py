@@ -152,6 +152,8 @@ class JudgeModelSettings(BaseModel):
     def _split_gpu_list(cls, value: Any) -> Any:
         if isinstance(value, str | int):
             return [part.strip() for part in str(value).split(",") if part.strip()]
+        if isinstance(value, list):
+            return [str(item) for item in value]  # YAML reads `[0, 1]` as numbers
         return value
 
     @model_validator(mode="after")

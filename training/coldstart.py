@@ -82,9 +82,8 @@ def run_sft(model_path: Path, rows: list[dict[str, Any]], output_dir: Path, step
                            "raise sft_votes or max_examples")
     config = SFTConfig(
         output_dir=str(output_dir), max_steps=steps, learning_rate=learning_rate, per_device_train_batch_size=1,
-        gradient_accumulation_steps=2,
-        use_cpu=on_cpu, bf16=bf16 and not on_cpu, gradient_checkpointing=not on_cpu, logging_steps=1, save_strategy="no",
-        report_to="none", seed=seed, max_length=2048,
+        gradient_accumulation_steps=2, use_cpu=on_cpu, bf16=bf16 and not on_cpu, gradient_checkpointing=not on_cpu,
+        logging_steps=1, save_strategy="no", report_to="none", seed=seed, max_length=2048,
     )
     trainer = SFTTrainer(model=str(model_path), args=config, train_dataset=Dataset.from_list(rows))
     trainer.train()

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from grafanalib._gen import DashboardEncoder
 from grafanalib.core import (
     Dashboard,
     GridPos,
@@ -24,7 +25,6 @@ from grafanalib.core import (
     Time,
     TimeSeries,
 )
-from grafanalib._gen import DashboardEncoder
 
 DATASOURCE = {"type": "prometheus", "uid": "genrm-prometheus"}  # provisioning/datasources/prometheus.yml
 OUT = Path(__file__).parent / "dashboards"
@@ -58,7 +58,10 @@ def quantiles(metric: str, selector: str, by: str, legend: str) -> list[tuple[st
 
 
 def ratio(numerator: str, denominator: str, by: str) -> str:
-    return f"sum by ({by}) (rate({numerator}[{RATE}])) / sum by ({by}) (rate({denominator}[{RATE}]))"
+    """numerator / denominator, per `by`; 0 (not "no data") where the numerator's series has not appeared yet,
+    e.g. no consistent item at all."""
+    total = f"sum by ({by}) (rate({denominator}[{RATE}]))"
+    return f"(sum by ({by}) (rate({numerator}[{RATE}])) or 0 * {total}) / {total}"
 
 
 def expected(value: float) -> tuple[str, str]:

@@ -29,7 +29,8 @@ def engine_targets(registry: ModelRegistry, gateway_host: str) -> list[ScrapeTar
                 labels["__scheme__"] = "https"
             if address.path not in ("", "/"):
                 labels["__metrics_path__"] = f"{address.path.rstrip('/')}/metrics"
-            groups.append(ScrapeTargetGroup(targets=[f"{_bracketed(host)}:{address.port or 80}"], labels=labels))
+            port = address.port or (443 if address.scheme == "https" else 80)
+            groups.append(ScrapeTargetGroup(targets=[f"{_bracketed(host)}:{port}"], labels=labels))
     return groups
 
 

@@ -92,7 +92,8 @@ class EnginePool:
                 if isinstance(error, EngineUnavailable):
                     member.healthy = False
                 self._metrics.engine_retries.labels(self.model, member.name).inc()
-                logger.warning("engine %s failed (%s); retrying elsewhere", member.name, error.message)
+                logger.warning("engine %s failed (%s); retrying elsewhere", member.name, error.message,
+                               extra={"event": "engine_request_retried", "engine": member.name, "model": self.model})
                 if not any(m.available and m.name not in tried for m in self.members):
                     raise
 
@@ -139,7 +140,9 @@ class EnginePool:
         answers = await asyncio.gather(*(member.engine.healthy() for member in self.members))
         for member, answer in zip(self.members, answers, strict=True):
             if answer != member.healthy:
-                logger.info("engine %s is %s", member.name, "healthy again" if answer else "unhealthy")
+                logger.info("engine %s is %s", member.name, "healthy again" if answer else "unhealthy",
+                            extra={"event": "engine_healthy" if answer else "engine_unhealthy", "engine": member.name,
+                                   "model": self.model})
             member.healthy = answer
             self._metrics.engine_up.labels(self.model, member.name).set(1 if member.available else 0)
             if member.managed is not None and member.managed.restarts > self._restarts_seen[member.name]:

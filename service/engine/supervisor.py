@@ -80,6 +80,11 @@ class ManagedEngine:
         self._supervisor: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
+    def _event(self, event: str, **fields: object) -> dict[str, object]:
+        """The structured fields of a lifecycle log line (service/logs.py puts them in its JSON)."""
+        return {"event": event, "engine": self.name, "device": self.device, "pid": self.pid,
+                "restarts": self.restarts, **fields}
+
     @property
     def log_path(self) -> Path:
         return self._runtime_dir / f"engine-{self.name.replace('/', '-')}.log"
@@ -175,12 +180,13 @@ class ManagedEngine:
         self.state = state
         self._ready.clear()
         log = self.log_path.open("ab")
-        logger.info("engine %s: starting on %s (%s); log %s", self.name, self.url, self.device, self.log_path)
         self._process = await asyncio.create_subprocess_exec(
             *self.command(), stdout=log, stderr=log, env=self.environment(),
             start_new_session=True, preexec_fn=_die_with_parent,
         )
         log.close()
+        logger.info("engine %s: starting on %s (%s); log %s", self.name, self.url, self.device, self.log_path,
+                    extra=self._event("engine_starting", state=state.value, url=self.url, log=str(self.log_path)))
 
     async def _supervise(self) -> None:
         backoff_index = 0
@@ -190,7 +196,8 @@ class ManagedEngine:
                 self.started_in_s = time.monotonic() - started
                 self.state = EngineState.READY
                 self._ready.set()
-                logger.info("engine %s: ready in %.1f s", self.name, self.started_in_s)
+                logger.info("engine %s: ready in %.1f s", self.name, self.started_in_s,
+                            extra=self._event("engine_ready", ready_in_s=round(self.started_in_s, 1)))
                 backoff_index = 0
             assert self._process is not None
             code = await self._process.wait()
@@ -198,7 +205,8 @@ class ManagedEngine:
                 return
             delay = RESTART_BACKOFF_S[min(backoff_index, len(RESTART_BACKOFF_S) - 1)]
             backoff_index += 1
-            logger.warning("engine %s: exited with %s; restarting in %.0f s", self.name, code, delay)
+            logger.warning("engine %s: exited with %s; restarting in %.0f s", self.name, code, delay,
+                           extra=self._event("engine_exited", exit_code=code, restart_in_s=delay))
             self.state = EngineState.RESTARTING
             self._ready.clear()
             await asyncio.sleep(delay)
@@ -218,7 +226,8 @@ class ManagedEngine:
                 if await probe.healthy():
                     return True
                 await asyncio.sleep(POLL_INTERVAL_S)
-        logger.error("engine %s: not ready after %.0f s; killing it", self.name, self.settings.startup_timeout_s)
+        logger.error("engine %s: not ready after %.0f s; killing it", self.name, self.settings.startup_timeout_s,
+                     extra=self._event("engine_startup_timeout", timeout_s=self.settings.startup_timeout_s))
         self.state = EngineState.FAILED
         await self._terminate()
         return False

@@ -33,3 +33,34 @@ def test_a_gpu_engine_keeps_vllms_default_unless_told(tmp_path: Path, setting: b
     flags = [arg for arg in gpu.command() if "chunked-prefill" in arg]
     assert flags == ([flag] if flag else [])
     assert gpu.takes_per_request_seeds
+
+
+def flag_value(command: list[str], flag: str) -> str | None:
+    return command[command.index(flag) + 1] if flag in command else None
+
+
+def test_a_gpu_engine_gets_gpu_defaults_not_the_cpu_ones(tmp_path: Path) -> None:
+    command = engine(tmp_path, device="cuda").command()
+    assert flag_value(command, "--dtype") == "auto"
+    assert "--enforce-eager" not in command  # CUDA graphs
+    assert "--block-size" not in command  # vLLM's own, tuned for its GPU kernels
+
+
+def test_a_cpu_engine_gets_cpu_defaults(tmp_path: Path) -> None:
+    command = engine(tmp_path, device="cpu").command()
+    assert flag_value(command, "--dtype") == "float32"
+    assert "--enforce-eager" in command
+    assert flag_value(command, "--block-size") == "32"
+
+
+def test_explicit_engine_settings_win_over_the_device_defaults(tmp_path: Path) -> None:
+    command = engine(tmp_path, device="cuda", dtype="bfloat16", enforce_eager=True, block_size=32).command()
+    assert flag_value(command, "--dtype") == "bfloat16"
+    assert "--enforce-eager" in command and flag_value(command, "--block-size") == "32"
+
+
+def test_an_engine_listens_on_loopback_unless_told(tmp_path: Path) -> None:
+    assert flag_value(engine(tmp_path).command(), "--host") == "127.0.0.1"
+    exposed = engine(tmp_path, bind_host="0.0.0.0", port=8101)
+    assert flag_value(exposed.command(), "--host") == "0.0.0.0"
+    assert exposed.url == "http://127.0.0.1:8101"  # the gateway still reaches it locally
