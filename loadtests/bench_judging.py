@@ -3,6 +3,7 @@
     .venv/bin/python loadtests/bench_judging.py --quick        # CPU-sized, a few minutes, bundled model
     .venv/bin/python loadtests/bench_judging.py --external-engine http://gpu:8001 --model-path /models/x \\
         --served-name x --items 256 --pairs 0 --votes 4 --max-tokens 512   # a GPU engine you started
+    bash loadtests/gpu_bench.sh      # a GPU machine: Qwen3-8B-shaped dummy weights, 1k-token inputs
 
 Workload: `items` pointwise items × `votes`, and `pairs` pairs × `votes` × both orders, with the judge's grammar
 (so output lengths are bounded by `max_tokens`). Paths, each timed separately after a warm-up:
@@ -84,9 +85,14 @@ class Workload:
 
     def __init__(self, args: argparse.Namespace, template: ChatTemplate, served_name: str) -> None:
         rows = preference_rows(args.items + args.pairs)
-        self.items = [{"id": r["id"], "prompt": r["prompt"], "response": r["chosen"]} for r in rows[: args.items]]
-        self.pairs = [{"id": r["id"], "prompt": r["prompt"], "response_a": r["chosen"], "response_b": r["rejected"]}
-                      for r in rows[args.items:]]
+
+        def sized(text: str) -> str:
+            return padded(text, template, args.input_tokens) if args.input_tokens else text
+
+        self.items = [{"id": r["id"], "prompt": r["prompt"], "response": sized(r["chosen"])}
+                      for r in rows[: args.items]]
+        self.pairs = [{"id": r["id"], "prompt": r["prompt"], "response_a": sized(r["chosen"]),
+                       "response_b": sized(r["rejected"])} for r in rows[args.items:]]
         self.votes, self.max_tokens, self.served_name = args.votes, args.max_tokens, served_name
         self.template = template
         self.rubrics = RubricLibrary.load(ROOT / "rubrics").primary("chat")
@@ -107,6 +113,14 @@ class Workload:
         messages = PAIRWISE.build_messages("chat", self.rubrics, to_conversation(pair["prompt"]), first, second,
                                            self.template.special_tokens)
         return self.body(messages, PAIRWISE.output_regex(self.max_tokens), n)
+
+
+def padded(text: str, template: ChatTemplate, tokens: int) -> str:
+    """`text` repeated to exactly `tokens` tokens: a long response of realistic text, for GPU-sized inputs."""
+    ids: list[int] = []
+    while len(ids) < tokens:
+        ids += template.encode(text + "\n")
+    return template.decode(ids[:tokens])
 
 
 async def post_all(client: httpx.AsyncClient, url: str, bodies: list[dict[str, Any]]) -> int:
@@ -240,6 +254,12 @@ def main() -> None:
     parser.add_argument("--external-engine", help="Use this running vLLM server instead of a managed one.")
     parser.add_argument("--model-path", type=Path, help="Model directory (tokenizer) for --external-engine.")
     parser.add_argument("--served-name", help="The external engine's served model name.")
+    parser.add_argument("--input-tokens", type=int, default=0,
+                        help="Pad every response to this many tokens (0: the data's own lengths).")
+    parser.add_argument("--max-model-len", type=int, default=2048)
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="The managed engine's.")
+    parser.add_argument("--engine-arg", action="append", default=[],
+                        help="Extra vLLM argument for the managed engine, e.g. --engine-arg=--load-format=dummy.")
     args = parser.parse_args()
     if args.quick:
         args.items, args.pairs, args.votes, args.max_tokens, args.rounds = 8, 4, 4, 128, 2
@@ -250,10 +270,11 @@ def main() -> None:
         engines = [{"kind": "external", "url": engine, "served_model_name": served, "max_in_flight": 1024}]
     else:
         engine, served = f"http://127.0.0.1:{args.engine_port}", MODEL
-        engines = [{"kind": "managed", "port": args.engine_port, "max_in_flight": 1024}]
+        engines = [{"kind": "managed", "port": args.engine_port, "max_in_flight": 1024, "device": args.device,
+                    "extra_args": args.engine_arg}]
     work = Workload(args, ChatTemplate.from_directory(model_path), served)
     models = [{"name": MODEL, "version": "bench", "model_path": str(model_path), "engines": engines,
-               "max_queued_requests": 100_000}]
+               "max_queued_requests": 100_000, "max_model_len": args.max_model_len}]
     with LocalGateway(models, workdir=ROOT, port=args.port) as gateway:
         asyncio.run(raw(work, engine))  # warm-up: every path now finds the same prefixes cached
         runs = measure(work, engine, gateway, args.rounds)
