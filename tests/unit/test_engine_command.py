@@ -1,12 +1,18 @@
-"""The managed engine's vLLM command line: chunked prefill and per-request seeds (no engine is started)."""
+"""The managed engine's vLLM command line (device defaults, chunked prefill, seeds, bind address) and its lifecycle
+log lines (a stand-in process; no vLLM is started)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import sys
 from pathlib import Path
 
 import pytest
 
 from service.engine.supervisor import ManagedEngine
+from service.logs import JsonFormatter
 from service.settings import ManagedEngineSettings
 
 
@@ -64,3 +70,24 @@ def test_an_engine_listens_on_loopback_unless_told(tmp_path: Path) -> None:
     exposed = engine(tmp_path, bind_host="0.0.0.0", port=8101)
     assert flag_value(exposed.command(), "--host") == "0.0.0.0"
     assert exposed.url == "http://127.0.0.1:8101"  # the gateway still reaches it locally
+
+
+async def test_engine_lifecycle_events_are_structured_log_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A process that exits at once: its start and its exit are JSON lines with the event, engine and pid."""
+    dying = engine(tmp_path, device="cpu", startup_timeout_s=30)
+    monkeypatch.setattr(dying, "command", lambda: [sys.executable, "-c", "raise SystemExit(3)"])
+    with caplog.at_level(logging.INFO, logger="service.engine.supervisor"):
+        await dying.start()
+        for _ in range(100):
+            if any(getattr(r, "event", None) == "engine_exited" for r in caplog.records):
+                break
+            await asyncio.sleep(0.05)
+        await dying.stop()
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if hasattr(r, "event")]
+    started, exited = lines[0], next(line for line in lines if line["event"] == "engine_exited")
+    assert (started["event"], started["engine"], started["device"], started["state"]) == (
+        "engine_starting", "judge/0", "cpu", "starting")
+    assert isinstance(started["pid"], int)
+    assert (exited["exit_code"], exited["restarts"]) == (3, 0) and exited["level"] == "warning"
