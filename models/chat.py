@@ -80,6 +80,11 @@ class ChatTemplate:
     def encode(self, text: str) -> list[int]:
         return list(self._tokenizer.encode(text, add_special_tokens=False))
 
+    def encode_literal(self, text: str) -> list[int]:
+        """Token ids of `text` as plain text: a special token's string in it stays characters, never a control
+        token (for text the judge wrote, fed back to it)."""
+        return list(self._tokenizer.encode(text, add_special_tokens=False, split_special_tokens=True))
+
     def decode(self, token_ids: Sequence[int]) -> str:
         return str(self._tokenizer.decode(list(token_ids)))
 

@@ -135,6 +135,11 @@ class Metrics:
             "genrm_pointwise_vote_spread", "Spread (standard deviation) of the votes behind each pointwise item.",
             ["model", "version", "task"], buckets=SPREAD_BUCKETS, registry=r,
         )
+        self.forced_endings = Counter(
+            "genrm_forced_endings_total", "Judgments that ran out of budget and got a forced ending (closing tags, "
+            "missing sections, the answer), by whether it then parsed (verdict|parse_failure).",
+            ["model", "version", "format", "result"], registry=r,
+        )
         self.length_budget_hits = Counter(
             "genrm_length_budget_hits_total", "Judge completions stopped by the token budget (finish_reason "
             "length); divide by genrm_judgments_total for the share.", ["model", "version", "format"], registry=r,
@@ -154,6 +159,8 @@ class Metrics:
             self.engine_requests.labels(name, outcome)
         for format_name in formats:
             self.length_budget_hits.labels(name, version, format_name)
+            for result in ("verdict", "parse_failure"):
+                self.forced_endings.labels(name, version, format_name, result)
             for judged in ("ok", "parse_failure"):
                 self.judgments.labels(name, format_name, judged)
             for category in failure_categories:

@@ -149,7 +149,9 @@ class JudgmentOut(BaseModel):
     winner: Literal["A", "B"] | None = Field(default=None, description="Mapped back to the request's labels.")
     failure: str | None = Field(default=None, description="Parse-failure category when not a verdict.")
     failure_detail: str | None = None
-    finish_reason: str | None = None
+    finish_reason: str | None = Field(default=None, description="Of the judgment's last engine request.")
+    forced: bool = Field(default=False, description="It ran out of budget and its ending (closing tags, missing "
+                         "sections, the answer) was forced; `text` is the whole judgment.")
 
 
 class ItemOut(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, TypeVar
 
-from models.formats.sections import ParseFailure
+from models.formats.sections import ForcedEnding, ParseFailure
 
 VerdictT_co = TypeVar("VerdictT_co", covariant=True)
 
@@ -16,5 +16,11 @@ class JudgeFormat(Protocol[VerdictT_co]):
     def minimum_max_tokens(self) -> int: ...
 
     def output_regex(self, max_tokens: int) -> str: ...
+
+    def ending_tokens(self) -> int: ...
+
+    def reasoning_tokens(self, max_tokens: int) -> int: ...
+
+    def forced_ending(self, partial: str) -> ForcedEnding | None: ...
 
     def parse(self, completion: str) -> VerdictT_co | ParseFailure: ...

@@ -31,6 +31,7 @@ Do this:
 inside <generate_rubrics></generate_rubrics>. The primary rubrics weigh more than yours.
 3. Briefly compare the two responses under each rubric, inside <eval></eval>.
 4. Name the better response, A or B, inside <answer></answer>.
+Write sections 1 to 3 in the language of the conversation.
 
 Answer exactly in this form and write nothing else:
 <think>...</think>

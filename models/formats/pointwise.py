@@ -29,6 +29,7 @@ Do this:
 inside <generate_rubrics></generate_rubrics>. The primary rubrics weigh more in the final score than yours.
 3. Briefly say how each rubric applies to the response, inside <eval></eval>.
 4. Give the final score, a number from 0 to 10, inside <answer></answer>.
+Write sections 1 to 3 in the language of the conversation.
 
 Answer exactly in this form and write nothing else:
 <think>...</think>

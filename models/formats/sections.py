@@ -2,10 +2,13 @@
 
 Two halves of one contract:
 
-* `section_regex` builds the grammar the engine is constrained with. Every free-text section is limited to
-  printable ASCII without `<`, so the judge cannot open or close a tag inside a section, and each section's
-  length is budgeted from `max_tokens` so that `<answer>` always fits. The budget is worst-case: one token per
-  character (a byte-level BPE token holds at least one byte and these characters are one byte each).
+* The grammar the engine is constrained with, in two steps (budget forcing). `section_regex` lets the judge
+  reason freely: any Unicode, any length, `<` included, so long as no section contains one of the judge's own
+  tags (`<think>`, `</eval>`, ...): the structure cannot be forged or broken from inside a section. The judge
+  may write until `max_tokens - ending_tokens()`. A judgment that stops there (finish reason `length`) gets a
+  short continuation, constrained by `forced_ending`: close the open section, write each missing section in a
+  few characters, then `<answer>`. `ending_tokens` is a true upper bound on that continuation (at most one token
+  per UTF-8 byte, for byte-level and byte-fallback tokenizers alike), so the verdict always fits the budget.
 * `parse_sections` reads a completion strictly: each section exactly once, in order, nothing but whitespace
   between or around them. Anything else is a named `ParseFailure`, never a silent default.
 """
@@ -13,21 +16,21 @@ Two halves of one contract:
 from __future__ import annotations
 
 import enum
-import math
 import re
 from dataclasses import dataclass
+from functools import cache
 
 FREE_TEXT_SECTIONS: tuple[str, ...] = ("think", "generate_rubrics", "eval")
 ANSWER_SECTION = "answer"
 ALL_SECTIONS: tuple[str, ...] = (*FREE_TEXT_SECTIONS, ANSWER_SECTION)
-
-# Share of the free-text budget each section gets; the rest of max_tokens is tags and the answer.
-SECTION_SHARES: dict[str, float] = {"think": 0.4, "generate_rubrics": 0.25, "eval": 0.35}
-MIN_SECTION_CHARS = 8
 SECTION_SEPARATOR = "\n"
-# Printable ASCII except `<`, plus newline and tab; a section starts with a visible character so it is never blank.
-SECTION_FIRST_CHAR_CLASS = r"[!-;=-~]"
-SECTION_CHAR_CLASS = r"[\n\t -;=-~]"
+# A section starts with a visible character (never blank), and that character is not `<`.
+SECTION_FIRST_CHAR_CLASS = r"[^< \t\n\r]"
+# A section the forced ending has to write from nothing: a few visible ASCII characters ("n/a", "ok.").
+FORCED_SECTION_CLASS = r"[!-;=-~]"
+FORCED_SECTION_CHARS = 4
+# The least reasoning a budget must leave, beyond the forced ending's reserve.
+MIN_REASONING_TOKENS = 16
 END_OF_SEQUENCE_TOKENS = 1
 
 
@@ -46,47 +49,102 @@ class ParseFailure:
 
 
 @dataclass(frozen=True)
-class SectionBudget:
-    """Characters allowed in each free-text section for a given `max_tokens`."""
+class ForcedEnding:
+    """How to finish a judgment cut off by its budget: keep `kept` (the text up to a clean point), then let the
+    judge write a continuation that matches `regex`. `kept + continuation` parses."""
 
-    chars: dict[str, int]
-
-    @classmethod
-    def for_max_tokens(cls, max_tokens: int, answer_pattern_chars: int) -> SectionBudget:
-        free = max_tokens - fixed_overhead_tokens(answer_pattern_chars)
-        minimum = minimum_free_chars()
-        if free < minimum:
-            raise ValueError(
-                f"max_tokens={max_tokens} leaves {free} tokens for the judge's reasoning; the format needs at "
-                f"least {minimum}. Raise max_tokens to {minimum_max_tokens(answer_pattern_chars)} or more."
-            )
-        return cls({name: int(free * SECTION_SHARES[name]) for name in FREE_TEXT_SECTIONS})
+    kept: str
+    regex: str
 
 
-def fixed_overhead_tokens(answer_pattern_chars: int) -> int:
-    """Worst-case tokens for everything but the free text: tags, separators, the answer and end-of-sequence."""
+def _reserved_words() -> list[str]:
+    """What may never follow a `<` inside a section: the rest of each of the judge's tags."""
+    return [f"{slash}{name}>" for name in ALL_SECTIONS for slash in ("", "/")]
+
+
+def _trie(words: list[str]) -> dict[str, dict]:  # type: ignore[type-arg]
+    root: dict[str, dict] = {}  # type: ignore[type-arg]
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+    return root
+
+
+def _class_excluding(chars: str) -> str:
+    return "[^" + "".join(re.escape(char) for char in sorted(set(chars))) + "]"
+
+
+def _departing(node: dict[str, dict]) -> str:  # type: ignore[type-arg]
+    """After `<` and a proper prefix of a tag: a character that leaves every tag, or one more step of one."""
+    steps = [re.escape(char) + _departing(child) for char, child in sorted(node.items()) if child]
+    return "(?:" + "|".join([_class_excluding("<" + "".join(node)), *steps]) + ")"
+
+
+def _dangling(node: dict[str, dict]) -> str:  # type: ignore[type-arg]
+    """A proper prefix of a tag and nothing after it (allowed only right before another `<` or the end)."""
+    steps = [re.escape(char) + _dangling(child) for char, child in sorted(node.items()) if child]
+    return "(?:" + "|".join(steps) + ")?" if steps else ""
+
+
+@cache
+def free_text_regex() -> str:
+    """Any text without a reserved tag in it. Written without lookahead (vLLM's regex engines have none): a `<`
+    is followed by a character that cannot continue a tag, or by part of a tag and then another `<`."""
+    trie = _trie(_reserved_words())
+    departing, dangling = "<" + _departing(trie), "<" + _dangling(trie)
+    return f"(?:[^<]|(?:{dangling})*{departing})*(?:{dangling})*"
+
+
+def section_regex(answer_regex: str) -> str:
+    """The full-completion regex: three free-text sections of any length, then the answer."""
+    parts = [f"<{name}>{SECTION_FIRST_CHAR_CLASS}{free_text_regex()}</{name}>" for name in FREE_TEXT_SECTIONS]
+    parts.append(f"<{ANSWER_SECTION}>{answer_regex}</{ANSWER_SECTION}>")
+    return _separator_regex().join(parts)
+
+
+def _separator_regex() -> str:
+    return SECTION_SEPARATOR.encode("unicode_escape").decode()
+
+
+def ending_tokens(answer_pattern_chars: int) -> int:
+    """An upper bound on the forced ending from its worst state (no section written yet): every tag and
+    separator, a minimal text per section, the answer, end of sequence. All ASCII: one byte, one token at most."""
     tags = sum(len(f"<{name}></{name}>") for name in ALL_SECTIONS)
     separators = len(SECTION_SEPARATOR) * (len(ALL_SECTIONS) - 1)
-    return tags + separators + answer_pattern_chars + END_OF_SEQUENCE_TOKENS
-
-
-def minimum_free_chars() -> int:
-    """The smallest free-text budget that still gives every section `MIN_SECTION_CHARS`."""
-    return max(math.ceil(MIN_SECTION_CHARS / share) for share in SECTION_SHARES.values())
+    minimal_sections = FORCED_SECTION_CHARS * len(FREE_TEXT_SECTIONS)
+    return tags + separators + minimal_sections + answer_pattern_chars + END_OF_SEQUENCE_TOKENS
 
 
 def minimum_max_tokens(answer_pattern_chars: int) -> int:
-    return fixed_overhead_tokens(answer_pattern_chars) + minimum_free_chars()
+    return ending_tokens(answer_pattern_chars) + MIN_REASONING_TOKENS
 
 
-def section_regex(budget: SectionBudget, answer_regex: str) -> str:
-    """The full-completion regex: three bounded free-text sections, then the answer."""
-    parts = [
-        f"<{name}>{SECTION_FIRST_CHAR_CLASS}{SECTION_CHAR_CLASS}{{0,{budget.chars[name] - 1}}}</{name}>"
-        for name in FREE_TEXT_SECTIONS
-    ]
+def forced_ending(partial: str, answer_regex: str) -> ForcedEnding | None:
+    """The ending of a completion that stopped early, from where it stopped; None when it cannot be finished
+    (its tags so far are out of order, or it is already complete)."""
+    tags = list(_TAG.finditer(partial))
+    seen = [(m.group(1) == "/", m.group(2)) for m in tags]
+    expected = [(closing, name) for name in ALL_SECTIONS for closing in (False, True)]
+    if seen != expected[: len(seen)] or len(seen) == len(expected):
+        return None
+    inside = len(seen) % 2 == 1
+    if inside and seen[-1][1] == ANSWER_SECTION:  # cut inside the answer: write the answer again
+        tags, inside = tags[:-1], False
+    if inside:
+        open_section = FREE_TEXT_SECTIONS.index(seen[-1][1])
+        rest = f"</{FREE_TEXT_SECTIONS[open_section]}>" + _minimal_sections(open_section + 1, answer_regex, True)
+        return ForcedEnding(partial, rest)
+    done = len(tags) // 2
+    kept = partial[: tags[-1].end()] if tags else ""
+    return ForcedEnding(kept, _minimal_sections(done, answer_regex, bool(tags)))
+
+
+def _minimal_sections(first: int, answer_regex: str, after_a_section: bool) -> str:
+    minimal = f"{FORCED_SECTION_CLASS}{{1,{FORCED_SECTION_CHARS}}}"
+    parts = [f"<{name}>{minimal}</{name}>" for name in FREE_TEXT_SECTIONS[first:]]
     parts.append(f"<{ANSWER_SECTION}>{answer_regex}</{ANSWER_SECTION}>")
-    return SECTION_SEPARATOR.encode("unicode_escape").decode().join(parts)
+    return (_separator_regex() if after_a_section else "") + _separator_regex().join(parts)
 
 
 @dataclass(frozen=True)
@@ -100,8 +158,28 @@ class SectionedFormat:
     def minimum_max_tokens(self) -> int:
         return minimum_max_tokens(self.answer_max_chars)
 
+    def ending_tokens(self) -> int:
+        """Tokens held back from the judge's reasoning for a forced ending."""
+        return ending_tokens(self.answer_max_chars)
+
+    def reasoning_tokens(self, max_tokens: int) -> int:
+        """What the judge may write freely within `max_tokens`, the forced ending's reserve kept back."""
+        minimum = self.minimum_max_tokens()
+        if max_tokens < minimum:
+            raise ValueError(
+                f"max_tokens={max_tokens} leaves {max_tokens - self.ending_tokens()} tokens for the judge's "
+                f"reasoning; the format needs at least {MIN_REASONING_TOKENS}. Raise max_tokens to {minimum} or "
+                "more."
+            )
+        return max_tokens - self.ending_tokens()
+
     def output_regex(self, max_tokens: int) -> str:
-        return section_regex(SectionBudget.for_max_tokens(max_tokens, self.answer_max_chars), self.answer_regex)
+        """The grammar of a whole judgment within `max_tokens` (checked: the forced ending must fit)."""
+        self.reasoning_tokens(max_tokens)
+        return section_regex(self.answer_regex)
+
+    def forced_ending(self, partial: str) -> ForcedEnding | None:
+        return forced_ending(partial, self.answer_regex)
 
 
 _TAG = re.compile(r"<(/?)(" + "|".join(ALL_SECTIONS) + r")>")

@@ -184,7 +184,7 @@ def compare_settings(body: CompareRequest) -> CompareSettings:
 def _judgment_out(judgment: Judgment) -> JudgmentOut:
     return JudgmentOut(text=judgment.text, order=judgment.order, score=judgment.score, winner=judgment.winner,
                        failure=judgment.failure, failure_detail=judgment.failure_detail,
-                       finish_reason=judgment.finish_reason)
+                       finish_reason=judgment.finish_reason, forced=judgment.forced)
 
 
 def _common_out(outcome: ItemOutcome) -> dict[str, object]:

@@ -96,6 +96,6 @@ def _tally_item(item_id: str, votes: OrderedVotes, swapped: bool, include_judgme
 def _judgment(order: Order, vote: Vote[PairwiseVerdict]) -> Judgment:
     if isinstance(vote.outcome, ParseFailure):
         return Judgment(text=vote.text, finish_reason=vote.finish_reason, order=order,
-                        failure=vote.outcome.category.value, failure_detail=vote.outcome.detail)
+                        failure=vote.outcome.category.value, failure_detail=vote.outcome.detail, forced=vote.forced)
     winner = to_original_label(order, vote.outcome.winner)
-    return Judgment(text=vote.text, finish_reason=vote.finish_reason, order=order, winner=winner)
+    return Judgment(text=vote.text, finish_reason=vote.finish_reason, order=order, winner=winner, forced=vote.forced)

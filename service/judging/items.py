@@ -67,6 +67,7 @@ class Judgment:
     winner: Label | None = None
     failure: str | None = None
     failure_detail: str | None = None
+    forced: bool = False
 
 
 @dataclass(frozen=True)

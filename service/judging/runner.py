@@ -7,6 +7,7 @@ Every engine answer's tokens go to the request's `UsageMeter` and to the metrics
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,9 +16,10 @@ from typing import Any, Generic, TypeVar
 from models.chat import ChatMessage
 from models.formats.judge_format import JudgeFormat
 from models.formats.sections import ParseFailure
-from service.engine.requests import GenerationRequest
+from service.engine.requests import GenerationRequest, GenerationResult, Sample
 from service.errors import EngineTimeout, UpstreamError
 from service.judging.context import ItemFailure, JudgingContext
+from service.judging.forcing import finish_cut_off
 from service.metrics import Metrics
 
 VerdictT = TypeVar("VerdictT")
@@ -28,6 +30,7 @@ class Vote(Generic[VerdictT]):
     text: str
     outcome: VerdictT | ParseFailure
     finish_reason: str | None
+    forced: bool = False
 
 
 def failure_counts(votes: Sequence[Vote[Any]]) -> dict[str, int]:
@@ -69,30 +72,45 @@ class JudgmentRunner:
         return PreparedPrompt(judge_format, prompt_ids, regex, affinity_key)
 
     async def draw(self, context: JudgingContext, prompt: PreparedPrompt[VerdictT], n: int) -> list[Vote[VerdictT]]:
-        """`n` votes on `prompt`: one engine request, so the samples share the prompt's prefix."""
-        model = context.model
-        request = GenerationRequest(prompt.prompt_ids, n, context.sampling, prompt.regex, prompt.affinity_key)
+        """`n` votes on `prompt`: one engine request, so the samples share the prompt's prefix. The judge writes
+        within `max_tokens` less the forced ending's reserve; a sample cut off there gets its forced ending."""
+        model, judge_format = context.model, prompt.judge_format
+        reasoning = dataclasses.replace(context.sampling,
+                                        max_tokens=judge_format.reasoning_tokens(context.sampling.max_tokens))
+        request = GenerationRequest(prompt.prompt_ids, n, reasoning, prompt.regex, prompt.affinity_key)
         try:
             result = await model.engine.generate(request)
+            self._count_engine_answer(context, result, len(result.samples))
+            drawn = await finish_cut_off(
+                context, judge_format, prompt.prompt_ids, result.samples, prompt.affinity_key,
+                lambda ending: self._count_engine_answer(context, ending, 0),
+            )
         except EngineTimeout as error:
             self._metrics.engine_requests.labels(model.name, "timeout").inc()
             raise ItemFailure("timeout", error.message) from error
         except UpstreamError as error:
             self._metrics.engine_requests.labels(model.name, "error").inc()
             raise ItemFailure("engine_error", error.message) from error
-        self._metrics.engine_requests.labels(model.name, "ok").inc()
-        self._metrics.tokens.labels(model.name, "prompt").inc(result.prompt_tokens)
-        self._metrics.tokens.labels(model.name, "completion").inc(result.completion_tokens)
-        context.usage.add(result.prompt_tokens, result.completion_tokens, len(result.samples))
-        judge_format = prompt.judge_format
-        votes = [Vote(s.text, judge_format.parse(s.text), s.finish_reason) for s in result.samples]
-        self._count(model.name, model.version, judge_format.name, votes)
+        votes = [Vote(d.text, judge_format.parse(d.text), d.finish_reason, d.forced) for d in drawn]
+        self._count(model.name, model.version, judge_format.name, votes, result.samples)
         return votes
 
-    def _count(self, model: str, version: str, format_name: str, votes: Sequence[Vote[VerdictT]]) -> None:
-        for vote in votes:
-            if vote.finish_reason == "length":
+    def _count_engine_answer(self, context: JudgingContext, result: GenerationResult, votes: int) -> None:
+        """Every engine answer, first draws and forced endings alike; only first draws are votes."""
+        name = context.model.name
+        self._metrics.engine_requests.labels(name, "ok").inc()
+        self._metrics.tokens.labels(name, "prompt").inc(result.prompt_tokens)
+        self._metrics.tokens.labels(name, "completion").inc(result.completion_tokens)
+        context.usage.add(result.prompt_tokens, result.completion_tokens, votes)
+
+    def _count(self, model: str, version: str, format_name: str, votes: Sequence[Vote[VerdictT]],
+               first_answers: Sequence[Sample]) -> None:
+        for vote, first in zip(votes, first_answers, strict=True):
+            if first.finish_reason == "length":
                 self._metrics.length_budget_hits.labels(model, version, format_name).inc()
+            if vote.forced:
+                result = "parse_failure" if isinstance(vote.outcome, ParseFailure) else "verdict"
+                self._metrics.forced_endings.labels(model, version, format_name, result).inc()
             if isinstance(vote.outcome, ParseFailure):
                 self._metrics.judgments.labels(model, format_name, "parse_failure").inc()
                 self._metrics.parse_failures.labels(model, format_name, vote.outcome.category.value).inc()

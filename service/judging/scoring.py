@@ -82,5 +82,5 @@ def _aggregate_item(
 def _judgment(vote: Vote[PointwiseVerdict]) -> Judgment:
     if isinstance(vote.outcome, ParseFailure):
         return Judgment(text=vote.text, finish_reason=vote.finish_reason, failure=vote.outcome.category.value,
-                        failure_detail=vote.outcome.detail)
-    return Judgment(text=vote.text, finish_reason=vote.finish_reason, score=vote.outcome.score)
+                        failure_detail=vote.outcome.detail, forced=vote.forced)
+    return Judgment(text=vote.text, finish_reason=vote.finish_reason, score=vote.outcome.score, forced=vote.forced)

@@ -1,8 +1,8 @@
-"""The section grammar (`section_regex`, `SectionBudget`) and the strict parser (`parse_sections`)."""
+"""The section grammar (free reasoning, then a forced ending within the budget) and the strict parser."""
 
 from __future__ import annotations
 
-import math
+import random
 import re
 
 import pytest
@@ -10,12 +10,14 @@ import pytest
 from models.formats import PAIRWISE, POINTWISE
 from models.formats.sections import (
     ALL_SECTIONS,
+    FORCED_SECTION_CHARS,
     FREE_TEXT_SECTIONS,
-    MIN_SECTION_CHARS,
-    SECTION_SHARES,
+    MIN_REASONING_TOKENS,
     FormatFailure,
     ParseFailure,
-    SectionBudget,
+    ending_tokens,
+    forced_ending,
+    free_text_regex,
     minimum_max_tokens,
     parse_sections,
 )
@@ -183,73 +185,85 @@ def test_text_after_answer_is_misordered() -> None:
     assert "after </answer>" in result.detail
 
 
-# --- SectionBudget -----------------------------------------------------------------------------------------
+# --- The budget: free reasoning, a reserve for the forced ending ------------------------------------------
 
 TAG_CHARS = sum(len(f"<{name}></{name}>") for name in ALL_SECTIONS)
 SEPARATOR_CHARS = len(ALL_SECTIONS) - 1
 EOS = 1
 FORMATS = [(POINTWISE, "10.0"), (PAIRWISE, "A")]
+RESERVED_TAGS = [f"<{slash}{name}>" for name in ALL_SECTIONS for slash in ("", "/")]
 
 
 @pytest.mark.parametrize("judge", [POINTWISE, PAIRWISE], ids=lambda f: f.name)
 def test_budget_below_minimum_raises_naming_the_minimum(judge: object) -> None:
-    answer_chars = judge.answer_max_chars  # type: ignore[attr-defined]
-    minimum = minimum_max_tokens(answer_chars)
-    assert judge.minimum_max_tokens() == minimum  # type: ignore[attr-defined]
-    SectionBudget.for_max_tokens(minimum, answer_chars)  # the minimum itself works
+    minimum = judge.minimum_max_tokens()  # type: ignore[attr-defined]
+    assert minimum == minimum_max_tokens(judge.answer_max_chars)  # type: ignore[attr-defined]
+    assert judge.reasoning_tokens(minimum) == MIN_REASONING_TOKENS  # type: ignore[attr-defined]
     for too_small in (minimum - 1, minimum // 2, 1, 0):
         with pytest.raises(ValueError, match=rf"max_tokens={too_small}\b") as caught:
-            SectionBudget.for_max_tokens(too_small, answer_chars)
+            judge.output_regex(too_small)  # type: ignore[attr-defined]
         assert str(minimum) in str(caught.value)
 
 
-def test_minimum_is_overhead_plus_the_smallest_budget_giving_every_section_its_floor() -> None:
-    smallest_share = min(SECTION_SHARES.values())
-    free = math.ceil(MIN_SECTION_CHARS / smallest_share)
-    assert minimum_max_tokens(4) == TAG_CHARS + SEPARATOR_CHARS + 4 + EOS + free
+def test_the_reserve_is_every_tag_a_minimal_text_per_section_and_the_answer() -> None:
+    sections = FORCED_SECTION_CHARS * len(FREE_TEXT_SECTIONS)
+    assert ending_tokens(4) == TAG_CHARS + SEPARATOR_CHARS + sections + 4 + EOS
 
 
-def test_every_section_gets_at_least_min_section_chars() -> None:
-    budget = SectionBudget.for_max_tokens(minimum_max_tokens(4), 4)
-    assert all(chars >= MIN_SECTION_CHARS for chars in budget.chars.values()), budget.chars
-
-
-def worst_case_tokens(budget: SectionBudget, answer_chars: int) -> int:
-    return TAG_CHARS + SEPARATOR_CHARS + sum(budget.chars.values()) + answer_chars + EOS
-
-
-def maximal_completion(budget: SectionBudget, answer: str) -> str:
-    parts = [f"<{name}>{'x' * budget.chars[name]}</{name}>" for name in FREE_TEXT_SECTIONS]
-    return "\n".join([*parts, f"<answer>{answer}</answer>"])
-
-
-MAX_TOKENS = [122, 123, 127, 128, 200, 256, 333, 512, 1000, 1024, 4096, 32768]
+MAX_TOKENS = [118, 119, 128, 200, 256, 512, 1024, 4096, 32768]
 
 
 @pytest.mark.parametrize("max_tokens", MAX_TOKENS)
 @pytest.mark.parametrize(("judge", "longest_answer"), FORMATS, ids=["pointwise", "pairwise"])
-def test_worst_case_completion_fits_max_tokens(judge: object, longest_answer: str, max_tokens: int) -> None:
-    answer_chars = judge.answer_max_chars  # type: ignore[attr-defined]
-    assert len(longest_answer) == answer_chars
-    budget = SectionBudget.for_max_tokens(max_tokens, answer_chars)
-    assert set(budget.chars) == set(FREE_TEXT_SECTIONS)
-    assert all(chars >= 1 for chars in budget.chars.values())
-    assert worst_case_tokens(budget, answer_chars) <= max_tokens
-
-    regex = re.compile(judge.output_regex(max_tokens))  # type: ignore[attr-defined]
-    longest = maximal_completion(budget, longest_answer)
-    assert regex.fullmatch(longest), "a completion filled to every section's budget must match"
-    assert len(longest) + EOS == worst_case_tokens(budget, answer_chars) <= max_tokens
-    for name in FREE_TEXT_SECTIONS:
-        grown = longest.replace(f"</{name}>", f"x</{name}>")
-        assert regex.fullmatch(grown) is None, f"one char more in <{name}> must not match"
+def test_the_reasoning_is_the_budget_less_only_the_reserve(judge: object, longest_answer: str,
+                                                          max_tokens: int) -> None:
+    reasoning = judge.reasoning_tokens(max_tokens)  # type: ignore[attr-defined]
+    assert reasoning + judge.ending_tokens() == max_tokens  # type: ignore[attr-defined]
+    assert reasoning >= max_tokens - 110  # the old grammar allowed ~a quarter of max_tokens in real tokens
 
 
-@pytest.mark.parametrize("max_tokens", MAX_TOKENS)
-def test_budget_uses_the_free_tokens_without_overspending(max_tokens: int) -> None:
-    budget = SectionBudget.for_max_tokens(max_tokens, 4)
-    free = max_tokens - (TAG_CHARS + SEPARATOR_CHARS + 4 + EOS)
-    assert free - len(FREE_TEXT_SECTIONS) < sum(budget.chars.values()) <= free
+def longest_forced_ending(judge: object, partial: str, answer: str) -> str:
+    """The longest text the forced-ending regex admits from `partial`'s state, built by hand."""
+    ending = judge.forced_ending(partial)  # type: ignore[attr-defined]
+    assert ending is not None
+    text = ending.regex.replace(r"[!-;=-~]{1,4}", "x" * FORCED_SECTION_CHARS).replace("\\n", "\n")
+    text = re.sub(r"<answer>.*</answer>", f"<answer>{answer}</answer>", text)
+    assert re.fullmatch(ending.regex, text), text
+    return text
+
+
+@pytest.mark.parametrize(("judge", "longest_answer"), FORMATS, ids=["pointwise", "pairwise"])
+@pytest.mark.parametrize("partial", [
+    "", "<thi", "<think>Step one, then", "<think>a</think>", "<think>a</think>\n<generate_rub",
+    "<think>a</think>\n<generate_rubrics>r</generate_rubrics>\n<eval>e is", "<think>a</think>\n<generate_rubrics>"
+    "r</generate_rubrics>\n<eval>e</eval>\n<answer>1",
+])
+def test_every_forced_ending_fits_the_reserve_and_parses(judge: object, longest_answer: str, partial: str) -> None:
+    ending = judge.forced_ending(partial)  # type: ignore[attr-defined]
+    assert ending is not None and partial.startswith(ending.kept)
+    tail = longest_forced_ending(judge, partial, longest_answer)
+    assert len(tail.encode()) + EOS <= judge.ending_tokens()  # type: ignore[attr-defined]
+    verdict = judge.parse(ending.kept + tail)  # type: ignore[attr-defined]
+    assert not isinstance(verdict, ParseFailure), (ending.kept + tail, verdict)
+
+
+def test_a_judgment_cut_inside_a_section_keeps_all_it_wrote() -> None:
+    partial = "<think>Le premier r\u00e9sum\u00e9 est meilleur car a<b et"
+    ending = POINTWISE.forced_ending(partial)
+    assert ending is not None and ending.kept == partial
+    assert ending.regex.startswith("</think>")
+
+
+def test_a_judgment_cut_inside_the_answer_writes_the_answer_again() -> None:
+    partial = "<think>t</think>\n<generate_rubrics>r</generate_rubrics>\n<eval>e</eval>\n<answer>1"
+    ending = POINTWISE.forced_ending(partial)
+    assert ending is not None and ending.kept.endswith("</eval>")
+    assert ending.regex.startswith("\\n<answer>")
+
+
+@pytest.mark.parametrize("partial", [VALID, "<eval>first</eval>", "<think>a</think><think>b", "</think>"])
+def test_no_forced_ending_for_a_complete_or_misordered_judgment(partial: str) -> None:
+    assert POINTWISE.forced_ending(partial) is None
 
 
 @pytest.mark.parametrize("answer", ["0", "7", "7.5", "10", "10.0", "9.9"])
@@ -273,19 +287,38 @@ def test_pairwise_regex_rejects_other_labels(answer: str) -> None:
     assert re.fullmatch(PAIRWISE.output_regex(256), completion(answer=answer)) is None
 
 
-def test_regex_accepts_printable_text_newlines_and_tabs() -> None:
-    text = completion(think="Step 1: a > b; {x} [y] ~`!@#$%^&*()_+-=|\\/?'\",.\n\tdone")
-    assert re.fullmatch(POINTWISE.output_regex(512), text)
+@pytest.mark.parametrize("section_text", [
+    "Step 1: a > b; {x} [y] ~`!@#$%^&*()_+-=|\\/?'\",.\n\tdone",
+    "\u7b2c\u4e00\u7bc7\u6587\u7ae0\u66f4\u597d\uff0c\u56e0\u4e3a\u5b83\u66f4\u751f\u52a8\u3002",  # Chinese
+    "caf\u00e9, na\u00efve, \u2200x \u2208 S: x \u2264 y, emoji \U0001f600",
+    "if a < b and b <= c: return [x for x in xs if x<y]",
+    "HTML: <div><b>bold</b></div> and <thinking> and </evaluation> and <a href='x'>",
+    "a < </thi <think <answe",
+])
+def test_any_text_is_allowed_in_a_section_but_the_judge_s_own_tags(section_text: str) -> None:
+    regex = POINTWISE.output_regex(512)
+    for name in ("think", "rubrics", "evaluation"):
+        text = completion(**{name: section_text})  # type: ignore[arg-type]
+        assert re.fullmatch(regex, text), (name, section_text)
+        assert not isinstance(POINTWISE.parse(text), ParseFailure)
 
 
-@pytest.mark.parametrize(
-    "section_text",
-    ["a<b", "<", "x</think>", "ok <answer>10</answer>"],
-)
-def test_regex_rejects_angle_bracket_inside_a_section(section_text: str) -> None:
+@pytest.mark.parametrize("section_text", ["x</think>", "ok <answer>10</answer>", "<eval>", "a </generate_rubrics>"])
+def test_a_section_cannot_open_or_close_a_tag(section_text: str) -> None:
     regex = POINTWISE.output_regex(512)
     for name in ("think", "rubrics", "evaluation"):
         assert re.fullmatch(regex, completion(**{name: section_text})) is None  # type: ignore[arg-type]
+
+
+def test_free_text_excludes_exactly_the_reserved_tags() -> None:
+    """Random strings over tag fragments: the regex admits one exactly when no reserved tag occurs in it."""
+    free = re.compile(free_text_regex())
+    pieces = ["<", "/", ">", "t", "th", "think", "eval", "ev", "answer", "generate_rubrics", "gen", "a", " ", "\u4e2d"]
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        has_tag = any(tag in text for tag in RESERVED_TAGS)
+        assert bool(free.fullmatch(text)) is not has_tag, text
 
 
 @pytest.mark.parametrize("section_text", ["", " ", " text", "\ntext", "\ttext", "\n"])
@@ -295,21 +328,8 @@ def test_regex_rejects_blank_or_whitespace_first_section(section_text: str) -> N
         assert re.fullmatch(regex, completion(**{name: section_text})) is None  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("section_text", ["caf\u00e9", "\u2039answer>", "emoji \U0001f600", "nul\x00"])
-def test_regex_rejects_non_ascii_and_control_chars(section_text: str) -> None:
-    assert re.fullmatch(POINTWISE.output_regex(512), completion(think=section_text)) is None
-
-
 def test_regex_requires_the_separator_between_sections() -> None:
     regex = POINTWISE.output_regex(512)
     assert re.fullmatch(regex, completion(sep="\n"))
     assert re.fullmatch(regex, completion(sep="")) is None
     assert re.fullmatch(regex, completion(sep="\n\n")) is None
-
-
-def test_every_regex_match_parses() -> None:
-    text = maximal_completion(SectionBudget.for_max_tokens(256, 4), "10.0")
-    assert re.fullmatch(POINTWISE.output_regex(256), text)
-    verdict = POINTWISE.parse(text)
-    assert not isinstance(verdict, ParseFailure)
-    assert verdict.score == 10.0
