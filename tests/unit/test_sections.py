@@ -16,7 +16,6 @@ from models.formats.sections import (
     FormatFailure,
     ParseFailure,
     ending_tokens,
-    forced_ending,
     free_text_regex,
     minimum_max_tokens,
     parse_sections,
