@@ -49,6 +49,7 @@ from loadtests.harness import ROOT, engine_metric, preference_rows  # noqa: E402
 from models.bundled import prepare_bundled_model  # noqa: E402
 from models.chat import ChatMessage, ChatTemplate, to_conversation  # noqa: E402
 from models.formats import PAIRWISE, POINTWISE  # noqa: E402
+from models.formats.sections import SectionedFormat  # noqa: E402
 from models.rubrics import RubricLibrary  # noqa: E402
 
 MODEL = "bench-judge"
@@ -98,21 +99,23 @@ class Workload:
         self.rubrics = RubricLibrary.load(ROOT / "rubrics").primary("chat")
         self.judgments = len(self.items) * self.votes + len(self.pairs) * self.votes * 2
 
-    def body(self, messages: list[ChatMessage], regex: str, n: int) -> dict[str, Any]:
+    def body(self, messages: list[ChatMessage], judge_format: SectionedFormat, n: int) -> dict[str, Any]:
+        """What the service sends first: the format's grammar, the budget less the forced ending's reserve."""
         ids = self.template.encode(self.template.render(messages))
-        return {"model": self.served_name, "prompt": ids, "n": n, "max_tokens": self.max_tokens,
-                "temperature": 0.8, "top_p": 0.95, "structured_outputs": {"regex": regex}}
+        return {"model": self.served_name, "prompt": ids, "n": n,
+                "max_tokens": judge_format.reasoning_tokens(self.max_tokens), "temperature": 0.8, "top_p": 0.95,
+                "structured_outputs": {"regex": judge_format.output_regex(self.max_tokens)}}
 
     def pointwise(self, item: dict[str, Any], n: int) -> dict[str, Any]:
         messages = POINTWISE.build_messages("chat", self.rubrics, to_conversation(item["prompt"]), item["response"],
                                             self.template.special_tokens)
-        return self.body(messages, POINTWISE.output_regex(self.max_tokens), n)
+        return self.body(messages, POINTWISE, n)
 
     def pairwise(self, pair: dict[str, Any], order: str, n: int) -> dict[str, Any]:
         first, second = (pair["response_a"], pair["response_b"])[:: 1 if order == "ab" else -1]
         messages = PAIRWISE.build_messages("chat", self.rubrics, to_conversation(pair["prompt"]), first, second,
                                            self.template.special_tokens)
-        return self.body(messages, PAIRWISE.output_regex(self.max_tokens), n)
+        return self.body(messages, PAIRWISE, n)
 
 
 def padded(text: str, template: ChatTemplate, tokens: int) -> str:

@@ -46,7 +46,8 @@ def direct_bodies(items: list[dict[str, Any]], votes: int, max_tokens: int, cons
         messages = POINTWISE.build_messages("chat", rubrics, to_conversation(item["prompt"]), item["response"],
                                             template.special_tokens)
         body: dict[str, Any] = {"model": MODEL, "prompt": template.encode(template.render(messages)), "n": votes,
-                                "max_tokens": max_tokens, "temperature": 0.8, "top_p": 0.95}
+                                "max_tokens": POINTWISE.reasoning_tokens(max_tokens), "temperature": 0.8,
+                                "top_p": 0.95}
         if constrained:
             body["structured_outputs"] = {"regex": POINTWISE.output_regex(max_tokens)}
         bodies.append(body)

@@ -33,6 +33,17 @@ class Drawn:
 Record = Callable[[GenerationResult], None]
 
 
+def can_force(judge_format: JudgeFormat[Any], max_tokens: int) -> bool:
+    """A forced ending fits. Always for constrained models (the request is refused otherwise); an unconstrained
+    checkpoint given less writes its whole budget without one."""
+    return max_tokens >= judge_format.minimum_max_tokens()
+
+
+def first_draw_tokens(judge_format: JudgeFormat[Any], max_tokens: int) -> int:
+    """What the judge may write before a forced ending: the budget less the ending's reserve."""
+    return judge_format.reasoning_tokens(max_tokens) if can_force(judge_format, max_tokens) else max_tokens
+
+
 async def finish_cut_off(
     context: JudgingContext, judge_format: JudgeFormat[Any], prompt_ids: Sequence[int], samples: Sequence[Sample],
     affinity_key: str | None, record: Record,
@@ -48,7 +59,8 @@ async def _finish(
     context: JudgingContext, judge_format: JudgeFormat[Any], prompt_ids: Sequence[int], sample: Sample,
     affinity_key: str | None, record: Record,
 ) -> Drawn:
-    ending = judge_format.forced_ending(sample.text) if sample.finish_reason == "length" else None
+    cut_off = sample.finish_reason == "length" and can_force(judge_format, context.sampling.max_tokens)
+    ending = judge_format.forced_ending(sample.text) if cut_off else None
     if ending is None:
         return Drawn(sample.text, sample.finish_reason, forced=False)
     model = context.model

@@ -19,7 +19,7 @@ from models.formats.sections import ParseFailure
 from service.engine.requests import GenerationRequest, GenerationResult, Sample
 from service.errors import EngineTimeout, UpstreamError
 from service.judging.context import ItemFailure, JudgingContext
-from service.judging.forcing import finish_cut_off
+from service.judging.forcing import finish_cut_off, first_draw_tokens
 from service.metrics import Metrics
 
 VerdictT = TypeVar("VerdictT")
@@ -75,9 +75,9 @@ class JudgmentRunner:
         """`n` votes on `prompt`: one engine request, so the samples share the prompt's prefix. The judge writes
         within `max_tokens` less the forced ending's reserve; a sample cut off there gets its forced ending."""
         model, judge_format = context.model, prompt.judge_format
-        reasoning = dataclasses.replace(context.sampling,
-                                        max_tokens=judge_format.reasoning_tokens(context.sampling.max_tokens))
-        request = GenerationRequest(prompt.prompt_ids, n, reasoning, prompt.regex, prompt.affinity_key)
+        first = dataclasses.replace(context.sampling,
+                                    max_tokens=first_draw_tokens(judge_format, context.sampling.max_tokens))
+        request = GenerationRequest(prompt.prompt_ids, n, first, prompt.regex, prompt.affinity_key)
         try:
             result = await model.engine.generate(request)
             self._count_engine_answer(context, result, len(result.samples))

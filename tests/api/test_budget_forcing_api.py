@@ -97,3 +97,14 @@ async def test_a_cut_off_with_misordered_tags_is_a_parse_failure_not_a_forced_en
     item = response.json()["items"][0]
     assert item["status"] == "parse_failed" and item["parse_failures"] == {"missing_tags": 1}
     assert len(fake.requests) == 1
+
+
+async def test_an_unconstrained_checkpoint_below_the_reserve_writes_its_whole_budget_unforced(
+    make_client: AppFactory
+) -> None:
+    async with make_client(script=cut_then_forced, constrained=False) as (client, fake):
+        response = await client.post("/v1/score", json={"task": "chat", "votes": 1, "items": [ITEM],
+                                                        "sampling": {"max_tokens": 64}})
+    item = response.json()["items"][0]
+    assert response.status_code == 200 and item["status"] == "parse_failed"
+    assert [request["max_tokens"] for request in fake.requests] == [64]

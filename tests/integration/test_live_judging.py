@@ -17,7 +17,7 @@ import pytest
 
 from models.chat import ChatTemplate
 from models.formats import PAIRWISE, POINTWISE
-from models.formats.sections import FormatFailure
+from models.formats.sections import FormatFailure, ParseFailure
 from service.app import create_app
 from service.settings import load_settings
 from tests.conftest import ROOT
@@ -49,6 +49,7 @@ def test_score_returns_real_constrained_verdicts(client: httpx.Client, chat_temp
     data = response.json()
     assert data["model"] == {"name": MODEL_NAME, "version": "it-1"}
     grammar = re.compile(POINTWISE.output_regex(MAX_TOKENS))
+    forced = 0
     for item in data["items"]:
         assert item["status"] == "ok", item
         assert item["votes_used"] == 2 and item["parse_failures"] == {}
@@ -56,20 +57,26 @@ def test_score_returns_real_constrained_verdicts(client: httpx.Client, chat_temp
         for judgment in item["judgments"]:
             assert grammar.fullmatch(judgment["text"]), judgment["text"]
             assert judgment["finish_reason"] == "stop"
-    assert data["usage"]["engine_requests"] == len(ITEMS)
-    assert data["usage"]["completion_tokens"] > 0
+            forced += judgment["forced"]
+    assert data["usage"]["engine_requests"] == len(ITEMS) + forced  # one continuation per forced ending
+    assert 0 < data["usage"]["completion_tokens"] <= len(ITEMS) * 2 * MAX_TOKENS
 
 
 def test_engine_sees_exactly_the_prompt_the_gateway_counted(
     client: httpx.Client, live_gateway: LiveGateway, chat_template: ChatTemplate
 ) -> None:
     item = ITEMS[3]
-    data = client.post("/v1/score", json={"task": "chat", "items": [item]}).json()
+    data = client.post("/v1/score", json={"task": "chat", "items": [item], "include_judgments": True}).json()
     rubrics = live_gateway.state.rubrics.primary("chat")
     messages = POINTWISE.build_messages("chat", rubrics, item["prompt"], item["response"],
                                         chat_template.special_tokens)
     local_count = len(chat_template.encode(chat_template.render(messages)))
-    assert data["usage"]["prompt_tokens"] == local_count
+    judgment = data["items"][0]["judgments"][0]
+    if not judgment["forced"]:
+        assert data["usage"]["prompt_tokens"] == local_count
+    else:  # the forced ending's request: the same prompt, then what the judge wrote before it was cut off
+        assert data["usage"]["engine_requests"] == 2
+        assert data["usage"]["prompt_tokens"] > 2 * local_count
 
 
 def test_compare_returns_real_position_swapped_votes(client: httpx.Client) -> None:
@@ -100,9 +107,63 @@ def test_a_seed_makes_real_verdicts_reproducible(client: httpx.Client) -> None:
     first, again, other = judgments(11, cache=False), judgments(11, cache=False), judgments(12, cache=False)
     assert texts(first) == texts(again)
     assert texts(other) != texts(first)
-    assert again.json()["usage"]["engine_requests"] == 1, "the repeat ran on the engine, not from the cache"
+    assert again.json()["items"][0]["cached"] is False, "the repeat ran on the engine, not from the cache"
+    assert again.json()["usage"] == first.json()["usage"]  # forced endings included: they are seeded too
     judgments(13)
     assert judgments(13).json()["items"][0]["cached"] is True, "seeded repeats are cached by default"
+
+
+def test_a_judge_that_runs_out_of_budget_still_gives_a_verdict(client: httpx.Client) -> None:
+    """At 128 tokens the bundled judge gets 26 to reason in, and a long-winded prompt makes it use them all."""
+    item = {"id": "rome", "prompt": "Write a detailed essay on every emperor of Rome, with dates and reasons.",
+            "response": "Augustus ruled from 27 BC. Tiberius followed in AD 14. " * 6}
+    data = client.post("/v1/score", json={"task": "chat", "votes": 4, "items": [item],
+                                          "include_judgments": True}).json()
+    scored = data["items"][0]
+    assert (scored["status"], scored["votes_used"], scored["parse_failures"]) == ("ok", 4, {}), scored
+    forced = [judgment for judgment in scored["judgments"] if judgment["forced"]]
+    assert forced, "no judgment ran out of its 26 reasoning tokens"
+    grammar = re.compile(POINTWISE.output_regex(MAX_TOKENS))
+    for judgment in forced:
+        assert grammar.fullmatch(judgment["text"]) and judgment["finish_reason"] == "stop", judgment["text"]
+    assert data["usage"]["engine_requests"] == 1 + len(forced)
+    assert data["usage"]["completion_tokens"] <= 4 * MAX_TOKENS  # the caller's budget is the real budget
+
+
+CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def test_a_chinese_prompt_gets_a_chinese_critique(client: httpx.Client) -> None:
+    item = {"id": "cat", "prompt": "请为陪伴 15 年的猫咪设计告别卡片文字, 要体现我和猫咪的深厚感情",
+            "response": "亲爱的小花, 谢谢你十五年的陪伴。你是我最好的朋友, 我会永远想念你。"}
+    data = client.post("/v1/score", json={"task": "creative_writing", "votes": 6, "items": [item],
+                                          "include_judgments": True, "sampling": {"max_tokens": 384}}).json()
+    scored = data["items"][0]
+    assert scored["status"] == "ok" and scored["parse_failures"] == {}, scored
+    critiques = [re.sub(r"</?(think|generate_rubrics|eval|answer)>", "", j["text"]) for j in scored["judgments"]]
+    assert any(CJK.search(critique) for critique in critiques), critiques
+
+
+def test_the_engine_s_grammar_lets_a_section_quote_code_with_angle_brackets(
+    live_gateway: LiveGateway, chat_template: ChatTemplate
+) -> None:
+    """Straight to the real engine with the service's grammar, the think section's start pinned to a quote of
+    code: vLLM's grammar engine accepts `<` inside a section and still ends in a verdict."""
+    engine = live_gateway.state.managed[0]
+    rubrics = live_gateway.state.rubrics.primary("code")
+    code = "if a < b and x<=y: return <div>"
+    messages = POINTWISE.build_messages("code", rubrics, "Write the comparison.", code, chat_template.special_tokens)
+    grammar = POINTWISE.output_regex(256)
+    pinned = grammar.replace("<think>[^< \\t\\n\\r]", "<think>" + re.escape(f"The code says: {code}"), 1)
+    assert pinned != grammar
+    body = {"model": MODEL_NAME, "prompt": chat_template.encode(chat_template.render(messages)), "n": 2,
+            "max_tokens": 256, "temperature": 0.8, "structured_outputs": {"regex": pinned}}
+    answer = httpx.post(f"{engine.url}/v1/completions", json=body, timeout=300).json()
+    for choice in answer["choices"]:
+        text = choice["text"]
+        assert text.startswith(f"<think>The code says: {code}")
+        if choice["finish_reason"] == "stop":
+            assert re.fullmatch(grammar, text) and not isinstance(POINTWISE.parse(text), ParseFailure), text
 
 
 def test_too_long_item_fails_alone(client: httpx.Client) -> None:
