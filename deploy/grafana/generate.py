@@ -159,7 +159,12 @@ INTEGRITY = [
               "invalid answer.",
               [(f"sum by (model, format, category) (rate(genrm_parse_failures_total{{{MODEL}}}[{RATE}]))",
                 "{{model}} {{format}} {{category}}")]),
-        Panel("Length-budget share", "Share of judgments stopped by the token budget (finish_reason length).",
+        Panel("Forced endings", "Judgments that ran out of budget and got a forced ending (budget forcing), by "
+              "whether it parsed; a parse failure here is a bug or an unconstrained checkpoint off its format.",
+              [(f"sum by (model, format, result) (rate(genrm_forced_endings_total{{{MODEL_VERSION}}}[{RATE}]))",
+                "{{model}} {{format}} {{result}}")]),
+        Panel("Length-budget share", "Share of judgments stopped by the token budget (finish_reason length): each "
+              "gets a forced ending.",
               [(f"sum by (model, format) (rate(genrm_length_budget_hits_total{{{MODEL_VERSION}}}[{RATE}])) / "
                 f"sum by (model, format) (rate(genrm_judgments_total{{{MODEL}}}[{RATE}]))",
                 "{{model}} {{format}}"), expected(0.0)], "percentunit"),

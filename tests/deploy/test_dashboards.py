@@ -94,5 +94,5 @@ def test_the_issue_s_panels_are_all_there() -> None:
                    "vllm:inter_token_latency_seconds_bucket", "genrm_votes_used", "genrm_votes_total",
                    "genrm_cache_lookups_total", "genrm_pairwise_votes_total", "genrm_compared_items_total",
                    "genrm_pointwise_score_bucket", "genrm_pointwise_vote_spread_bucket",
-                   "genrm_parse_failures_total", "genrm_length_budget_hits_total"]:
+                   "genrm_parse_failures_total", "genrm_length_budget_hits_total", "genrm_forced_endings_total"]:
         assert metric in text, metric
