@@ -151,7 +151,7 @@ def test_the_engine_s_grammar_lets_a_section_quote_code_with_angle_brackets(
     code: vLLM's grammar engine accepts `<` inside a section and still ends in a verdict."""
     engine = live_gateway.state.managed[0]
     rubrics = live_gateway.state.rubrics.primary("code")
-    code = "if a < b and x<=y: return <div>"
+    code = "if a < b and x<=y: return <div>"  # `<` before t, g, e, a or `/` is kept out (sections.py)
     messages = POINTWISE.build_messages("code", rubrics, "Write the comparison.", code, chat_template.special_tokens)
     grammar = POINTWISE.output_regex(256)
     pinned = grammar.replace("<think>[^< \\t\\n\\r]", "<think>" + re.escape(f"The code says: {code}"), 1)

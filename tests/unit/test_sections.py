@@ -233,7 +233,8 @@ def longest_forced_ending(judge: object, partial: str, answer: str) -> str:
 
 @pytest.mark.parametrize(("judge", "longest_answer"), FORMATS, ids=["pointwise", "pairwise"])
 @pytest.mark.parametrize("partial", [
-    "", "<thi", "<think>Step one, then", "<think>a</think>", "<think>a</think>\n<generate_rub",
+    "", "<thi", "<think>", "<think>Step one, then", "<think>a</think>", "<think>a</think>\n<generate_rub",
+    "<think>a</think>\n<generate_rubrics>", "<think>a</think>\n<generate_rubrics>r</gen",
     "<think>a</think>\n<generate_rubrics>r</generate_rubrics>\n<eval>e is", "<think>a</think>\n<generate_rubrics>"
     "r</generate_rubrics>\n<eval>e</eval>\n<answer>1",
 ])
@@ -244,6 +245,9 @@ def test_every_forced_ending_fits_the_reserve_and_parses(judge: object, longest_
     assert len(tail.encode()) + EOS <= judge.ending_tokens()  # type: ignore[attr-defined]
     verdict = judge.parse(ending.kept + tail)  # type: ignore[attr-defined]
     assert not isinstance(verdict, ParseFailure), (ending.kept + tail, verdict)
+    grammar = judge.output_regex(judge.minimum_max_tokens())  # type: ignore[attr-defined]
+    if partial.startswith("<think>a") or partial == "<think>":
+        assert re.fullmatch(grammar, ending.kept + tail), ending.kept + tail  # a grammar prefix ends in the grammar
 
 
 def test_a_judgment_cut_inside_a_section_keeps_all_it_wrote() -> None:
@@ -251,6 +255,9 @@ def test_a_judgment_cut_inside_a_section_keeps_all_it_wrote() -> None:
     ending = POINTWISE.forced_ending(partial)
     assert ending is not None and ending.kept == partial
     assert ending.regex.startswith("</think>")
+    for begun in ("<", "</", "</thi"):  # cut while writing its closing tag: that is rewritten whole
+        cut = POINTWISE.forced_ending(partial + " " + begun)
+        assert cut is not None and cut.kept == partial + " "
 
 
 def test_a_judgment_cut_inside_the_answer_writes_the_answer_again() -> None:
@@ -291,10 +298,9 @@ def test_pairwise_regex_rejects_other_labels(answer: str) -> None:
     "\u7b2c\u4e00\u7bc7\u6587\u7ae0\u66f4\u597d\uff0c\u56e0\u4e3a\u5b83\u66f4\u751f\u52a8\u3002",  # Chinese
     "caf\u00e9, na\u00efve, \u2200x \u2208 S: x \u2264 y, emoji \U0001f600",
     "if a < b and b <= c: return [x for x in xs if x<y]",
-    "HTML: <div><b>bold</b></div> and <thinking> and </evaluation> and <a href='x'>",
-    "a < </thi <think <answe",
+    "HTML: <div><b>bold and <span> or <p>, and 3 <5",
 ])
-def test_any_text_is_allowed_in_a_section_but_the_judge_s_own_tags(section_text: str) -> None:
+def test_any_text_is_allowed_in_a_section_where_a_less_than_cannot_start_a_tag(section_text: str) -> None:
     regex = POINTWISE.output_regex(512)
     for name in ("think", "rubrics", "evaluation"):
         text = completion(**{name: section_text})  # type: ignore[arg-type]
@@ -302,22 +308,27 @@ def test_any_text_is_allowed_in_a_section_but_the_judge_s_own_tags(section_text:
         assert not isinstance(POINTWISE.parse(text), ParseFailure)
 
 
-@pytest.mark.parametrize("section_text", ["x</think>", "ok <answer>10</answer>", "<eval>", "a </generate_rubrics>"])
+@pytest.mark.parametrize("section_text", ["x</think>", "ok <answer>10</answer>", "<eval>", "a </generate_rubrics>",
+                                          "x </p>", "a <table>", "a <<"])
 def test_a_section_cannot_open_or_close_a_tag(section_text: str) -> None:
+    """Nor anything whose `<` could start one: the price of a grammar vLLM runs at full speed."""
     regex = POINTWISE.output_regex(512)
     for name in ("think", "rubrics", "evaluation"):
         assert re.fullmatch(regex, completion(**{name: section_text})) is None  # type: ignore[arg-type]
 
 
-def test_free_text_excludes_exactly_the_reserved_tags() -> None:
-    """Random strings over tag fragments: the regex admits one exactly when no reserved tag occurs in it."""
+def test_free_text_never_admits_a_reserved_tag() -> None:
+    """Random strings over tag fragments: no string with a reserved tag in it is admitted, and every string
+    without `<` is."""
     free = re.compile(free_text_regex())
     pieces = ["<", "/", ">", "t", "th", "think", "eval", "ev", "answer", "generate_rubrics", "gen", "a", " ", "\u4e2d"]
     rng = random.Random(7)
     for _ in range(3000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
-        has_tag = any(tag in text for tag in RESERVED_TAGS)
-        assert bool(free.fullmatch(text)) is not has_tag, text
+        if any(tag in text for tag in RESERVED_TAGS):
+            assert free.fullmatch(text) is None, text
+        if "<" not in text:
+            assert free.fullmatch(text), text
 
 
 @pytest.mark.parametrize("section_text", ["", " ", " text", "\ntext", "\ttext", "\n"])
