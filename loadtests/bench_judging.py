@@ -49,6 +49,7 @@ from loadtests.harness import ROOT, engine_metric, preference_rows  # noqa: E402
 from models.bundled import prepare_bundled_model  # noqa: E402
 from models.chat import ChatMessage, ChatTemplate, to_conversation  # noqa: E402
 from models.formats import PAIRWISE, POINTWISE  # noqa: E402
+from models.formats.framing import Framing  # noqa: E402
 from models.formats.sections import SectionedFormat  # noqa: E402
 from models.rubrics import RubricLibrary  # noqa: E402
 
@@ -108,13 +109,13 @@ class Workload:
 
     def pointwise(self, item: dict[str, Any], n: int) -> dict[str, Any]:
         messages = POINTWISE.build_messages("chat", self.rubrics, to_conversation(item["prompt"]), item["response"],
-                                            self.template.special_tokens)
+                                            Framing(self.template.special_tokens))
         return self.body(messages, POINTWISE, n)
 
     def pairwise(self, pair: dict[str, Any], order: str, n: int) -> dict[str, Any]:
         first, second = (pair["response_a"], pair["response_b"])[:: 1 if order == "ab" else -1]
         messages = PAIRWISE.build_messages("chat", self.rubrics, to_conversation(pair["prompt"]), first, second,
-                                           self.template.special_tokens)
+                                           Framing(self.template.special_tokens))
         return self.body(messages, PAIRWISE, n)
 
 

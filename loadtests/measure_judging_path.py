@@ -29,6 +29,7 @@ from loadtests.harness import ROOT, preference_rows  # noqa: E402
 from models.bundled import prepare_bundled_model  # noqa: E402
 from models.chat import ChatTemplate, to_conversation  # noqa: E402
 from models.formats import POINTWISE, ParseFailure  # noqa: E402
+from models.formats.framing import Framing  # noqa: E402
 from models.rubrics import RubricLibrary  # noqa: E402
 
 MODEL = "smollm2-135m-judge"
@@ -44,7 +45,7 @@ def direct_bodies(items: list[dict[str, Any]], votes: int, max_tokens: int, cons
     bodies = []
     for item in items:
         messages = POINTWISE.build_messages("chat", rubrics, to_conversation(item["prompt"]), item["response"],
-                                            template.special_tokens)
+                                            Framing(template.special_tokens))
         body: dict[str, Any] = {"model": MODEL, "prompt": template.encode(template.render(messages)), "n": votes,
                                 "max_tokens": POINTWISE.reasoning_tokens(max_tokens), "temperature": 0.8,
                                 "top_p": 0.95}

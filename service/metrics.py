@@ -5,8 +5,9 @@ Each app gets its own registry, so several apps (tests, several gateways in one 
 reads 0, not "no data", for what has not happened yet (no rejection, no restart, no parse failure).
 
 The judge-integrity metrics (`genrm_pairwise_votes_total`, `genrm_compared_items_total`, `genrm_pointwise_score`,
-`genrm_pointwise_vote_spread`, `genrm_length_budget_hits_total`) carry model, version and task; task is one of the
-rubric library's domains, or `other` for a request that brings its own rubrics.
+`genrm_pointwise_vote_spread`, `genrm_length_budget_hits_total`, `genrm_flags_total`, `genrm_flagged_items_total`)
+carry model, version and task; task is one of the rubric library's domains, or `other` for a request that brings
+its own rubrics.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 3
 SCORE_BUCKETS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 SPREAD_BUCKETS = (0, 0.25, 0.5, 1, 1.5, 2, 3, 4, 5)
 JUDGING_ROUTES = ("/v1/score", "/v1/compare", "/v1/groups")
-ITEM_STATUSES = ("ok", "parse_failed", "too_long", "engine_error", "timeout")
+ITEM_STATUSES = ("ok", "parse_failed", "too_long", "engine_error", "timeout", "flagged")
+FLAG_ACTIONS = ("reported", "penalized", "masked")
 REJECTION_REASONS = ("no_engine", "overloaded")
 
 
@@ -140,15 +142,30 @@ class Metrics:
             "missing sections, the answer), by whether it then parsed (verdict|parse_failure).",
             ["model", "version", "format", "result"], registry=r,
         )
+        self.flags = Counter(
+            "genrm_flags_total", "Reward-hacking flags on responses under evaluation, by kind (each distinct "
+            "response of a request once): a policy that starts forging verdicts shows here.",
+            ["model", "version", "task", "kind"], registry=r,
+        )
+        self.flagged_items = Counter(
+            "genrm_flagged_items_total", "Flagged items by what the request's flag policy did "
+            "(reported|penalized|masked).", ["model", "version", "task", "action"], registry=r,
+        )
         self.length_budget_hits = Counter(
             "genrm_length_budget_hits_total", "Judge completions stopped by the token budget (finish_reason "
             "length); divide by genrm_judgments_total for the share.", ["model", "version", "format"], registry=r,
         )
 
     def declare_model(self, name: str, version: str, constrained: bool, formats: Sequence[str],
-                      engines: Sequence[str], failure_categories: Sequence[str]) -> None:
+                      engines: Sequence[str], failure_categories: Sequence[str], tasks: Sequence[str],
+                      flag_kinds: Sequence[str]) -> None:
         """Every bounded series of one model, at 0 (or its value), before any traffic."""
         self.model_info.labels(name, version, str(constrained).lower()).set(1)
+        for task in tasks:
+            for kind in flag_kinds:
+                self.flags.labels(name, version, task, kind)
+            for action in FLAG_ACTIONS:
+                self.flagged_items.labels(name, version, task, action)
         for reason in REJECTION_REASONS:
             self.rejected.labels(name, reason)
         for engine in engines:

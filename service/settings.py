@@ -35,6 +35,7 @@ from pydantic_settings import (
 )
 
 from models.checkpoints import read_manifest
+from models.formats.framing import Display
 from service.logs import LogFormat
 
 FormatName = Literal["pointwise", "pairwise"]
@@ -146,6 +147,12 @@ class JudgeModelSettings(BaseModel):
         description="Engine requests admitted beyond what the engines hold in flight; past it, 429.",
     )
     request_timeout_s: float = Field(default=600, gt=0, description="Default deadline of a judging request.")
+    markup_display: Display = Field(
+        default=Display.BRACKETED,
+        description="How reserved markup found in untrusted text is shown to the judge: `bracketed` "
+        "(`[answer]`), `strip` (removed), or `lookalike` (the pre-folding framing, kept only to measure "
+        "against: it does not fold lookalikes and reads as a tag). See docs/integrity.md.",
+    )
 
     @field_validator("gpus", mode="before")
     @classmethod

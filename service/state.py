@@ -11,12 +11,15 @@ import httpx
 
 from models.bundled import prepare_bundled_model
 from models.chat import ChatTemplate
+from models.formats.framing import Framing
 from models.formats.sections import FormatFailure
+from models.integrity.flags import FlagDetector, FlagKind
 from models.rubrics import RubricLibrary
 from service.api.translation import Limits, Resolver
 from service.engine.pool import EnginePool, PoolMember
 from service.engine.supervisor import ManagedEngine
 from service.engine.vllm_client import VLLMEngine
+from service.judging import telemetry
 from service.judging.admission import Admission
 from service.judging.cache import JudgmentCache
 from service.judging.comparing import PairwiseJudge
@@ -59,7 +62,8 @@ async def build_state(
     for config in settings.models:
         model = await _judge_model(config, settings, client, metrics, managed)
         metrics.declare_model(model.name, model.version, model.constrained, sorted(model.formats),
-                              [member.name for member in model.engine.members], list(FormatFailure))
+                              [member.name for member in model.engine.members], list(FormatFailure),
+                              telemetry.TASK_LABELS, list(FlagKind))
         models.append(model)
     for engine in managed:
         await engine.start()
@@ -110,6 +114,8 @@ async def _judge_model(
     return JudgeModel(
         name=config.name, version=config.version, formats=frozenset(config.formats),
         constrained=config.constrained, template=template, engine=pool,
+        framing=Framing(template.special_tokens, config.markup_display),
+        flag_detector=FlagDetector(template.special_tokens),
         admission=Admission(config.name, pool, config.max_queued_requests, metrics),
         max_model_len=config.max_model_len, sampling=config.sampling, per_request_seed=per_request_seed,
         request_timeout_s=config.request_timeout_s,

@@ -16,6 +16,7 @@ from typing import Any
 
 from models.chat import ChatMessage, to_conversation
 from models.formats import PAIRWISE, POINTWISE
+from models.formats.framing import Framing
 from models.rubrics import RubricLibrary
 
 
@@ -36,27 +37,27 @@ def _as_dicts(messages: Iterable[ChatMessage]) -> list[dict[str, str]]:
 
 
 def par_rows(
-    pairs: Sequence[dict[str, Any]], library: RubricLibrary, special_tokens: Sequence[str]
+    pairs: Sequence[dict[str, Any]], library: RubricLibrary, framing: Framing
 ) -> list[dict[str, Any]]:
     rows = []
     for pair in pairs:
         rubrics = library.primary(pair["task"])
         for side in ("chosen", "rejected"):
             messages = POINTWISE.build_messages(pair["task"], rubrics, to_conversation(pair["prompt"]), pair[side],
-                                                special_tokens)
+                                                framing)
             rows.append({"prompt": _as_dicts(messages), "pair_id": pair["id"], "side": side, "task": pair["task"]})
     return rows
 
 
 def pairwise_rows(
-    pairs: Sequence[dict[str, Any]], library: RubricLibrary, special_tokens: Sequence[str]
+    pairs: Sequence[dict[str, Any]], library: RubricLibrary, framing: Framing
 ) -> list[dict[str, Any]]:
     rows = []
     for pair in pairs:
         rubrics = library.primary(pair["task"])
         for first, second, label in ((pair["chosen"], pair["rejected"], "A"), (pair["rejected"], pair["chosen"], "B")):
             messages = PAIRWISE.build_messages(pair["task"], rubrics, to_conversation(pair["prompt"]), first, second,
-                                               special_tokens)
+                                               framing)
             rows.append({"prompt": _as_dicts(messages), "pair_id": pair["id"], "label": label, "task": pair["task"]})
     return rows
 

@@ -15,6 +15,7 @@ from genrm_client.adapters.trl import GroupReward
 from models.bundled import prepare_bundled_model
 from models.chat import ChatTemplate
 from models.checkpoints import PIPELINE_FORMAT, Manifest, data_hash, write_manifest
+from models.formats.framing import Framing
 from models.rubrics import RubricLibrary
 from training import coldstart, data
 from training.config import RecipeArguments
@@ -93,7 +94,7 @@ def _rows(pipeline: str, source: list[dict[str, Any]], template: ChatTemplate) -
         return data.writing_rows(source)
     library = RubricLibrary.load(ROOT / "rubrics")
     builder = data.par_rows if pipeline == "par" else data.pairwise_rows
-    return builder(source, library, template.special_tokens)
+    return builder(source, library, Framing(template.special_tokens))
 
 
 def _cold_start_rows(pipeline: str, source: list[dict[str, Any]], rows: list[dict[str, Any]], client: JudgeClient,

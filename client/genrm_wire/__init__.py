@@ -14,12 +14,17 @@ from genrm_wire.adapters import (
 )
 from genrm_wire.errors import ErrorInfo, ErrorResponse
 from genrm_wire.judging import (
+    DEFAULT_ACTED_FLAGS,
     AdaptiveIn,
     ChatMessageIn,
     CompareItemIn,
     CompareItemOut,
     CompareRequest,
     CompareResponse,
+    FlagKind,
+    FlagOut,
+    FlagPolicy,
+    FlagPolicyName,
     ItemError,
     ItemOut,
     ItemStatus,
@@ -57,6 +62,7 @@ from genrm_wire.status import (
 )
 
 __all__ = [
+    "DEFAULT_ACTED_FLAGS",
     "OPENRLHF_MASKED_SCORE",
     "AdapterOptions",
     "AdaptiveIn",
@@ -65,6 +71,10 @@ __all__ = [
     "CompareItemOut",
     "CompareRequest",
     "CompareResponse",
+    "FlagKind",
+    "FlagOut",
+    "FlagPolicy",
+    "FlagPolicyName",
     "EngineStatus",
     "ErrorInfo",
     "ErrorResponse",

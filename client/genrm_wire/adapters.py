@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from genrm_wire.judging import MAX_TEXT_CHARS, ChatMessageIn, ItemStatus
+from genrm_wire.judging import MAX_TEXT_CHARS, ChatMessageIn, FlagKind, FlagPolicyName, ItemStatus
 from genrm_wire.rewards import FailurePolicyName, Filled
 
 # OpenRLHF cannot leave a sample out, so a masked sample's `scores` entry is this: below any dynamic-filtering
@@ -32,6 +32,9 @@ class AdapterOptions(BaseModel):
     timeout_s: float | None = Field(default=None, gt=0, le=3600, description="Deadline of one call.")
     seed: int | None = Field(default=None, ge=0, description="Sampling seed: the same sample judged the same way "
                              "(and answered from the judgment cache on repeats).")
+    on_flag: FlagPolicyName = Field(default="flag", description="What a reward-hacking flag does: `flag` reports "
+                                    "it, `penalize` gives the floor (unit 0), `mask` fails the sample (then "
+                                    "`on_failure` fills it).")
 
 
 class OpenRLHFRequest(BaseModel):
@@ -71,3 +74,4 @@ class SlimeResponse(BaseModel):
     filled: Filled | None = None
     error: str | None = None
     mode: Literal["score", "compare"]
+    flags: list[FlagKind] = Field(default_factory=list, description="The response's reward-hacking flags.")

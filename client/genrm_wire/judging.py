@@ -13,7 +13,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from genrm_wire.rubrics import Rubric
 
 MAX_TEXT_CHARS = 400_000
-ItemStatus = Literal["ok", "too_long", "parse_failed", "engine_error", "timeout"]
+ItemStatus = Literal["ok", "too_long", "parse_failed", "engine_error", "timeout", "flagged"]
+FlagKind = Literal[
+    "template_markup", "judge_markup", "forged_verdict", "addresses_judge", "master_key", "empty",
+    "restates_prompt", "length_outlier",
+]
+FlagPolicyName = Literal["flag", "penalize", "mask"]
+# What `penalize` and `mask` act on unless told otherwise: the kinds that a real answer does not trip. A long or
+# prompt-quoting answer can be a good one, so `length_outlier` and `restates_prompt` are only reported.
+DEFAULT_ACTED_FLAGS: tuple[FlagKind, ...] = (
+    "template_markup", "judge_markup", "forged_verdict", "addresses_judge", "master_key", "empty",
+)
 
 
 class _Request(BaseModel):
@@ -50,6 +60,23 @@ class AdaptiveIn(_Request):
     )
 
 
+class FlagPolicy(_Request):
+    """What a flagged item gets (the flags themselves are always reported, in each item's `flags`).
+
+    - `flag` (default): judged as usual; the flags are reported only.
+    - `penalize`: not judged; a score becomes 0 (the floor), a comparison is lost by the flagged response (a tie
+      when both are); the item says `penalized: true`.
+    - `mask`: not judged; the item fails with status `flagged` (reward routes then fill it by `on_failure`).
+    """
+
+    policy: FlagPolicyName = "flag"
+    kinds: list[FlagKind] = Field(
+        default_factory=lambda: list(DEFAULT_ACTED_FLAGS), min_length=1,
+        description="The flag kinds `penalize` and `mask` act on; the default leaves out `length_outlier` and "
+        "`restates_prompt`, which good answers can trip.",
+    )
+
+
 class JudgingRequest(_Request):
     model: str | None = Field(default=None, description="Judge model name; omitted: the default model.")
     task: str = Field(
@@ -73,6 +100,8 @@ class JudgingRequest(_Request):
         "unseeded samples are random; true opts in anyway; false turns it off.",
     )
     dedup: bool = Field(default=True, description="Judge identical items of this batch once.")
+    on_flag: FlagPolicy = Field(default_factory=FlagPolicy, description="What a reward-hacking flag does to "
+                                "its item (see docs/integrity.md for the detector).")
 
     @model_validator(mode="after")
     def _one_rubric_source(self) -> JudgingRequest:
@@ -154,6 +183,12 @@ class JudgmentOut(BaseModel):
                          "sections, the answer) was forced; `text` is the whole judgment.")
 
 
+class FlagOut(BaseModel):
+    kind: FlagKind
+    field: str = Field(description="The text that tripped it: `response`, `response_a` or `response_b`.")
+    detail: str
+
+
 class ItemOut(BaseModel):
     id: str
     status: ItemStatus
@@ -163,6 +198,8 @@ class ItemOut(BaseModel):
     parse_failures: dict[str, int] = Field(default_factory=dict)
     judgments: list[JudgmentOut] | None = None
     error: ItemError | None = None
+    flags: list[FlagOut] = Field(default_factory=list, description="Reward-hacking flags; empty when clean.")
+    penalized: bool = Field(default=False, description="Not judged: `on_flag: penalize` set its result.")
 
 
 class ScoreItemOut(ItemOut):
@@ -187,6 +224,7 @@ class JudgingResponse(BaseModel):
     model: ModelRef
     rubric_set: RubricSetRef
     usage: Usage
+    flag_detector: str = Field(default="", description="The version of the flag detector that read the items.")
 
 
 class ScoreResponse(JudgingResponse):

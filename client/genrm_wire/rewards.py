@@ -1,8 +1,9 @@
 """Wire models of the reward routes RL trainers call: `POST /v1/groups` (group rewards: BRPO, pointwise,
 round-robin) and the failure policy every reward route and adapter takes.
 
-A failed judgment (`parse_failed`, `engine_error`, `timeout`, `too_long`) never becomes a silent reward: the
-policy says how it is filled, each rollout says whether it was filled, and the response counts them.
+A failed judgment (`parse_failed`, `engine_error`, `timeout`, `too_long`, and `flagged` under `on_flag: mask`)
+never becomes a silent reward: the policy says how it is filled, each rollout says whether it was filled, and
+the response counts them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from genrm_wire.judging import MAX_TEXT_CHARS, ItemError, ItemStatus, JudgingRequest, JudgingResponse, Prompt
+from genrm_wire.judging import (
+    MAX_TEXT_CHARS,
+    FlagOut,
+    ItemError,
+    ItemStatus,
+    JudgingRequest,
+    JudgingResponse,
+    Prompt,
+)
 
 FailurePolicyName = Literal["mask", "neutral", "retry", "error"]
 Filled = Literal["masked", "neutral"]
@@ -110,6 +119,8 @@ class RolloutOut(BaseModel):
     consistent: bool | None = Field(default=None, description="`brpo`: both orders named the same winner.")
     comparisons: int = Field(default=0, description="Pairwise modes: comparisons that produced votes.")
     error: ItemError | None = None
+    flags: list[FlagOut] = Field(default_factory=list, description="The rollout's reward-hacking flags.")
+    penalized: bool = Field(default=False, description="`on_flag: penalize` set its reward (it lost, or 0).")
 
 
 class GroupOut(BaseModel):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from models.chat import ChatMessage, Conversation, as_turns
-from models.formats.framing import neutralize, wrap
+from models.formats.framing import Framing
 from models.rubrics import Rubric, RubricSet
 
 
@@ -18,20 +18,18 @@ def render_rubric(rubric: Rubric) -> str:
     return f"{rubric.title} (weight {rubric.weight:g}): {rubric.description}\n{bands}"
 
 
-def task_and_rubrics_block(task: str, rubrics: RubricSet, special_tokens: Iterable[str]) -> str:
+def task_and_rubrics_block(task: str, rubrics: RubricSet, framing: Framing) -> str:
     """Rubrics may come inline from a request, so their text is neutralized like any untrusted text."""
-    specials = tuple(special_tokens)
     listed = "\n".join(
-        f"{number}. {neutralize(render_rubric(rubric), specials)}"
+        f"{number}. {framing.neutralize(render_rubric(rubric))}"
         for number, rubric in enumerate(rubrics.rubrics, start=1)
     )
     return f"<task>{task}</task>\n<rubrics>\n{listed}\n</rubrics>"
 
 
-def prompt_block(prompt: Conversation, special_tokens: Iterable[str]) -> str:
-    specials = tuple(special_tokens)
+def prompt_block(prompt: Conversation, framing: Framing) -> str:
     turns = "\n".join(
-        f'<turn role="{turn.role}">\n{neutralize(turn.content, specials)}\n</turn>' for turn in as_turns(prompt)
+        f'<turn role="{turn.role}">\n{framing.neutralize(turn.content)}\n</turn>' for turn in as_turns(prompt)
     )
     return f"<prompt>\n{turns}\n</prompt>"
 
@@ -42,10 +40,9 @@ def judge_messages(
     rubrics: RubricSet,
     prompt: Conversation,
     responses: Sequence[tuple[str, str]],
-    special_tokens: Iterable[str],
+    framing: Framing,
 ) -> list[ChatMessage]:
     """[system: the format's instructions, user: task, rubrics, conversation, then each (tag, response)]."""
-    specials = tuple(special_tokens)
-    blocks = [task_and_rubrics_block(task, rubrics, specials), prompt_block(prompt, specials)]
-    blocks += [wrap(tag, response, specials) for tag, response in responses]
+    blocks = [task_and_rubrics_block(task, rubrics, framing), prompt_block(prompt, framing)]
+    blocks += [framing.wrap(tag, response) for tag, response in responses]
     return [ChatMessage("system", instructions), ChatMessage("user", "\n".join(blocks))]

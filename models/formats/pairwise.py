@@ -6,11 +6,11 @@ Position bias is the caller's to cancel: the service judges both orders and maps
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from models.chat import ChatMessage, Conversation
+from models.formats.framing import Framing
 from models.formats.instance import judge_messages
 from models.formats.sections import FormatFailure, ParseFailure, SectionedFormat, parse_sections
 from models.rubrics import RubricSet
@@ -61,10 +61,10 @@ class PairwiseFormat(SectionedFormat):
         prompt: Conversation,
         response_a: str,
         response_b: str,
-        special_tokens: Iterable[str],
+        framing: Framing,
     ) -> list[ChatMessage]:
         responses = [("response_a", response_a), ("response_b", response_b)]
-        return judge_messages(INSTRUCTIONS, task, rubrics, prompt, responses, special_tokens)
+        return judge_messages(INSTRUCTIONS, task, rubrics, prompt, responses, framing)
 
     def parse(self, completion: str) -> PairwiseVerdict | ParseFailure:
         sections = parse_sections(completion)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from models.chat import ChatMessage, Conversation
+from models.formats.framing import Framing
 from models.formats.instance import judge_messages
 from models.formats.sections import FormatFailure, ParseFailure, SectionedFormat, parse_sections
 from models.rubrics import RubricSet
@@ -62,9 +62,9 @@ class PointwiseFormat(SectionedFormat):
         rubrics: RubricSet,
         prompt: Conversation,
         response: str,
-        special_tokens: Iterable[str],
+        framing: Framing,
     ) -> list[ChatMessage]:
-        return judge_messages(INSTRUCTIONS, task, rubrics, prompt, [("response", response)], special_tokens)
+        return judge_messages(INSTRUCTIONS, task, rubrics, prompt, [("response", response)], framing)
 
     def parse(self, completion: str) -> PointwiseVerdict | ParseFailure:
         sections = parse_sections(completion)

@@ -72,7 +72,8 @@ async def score(body: ScoreRequest, state: State, request: Request, timeout: Tim
     note_judging(request, context, len(outcomes))
     return ScoreResponse(
         model=translation.model_ref(context), rubric_set=translation.rubric_ref(context),
-        usage=translation.usage_out(context.usage), aggregate=body.aggregate,
+        usage=translation.usage_out(context.usage), flag_detector=context.model.flag_detector.version,
+        aggregate=body.aggregate,
         items=[translation.score_item_out(outcome) for outcome in outcomes],
     )
 
@@ -91,7 +92,8 @@ async def compare(
     note_judging(request, context, len(outcomes))
     return CompareResponse(
         model=translation.model_ref(context), rubric_set=translation.rubric_ref(context),
-        usage=translation.usage_out(context.usage), swap=body.swap,
+        usage=translation.usage_out(context.usage), flag_detector=context.model.flag_detector.version,
+        swap=body.swap,
         items=[translation.compare_item_out(outcome) for outcome in outcomes],
     )
 
@@ -105,7 +107,8 @@ async def groups(body: GroupRequest, state: State, request: Request, timeout: Ti
                              lambda group, rollout: f"groups.{group}.rollouts.{rollout}", "groups")
     return GroupResponse(
         model=translation.model_ref(run.context), rubric_set=translation.rubric_ref(run.context),
-        usage=translation.usage_out(run.context.usage), mode=body.mode,
+        usage=translation.usage_out(run.context.usage), flag_detector=run.context.model.flag_detector.version,
+        mode=body.mode,
         groups=translation.groups_out(run.results, settings.handling),
         failures=translation.failure_report(run.failed, run.retries, settings.handling),
     )

@@ -13,6 +13,8 @@ OpenRLHF's calls default to a 170 s deadline, inside its client's 180 s timeout,
 reward_offset. Neither trainer can leave a sample out, so a failed judgment (after `retry`, or under `mask`)
 gets `neutral_value` and is flagged (`judge_failed`); OpenRLHF's `scores` entry is then
 `OPENRLHF_MASKED_SCORE`, below any dynamic-filtering range, so with filtering on its group is dropped.
+`on_flag` takes the flag policy's name; OpenRLHF logs `judge_flagged` (1 when the response has any flag) and
+slime's answer lists the flag kinds.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from fastapi import APIRouter, Query, Request
 from genrm_wire import (
     OPENRLHF_MASKED_SCORE,
     AdapterOptions,
+    FlagPolicy,
     JudgingRequest,
     OpenRLHFRequest,
     OpenRLHFResponse,
@@ -66,7 +69,7 @@ def _unit(rollout: RolloutReward, mode: Mode) -> float | None:
 def _judging_request(options: AdapterOptions, default_timeout_s: float | None = None) -> JudgingRequest:
     sampling = SamplingIn(seed=options.seed) if options.seed is not None else None
     return JudgingRequest(model=options.model, task=options.task, timeout_s=options.timeout_s or default_timeout_s,
-                          sampling=sampling)
+                          sampling=sampling, on_flag=FlagPolicy(policy=options.on_flag))
 
 
 def _reference(label: str | None, mode: Mode, param: str) -> str | None:
@@ -99,13 +102,15 @@ def _openrlhf_groups(body: OpenRLHFRequest, mode: Mode) -> list[Group]:
 async def _openrlhf(body: OpenRLHFRequest, options: AdapterOptions, mode: Mode, state: State,
                     request: Request) -> OpenRLHFResponse:
     if not body.query:  # a spare server of several gets empty lists
-        return OpenRLHFResponse(rewards=[], scores=[], extra_logs={"judge_unit": [], "judge_failed": []})
+        return OpenRLHFResponse(rewards=[], scores=[],
+                                extra_logs={"judge_unit": [], "judge_failed": [], "judge_flagged": []})
     settings = _settings(options, mode)
     run = await judge_groups(state, request, f"/v1/openrlhf/{mode}", _judging_request(options, OPENRLHF_DEADLINE_S),
                              _openrlhf_groups(body, mode), settings, None, lambda group, _: f"query.{group}", "query")
-    rewards, scores, units, failed = [], [], [], []
+    rewards, scores, units, failed, flagged = [], [], [], [], []
     for result in run.results:
         rollout = result.rollouts[0]
+        flagged.append(float(bool(rollout.flags)))
         unit = _unit(rollout, mode)
         rewards.append(_reward(rollout, unit, options, settings))
         if unit is None:
@@ -115,7 +120,8 @@ async def _openrlhf(body: OpenRLHFRequest, options: AdapterOptions, mode: Mode, 
             scores.append(unit)
         units.append(unit if unit is not None else 0.0)
         failed.append(float(unit is None))
-    return OpenRLHFResponse(rewards=rewards, scores=scores, extra_logs={"judge_unit": units, "judge_failed": failed})
+    return OpenRLHFResponse(rewards=rewards, scores=scores,
+                            extra_logs={"judge_unit": units, "judge_failed": failed, "judge_flagged": flagged})
 
 
 def _reward(rollout: RolloutReward, unit: float | None, options: AdapterOptions, settings: GroupSettings) -> float:
@@ -151,7 +157,8 @@ async def _slime(body: SlimeRequest, options: AdapterOptions, mode: Mode, state:
     unit = _unit(rollout, mode)
     filled = None if rollout.status == "ok" else settings.handling.fills_with
     return SlimeResponse(reward=_reward(rollout, unit, options, settings), status=rollout.status, unit=unit,
-                         judge_failed=unit is None, filled=filled, error=rollout.error, mode=mode)
+                         judge_failed=unit is None, filled=filled, error=rollout.error, mode=mode,
+                         flags=sorted({flag.kind.value for flag in rollout.flags}))
 
 
 @router.post("/v1/slime/score", response_model=SlimeResponse, responses=JUDGING_ERRORS)

@@ -16,6 +16,8 @@ from genrm_wire import (
     CompareRequest,
     FailurePolicy,
     FailureReport,
+    FlagOut,
+    FlagPolicy,
     GroupOut,
     GroupRequest,
     ItemError,
@@ -33,11 +35,13 @@ from genrm_wire import (
 )
 from models.chat import to_conversation
 from models.formats.sections import SectionedFormat
+from models.integrity.flags import Flag, FlagKind
 from models.rubrics import Rubric, RubricLibrary, RubricSet, UnknownRubricError
 from service.engine.requests import SamplingParams
 from service.errors import InvalidRequest, NotFound, PayloadTooLarge
 from service.judging.context import JudgingContext, UsageMeter
 from service.judging.failures import FailedItem, FailureHandling, RetryCounts, fill
+from service.judging.flagging import FlagAction
 from service.judging.groups import Group, GroupResult, GroupSettings
 from service.judging.items import (
     AdaptiveVoting,
@@ -95,7 +99,15 @@ class Resolver:
             )
         timeout_s = body.timeout_s or timeout_header or model.request_timeout_s
         return JudgingContext(model, rubrics, body.task, sampling, time.monotonic() + timeout_s, timeout_s,
-                              cache=body.cache, dedup=body.dedup)
+                              cache=body.cache, dedup=body.dedup, flag_action=flag_action(body.on_flag))
+
+
+def flag_action(policy: FlagPolicy) -> FlagAction:
+    return FlagAction(policy=policy.policy, kinds=frozenset(FlagKind(kind) for kind in policy.kinds))
+
+
+def flags_out(flags: Sequence[Flag]) -> list[FlagOut]:
+    return [FlagOut(kind=flag.kind.value, field=flag.field, detail=flag.detail) for flag in flags]
 
 
 def resolve_rubrics(
@@ -194,6 +206,7 @@ def _common_out(outcome: ItemOutcome) -> dict[str, object]:
         "votes_used": outcome.votes_used, "parse_failures": dict(outcome.parse_failures),
         "judgments": None if outcome.judgments is None else [_judgment_out(j) for j in outcome.judgments],
         "error": None if outcome.error is None else ItemError(type=outcome.status, message=outcome.error),
+        "flags": flags_out(outcome.flags), "penalized": outcome.penalized,
     }
 
 
@@ -260,6 +273,7 @@ def groups_out(results: Sequence[GroupResult], handling: FailureHandling) -> lis
                 index=rollout.index, status=rollout.status, reward=reward, filled=filled, reference=rollout.reference,
                 score=rollout.score, advantage=rollout.advantage, p_win=rollout.p_win,
                 consistent=rollout.consistent, comparisons=rollout.comparisons, error=error,
+                flags=flags_out(rollout.flags), penalized=rollout.penalized,
             ))
         out.append(GroupOut(id=result.id, reference=result.reference, rollouts=rollouts))
     return out

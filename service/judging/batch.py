@@ -1,17 +1,23 @@
-"""`BatchJudge`: what both judges do around a single item: dedup and cache, the deadline, per-item failures.
+"""`BatchJudge`: what both judges do around a single item: flags, dedup and cache, the deadline, per-item
+failures.
 
-A subclass names its route, format and outcome type, and says how to judge one item (`judge_item`).
+A subclass names its route, format and outcome type, and says how to judge one item (`judge_item`), which texts
+of an item are under evaluation (`responses`), and what an item gets when the flag policy penalizes it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
+from models.chat import Conversation
+from service.judging import telemetry
 from service.judging.cache import JudgmentCache
 from service.judging.context import ItemFailure, JudgingContext, within_deadline
 from service.judging.dedup import run_deduplicated
+from service.judging.flagging import Responses, batch_flags
 from service.judging.items import ItemOutcome
 from service.judging.keys import judgment_key
 from service.judging.runner import JudgmentRunner
@@ -28,6 +34,9 @@ class JudgedItem(Protocol):
 
     @property
     def id(self) -> str: ...
+
+    @property
+    def prompt(self) -> Conversation: ...
 
 
 ItemT = TypeVar("ItemT", bound=JudgedItem)
@@ -46,15 +55,42 @@ class BatchJudge(ABC, Generic[ItemT, SettingsT, OutcomeT]):
         self._metrics = metrics
 
     async def judge_batch(self, items: Sequence[ItemT], settings: SettingsT, context: JudgingContext) -> list[OutcomeT]:
+        """Every item's outcome, in order, each carrying its flags; items the flag policy acts on are not judged."""
+        responses = [self.responses(item) for item in items]
+        flags = batch_flags(context.model.flag_detector, [item.prompt for item in items], responses)
+        telemetry.record_flags(self._metrics, context, responses, flags)
+        acted = [context.flag_action.acted_fields(item_flags) for item_flags in flags]
+        judged = [index for index, fields in enumerate(acted) if not fields]
+        outcomes = iter(await self._judge_all([items[index] for index in judged], settings, context))
+        results = []
+        for item, item_flags, fields in zip(items, flags, acted, strict=True):
+            if not fields:
+                results.append(dataclasses.replace(next(outcomes), flags=item_flags))
+            elif context.flag_action.policy == "mask":
+                message = context.flag_action.mask_message(item_flags)
+                results.append(self.outcome_type(id=item.id, status="flagged", error=message, flags=item_flags))
+            else:
+                results.append(dataclasses.replace(self.penalized(item, fields), flags=item_flags, penalized=True))
+        return results
+
+    @abstractmethod
+    async def judge_item(self, item: ItemT, settings: SettingsT, context: JudgingContext) -> OutcomeT: ...
+
+    @abstractmethod
+    def responses(self, item: ItemT) -> Responses:
+        """The item's texts under evaluation, by field name (what the flags read)."""
+
+    @abstractmethod
+    def penalized(self, item: ItemT, fields: set[str]) -> OutcomeT:
+        """The item's result when `on_flag: penalize` acts on the flags of `fields`."""
+
+    async def _judge_all(self, items: Sequence[ItemT], settings: SettingsT, context: JudgingContext) -> list[OutcomeT]:
         keys = [judgment_key(context, self.format_name, settings, item) for item in items]
         cache = self._cache if self._cache.applies_to(context) else None
         return await run_deduplicated(
             [item.id for item in items], keys, lambda index: self._within_deadline(items[index], settings, context),
             cache, context.dedup, self.route, self._metrics,
         )
-
-    @abstractmethod
-    async def judge_item(self, item: ItemT, settings: SettingsT, context: JudgingContext) -> OutcomeT: ...
 
     def failed(self, item_id: str, failure: ItemFailure) -> OutcomeT:
         return self.outcome_type(id=item_id, status=failure.status, error=failure.message)

@@ -9,6 +9,7 @@ from service.judging import telemetry
 from service.judging.aggregation import Order, tally_votes, to_original_label
 from service.judging.batch import BatchJudge
 from service.judging.context import ItemFailure, JudgingContext
+from service.judging.flagging import Responses
 from service.judging.items import AdaptiveVoting, CompareItem, CompareOutcome, CompareSettings, Judgment, MappedVote
 from service.judging.keys import prompt_affinity
 from service.judging.runner import PreparedPrompt, Vote, failure_counts
@@ -44,6 +45,17 @@ class PairwiseJudge(BatchJudge[CompareItem, CompareSettings, CompareOutcome]):
         telemetry.record_comparison(self._metrics, context, votes, outcome)
         return outcome
 
+    def responses(self, item: CompareItem) -> Responses:
+        return (("response_a", item.response_a), ("response_b", item.response_b))
+
+    def penalized(self, item: CompareItem, fields: set[str]) -> CompareOutcome:
+        """The flagged response loses; a tie when both are flagged."""
+        if fields >= {"response_a", "response_b"}:
+            return CompareOutcome(id=item.id, status="ok", preference="tie", p_a=0.5)
+        if "response_a" in fields:
+            return CompareOutcome(id=item.id, status="ok", preference="B", p_a=0.0)
+        return CompareOutcome(id=item.id, status="ok", preference="A", p_a=1.0)
+
     async def _round(
         self, prompts: dict[Order, PreparedPrompt[PairwiseVerdict]], n: int, context: JudgingContext
     ) -> OrderedVotes:
@@ -55,9 +67,8 @@ class PairwiseJudge(BatchJudge[CompareItem, CompareSettings, CompareOutcome]):
         self, order: Order, item: CompareItem, context: JudgingContext, affinity: str
     ) -> PreparedPrompt[PairwiseVerdict]:
         first, second = (item.response_a, item.response_b) if order == "ab" else (item.response_b, item.response_a)
-        messages = PAIRWISE.build_messages(
-            context.task, context.rubrics, item.prompt, first, second, context.model.template.special_tokens
-        )
+        messages = PAIRWISE.build_messages(context.task, context.rubrics, item.prompt, first, second,
+                                           context.model.framing)
         return self._runner.prepare(context, PAIRWISE, messages, affinity)
 
 

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from models.rubrics import RubricSet
 from service.engine.requests import SamplingParams
+from service.judging.flagging import FlagAction
 from service.judging.items import ItemStatus
 from service.judging.registry import JudgeModel
 
@@ -49,6 +50,7 @@ class JudgingContext:
     timeout_s: float
     cache: bool | None = None
     dedup: bool = True
+    flag_action: FlagAction = field(default_factory=FlagAction)
     usage: UsageMeter = field(default_factory=UsageMeter)
 
     def remaining_s(self) -> float:

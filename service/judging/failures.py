@@ -19,6 +19,8 @@ from service.judging.items import ItemOutcome
 PolicyName = Literal["mask", "neutral", "retry", "error"]
 Filled = Literal["masked", "neutral"]
 ItemT = TypeVar("ItemT")
+# Judging these again would fail the same way: the item is too long, or the flag policy masks it.
+UNRETRIED = frozenset({"ok", "too_long", "flagged"})
 OutcomeT = TypeVar("OutcomeT", bound=ItemOutcome)
 
 
@@ -72,7 +74,7 @@ async def judge_with_retries(
         return outcomes, RetryCounts()
     retried: set[int] = set()
     for attempt in range(1, handling.max_retries + 1):
-        failed = [i for i, outcome in enumerate(outcomes) if outcome.status not in ("ok", "too_long")]
+        failed = [i for i, outcome in enumerate(outcomes) if outcome.status not in UNRETRIED]
         if not failed or context.remaining_s() <= 0:
             break
         retried.update(failed)
@@ -92,8 +94,8 @@ def _moved_seed(context: JudgingContext, attempt: int) -> JudgingContext:
 
 
 def raise_for_error_policy(failed: Sequence[FailedItem], handling: FailureHandling) -> None:
-    """Under `error`, any failed item fails the request: 422 when one was too long (the caller must shorten
-    it), 502 otherwise. The message names the items."""
+    """Under `error`, any failed item fails the request: 422 when the items themselves are at fault (too long,
+    or flagged under `on_flag: mask`), 502 otherwise. The message names the items."""
     if handling.policy != "error" or not failed:
         return
     listed = "; ".join(f"{item.path}: {item.status} ({item.message})" for item in failed[:5])
@@ -102,5 +104,9 @@ def raise_for_error_policy(failed: Sequence[FailedItem], handling: FailureHandli
     if too_long:
         raise InvalidRequest(f"{len(too_long)} item(s) too long for the judge under on_failure=error: {listed}"
                              f"{more}. Shorten them, or use on_failure=mask", param=too_long[0].path)
+    flagged = [item for item in failed if item.status == "flagged"]
+    if flagged:
+        raise InvalidRequest(f"{len(flagged)} item(s) flagged under on_flag=mask and on_failure=error: {listed}"
+                             f"{more}. Use on_flag=flag or penalize, or on_failure=mask", param=flagged[0].path)
     raise JudgmentFailed(f"{len(failed)} judgment(s) failed under on_failure=error: {listed}{more}. Retry, or "
                          "use on_failure=retry or mask", param=failed[0].path)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from models.chat import Conversation
+from models.integrity.flags import Flag
 from service.judging.aggregation import Aggregate
 from service.judging.comparing import PairwiseJudge
 from service.judging.context import JudgingContext
@@ -82,6 +83,8 @@ class RolloutReward:
     p_win: float | None = None
     consistent: bool | None = None
     comparisons: int = 0
+    flags: tuple[Flag, ...] = ()
+    penalized: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,10 +148,11 @@ class GroupJudge:
             rollouts = []
             for index, outcome in enumerate(scored):
                 if outcome.status != "ok" or outcome.score is None:
-                    rollouts.append(_failed(index, outcome))
+                    rollouts.append(_failed(index, outcome, outcome.flags))
                     continue
                 advantage = next(advantages) if advantages is not None else None
-                rollouts.append(RolloutReward(index, "ok", outcome.score, score=outcome.score, advantage=advantage))
+                rollouts.append(RolloutReward(index, "ok", outcome.score, score=outcome.score, advantage=advantage,
+                                              flags=outcome.flags, penalized=outcome.penalized))
             results.append(GroupResult(group.id, None, tuple(rollouts)))
         return results, counts
 
@@ -180,24 +184,42 @@ def _all_pairs(group: Group) -> list[CompareItem]:
             for i in range(len(rollouts)) for j in range(i + 1, len(rollouts))]
 
 
-def _failed(index: int, outcome: ItemOutcome) -> RolloutReward:
-    return RolloutReward(index, outcome.status, None, error=outcome.error)
+def _failed(index: int, outcome: ItemOutcome, flags: tuple[Flag, ...]) -> RolloutReward:
+    return RolloutReward(index, outcome.status, None, error=outcome.error, flags=flags)
+
+
+def _penalized_sides(outcome: CompareOutcome) -> set[str]:
+    """The sides `on_flag: penalize` made lose: the one with no share of the win, both in a penalized tie."""
+    if not outcome.penalized:
+        return set()
+    return {"response_a"} if outcome.p_a == 0 else {"response_b"} if outcome.p_a == 1 else {"response_a", "response_b"}
+
+
+def _flags_of(outcome: CompareOutcome, field: str) -> tuple[Flag, ...]:
+    """The flags of one side of a comparison, as the rollout's own (`response`)."""
+    return tuple(Flag(flag.kind, "response", flag.detail) for flag in outcome.flags if flag.field == field)
 
 
 def _brpo_group(group: Group, reference: int | None, by_id: dict[str, CompareOutcome],
                 settings: GroupSettings) -> GroupResult:
     rollouts = []
+    compared = [by_id[_reference_id(group, index, reference)] for index in range(len(group.rollouts))
+                if index != reference]
     for index in range(len(group.rollouts)):
         if index == reference:
-            rollouts.append(RolloutReward(index, "ok", 0.0, reference=True))
+            flags = _flags_of(compared[0], "response_b")
+            lost = any("response_b" in _penalized_sides(outcome) for outcome in compared)
+            rollouts.append(RolloutReward(index, "ok", 0.0, reference=True, flags=flags, penalized=lost))
             continue
         outcome = by_id[_reference_id(group, index, reference)]
+        flags = _flags_of(outcome, "response_a")
         if outcome.status != "ok" or outcome.p_a is None:
-            rollouts.append(_failed(index, outcome))
+            rollouts.append(_failed(index, outcome, flags))
             continue
         reward = brpo_reward(brpo_outcome(outcome.p_a, outcome.consistent), settings.inconsistent_reward)
         rollouts.append(RolloutReward(index, "ok", reward, p_win=outcome.p_a, consistent=outcome.consistent,
-                                      comparisons=1))
+                                      comparisons=1, flags=flags,
+                                      penalized="response_a" in _penalized_sides(outcome)))
     return GroupResult(group.id, reference, tuple(rollouts))
 
 
@@ -205,9 +227,15 @@ def _round_robin_group(group: Group, by_id: dict[str, CompareOutcome], settings:
     size = len(group.rollouts)
     pair_wins: dict[tuple[int, int], float] = {}
     first_failure: dict[int, CompareOutcome] = {}
+    flags: dict[int, tuple[Flag, ...]] = {}
+    penalized: set[int] = set()
     for i in range(size):
         for j in range(i + 1, size):
             outcome = by_id[_pair_id(group, i, j)]
+            flags.setdefault(i, _flags_of(outcome, "response_a"))
+            flags.setdefault(j, _flags_of(outcome, "response_b"))
+            penalized.update(side for side, field in ((i, "response_a"), (j, "response_b"))
+                             if field in _penalized_sides(outcome))
             if outcome.status == "ok" and outcome.p_a is not None:
                 pair_wins[(i, j)] = outcome.p_a
             else:
@@ -218,9 +246,10 @@ def _round_robin_group(group: Group, by_id: dict[str, CompareOutcome], settings:
     rollouts = []
     for index in range(size):
         if index not in rates:
-            rollouts.append(_failed(index, first_failure[index]))
+            rollouts.append(_failed(index, first_failure[index], flags.get(index, ())))
             continue
         judged = sum(1 for pair in pair_wins if index in pair)
         reward = strengths[index] if settings.rank_by == "bradley_terry" else rates[index]
-        rollouts.append(RolloutReward(index, "ok", reward, p_win=rates[index], comparisons=judged))
+        rollouts.append(RolloutReward(index, "ok", reward, p_win=rates[index], comparisons=judged,
+                                      flags=flags.get(index, ()), penalized=index in penalized))
     return GroupResult(group.id, None, tuple(rollouts))

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from models.chat import Conversation
+from models.integrity.flags import Flag
 from service.judging.aggregation import Aggregate, Label, Order, Preference
 
-ItemStatus = Literal["ok", "too_long", "parse_failed", "engine_error", "timeout"]
+ItemStatus = Literal["ok", "too_long", "parse_failed", "engine_error", "timeout", "flagged"]
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ class Judgment:
 
 @dataclass(frozen=True)
 class ItemOutcome:
-    """One item's result. `error` is the message of a status other than `ok`."""
+    """One item's result. `error` is the message of a status other than `ok`; `penalized` when the request's
+    flag policy set the result instead of the judge."""
 
     id: str
     status: ItemStatus
@@ -82,6 +84,8 @@ class ItemOutcome:
     votes_used: int = 0
     parse_failures: Mapping[str, int] = field(default_factory=dict)
     judgments: tuple[Judgment, ...] | None = None
+    flags: tuple[Flag, ...] = ()
+    penalized: bool = False
 
 
 @dataclass(frozen=True)

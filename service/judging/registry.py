@@ -6,6 +6,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from models.chat import ChatTemplate
+from models.formats.framing import Framing
+from models.integrity.flags import FlagDetector
 from service.engine.pool import EnginePool
 from service.errors import InvalidRequest, NotFound
 from service.judging.admission import Admission
@@ -19,6 +21,8 @@ class JudgeModel:
     formats: frozenset[FormatName]
     constrained: bool
     template: ChatTemplate
+    framing: Framing  # how its prompts quote untrusted text (its special tokens, the markup display)
+    flag_detector: FlagDetector
     engine: EnginePool
     admission: Admission
     max_model_len: int

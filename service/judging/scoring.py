@@ -7,10 +7,12 @@ import statistics
 
 from models.chat import ChatMessage
 from models.formats import POINTWISE, ParseFailure, PointwiseVerdict
+from models.formats.pointwise import MIN_SCORE
 from service.judging import telemetry
 from service.judging.aggregation import Aggregate, aggregate_scores
 from service.judging.batch import BatchJudge
 from service.judging.context import ItemFailure, JudgingContext
+from service.judging.flagging import Responses
 from service.judging.items import AdaptiveVoting, Judgment, ScoreItem, ScoreOutcome, ScoreSettings
 from service.judging.keys import prompt_affinity
 from service.judging.runner import Vote, failure_counts
@@ -24,9 +26,8 @@ class PointwiseJudge(BatchJudge[ScoreItem, ScoreSettings, ScoreOutcome]):
     outcome_type = ScoreOutcome
 
     async def judge_item(self, item: ScoreItem, settings: ScoreSettings, context: JudgingContext) -> ScoreOutcome:
-        messages = POINTWISE.build_messages(
-            context.task, context.rubrics, item.prompt, item.response, context.model.template.special_tokens
-        )
+        messages = POINTWISE.build_messages(context.task, context.rubrics, item.prompt, item.response,
+                                            context.model.framing)
         try:
             votes = await self._draw(context, messages, settings, prompt_affinity(context, item.prompt))
         except ItemFailure as failure:
@@ -35,6 +36,13 @@ class PointwiseJudge(BatchJudge[ScoreItem, ScoreSettings, ScoreOutcome]):
         telemetry.record_votes(self._metrics, self.route, settings.votes, len(votes))
         telemetry.record_score(self._metrics, context, outcome)
         return outcome
+
+    def responses(self, item: ScoreItem) -> Responses:
+        return (("response", item.response),)
+
+    def penalized(self, item: ScoreItem, fields: set[str]) -> ScoreOutcome:
+        """The floor of the scale."""
+        return ScoreOutcome(id=item.id, status="ok", score=MIN_SCORE)
 
     async def _draw(
         self, context: JudgingContext, messages: list[ChatMessage], settings: ScoreSettings, affinity: str

@@ -8,14 +8,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from models.formats import PairwiseVerdict
+from models.integrity.flags import Flag
 from models.rubrics.schema import DOMAINS
 from service.judging.aggregation import Order
 from service.judging.context import JudgingContext
+from service.judging.flagging import Responses
 from service.judging.items import CompareOutcome, ScoreOutcome
 from service.judging.runner import Vote
 from service.metrics import Metrics
 
 OTHER_TASK = "other"
+TASK_LABELS: tuple[str, ...] = (*DOMAINS, OTHER_TASK)
 
 
 def task_label(task: str) -> str:
@@ -50,3 +53,26 @@ def record_comparison(
             metrics.pairwise_votes.labels(*labels, position).inc()
     if outcome.status == "ok" and outcome.consistent is not None:
         metrics.compared_items.labels(*labels, str(outcome.consistent).lower()).inc()
+
+
+def record_flags(metrics: Metrics, context: JudgingContext, responses: Sequence[Responses],
+                 flags: Sequence[Sequence[Flag]]) -> None:
+    """Each distinct flagged response of the request once per kind (a BRPO reference is compared with every
+    rollout of its group, but it is one response), and each flagged item by what the policy did with it."""
+    labels = (context.model.name, context.model.version, task_label(context.task))
+    seen: set[tuple[str, str]] = set()
+    for fields, item_flags in zip(responses, flags, strict=True):
+        texts = dict(fields)
+        for flag in item_flags:
+            key = (texts[flag.field], flag.kind.value)
+            if key not in seen:
+                seen.add(key)
+                metrics.flags.labels(*labels, flag.kind.value).inc()
+        if item_flags:
+            metrics.flagged_items.labels(*labels, _action(context, item_flags)).inc()
+
+
+def _action(context: JudgingContext, flags: Sequence[Flag]) -> str:
+    if not context.flag_action.acted_fields(flags):
+        return "reported"
+    return "masked" if context.flag_action.policy == "mask" else "penalized"

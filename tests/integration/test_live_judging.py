@@ -17,6 +17,7 @@ import pytest
 
 from models.chat import ChatTemplate
 from models.formats import PAIRWISE, POINTWISE
+from models.formats.framing import Framing
 from models.formats.sections import FormatFailure, ParseFailure
 from service.app import create_app
 from service.settings import load_settings
@@ -69,7 +70,7 @@ def test_engine_sees_exactly_the_prompt_the_gateway_counted(
     data = client.post("/v1/score", json={"task": "chat", "items": [item], "include_judgments": True}).json()
     rubrics = live_gateway.state.rubrics.primary("chat")
     messages = POINTWISE.build_messages("chat", rubrics, item["prompt"], item["response"],
-                                        chat_template.special_tokens)
+                                        Framing(chat_template.special_tokens))
     local_count = len(chat_template.encode(chat_template.render(messages)))
     judgment = data["items"][0]["judgments"][0]
     if not judgment["forced"]:
@@ -152,7 +153,8 @@ def test_the_engine_s_grammar_lets_a_section_quote_code_with_angle_brackets(
     engine = live_gateway.state.managed[0]
     rubrics = live_gateway.state.rubrics.primary("code")
     code = "if a < b and x<=y: return <div>"  # `<` before t, g, e, a or `/` is kept out (sections.py)
-    messages = POINTWISE.build_messages("code", rubrics, "Write the comparison.", code, chat_template.special_tokens)
+    messages = POINTWISE.build_messages("code", rubrics, "Write the comparison.", code,
+                                        Framing(chat_template.special_tokens))
     grammar = POINTWISE.output_regex(256)
     pinned = grammar.replace("<think>[^< \\t\\n\\r]", "<think>" + re.escape(f"The code says: {code}"), 1)
     assert pinned != grammar
