@@ -93,10 +93,10 @@ _ADDRESSES_JUDGE = re.compile("|".join((
     r"rater|reward model)\b",
     r"\b(?:as|you are)\s+(?:the|an?)\s+(?:impartial\s+)?(?:judge|evaluator|grader|reward model)\b",
     r"\b(?:the\s+)?(?:judge|evaluator|grader|reward model)s?\s+(?:must|should|shall|will|needs? to)\b",
-    r"(?m)^\s*(?:\[\s*system\s*\]|#+\s*system\b|system\s*(?:message|prompt|note)?\s*:)",
+    r"^\s*(?:\[\s*system\s*\]|#+\s*system\b|system\s*(?:message|prompt|note)?\s*:)",
     r"忽略(?:之前|以上|前面|所有)的?(?:指令|指示|规则|评分标准)",
     r"(?:评委|裁判|评审|评分者)(?:必须|应该|请)",
-)), re.IGNORECASE)
+)), re.IGNORECASE | re.MULTILINE)
 _TRAILING = "".join(chr(c) for c in range(0x21, 0x7F) if not chr(c).isalnum()) + " \t\r\n\u3002\uff1a\uff0c"
 _WORD = re.compile(r"\w+")
 SHINGLE = 4

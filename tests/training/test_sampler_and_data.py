@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from models.formats.framing import Framing
 from models.formats import PAIRWISE, POINTWISE
 from models.rubrics import RubricLibrary
 from tests.conftest import ROOT
@@ -35,17 +36,18 @@ def test_the_sampler_refuses_what_would_split_a_pair() -> None:
 
 def test_par_rows_are_the_service_prompts_chosen_then_rejected() -> None:
     library = RubricLibrary.load(ROOT / "rubrics")
-    rows = par_rows([PAIR], library, ("<|im_end|>",))
+    rows = par_rows([PAIR], library, Framing(("<|im_end|>",)))
     assert [(r["pair_id"], r["side"]) for r in rows] == [("p1", "chosen"), ("p1", "rejected")]
-    expected = POINTWISE.build_messages("chat", library.primary("chat"), "Hi?", "Hello!", ("<|im_end|>",))
+    expected = POINTWISE.build_messages("chat", library.primary("chat"), "Hi?", "Hello!",
+                                        Framing(("<|im_end|>",)))
     assert rows[0]["prompt"] == [m.as_dict() for m in expected]
 
 
 def test_pairwise_rows_present_both_orders_with_their_labels() -> None:
     library = RubricLibrary.load(ROOT / "rubrics")
-    rows = pairwise_rows([PAIR], library, ())
+    rows = pairwise_rows([PAIR], library, Framing(()))
     assert [r["label"] for r in rows] == ["A", "B"]
-    swapped = PAIRWISE.build_messages("chat", library.primary("chat"), "Hi?", "No.", "Hello!", ())
+    swapped = PAIRWISE.build_messages("chat", library.primary("chat"), "Hi?", "No.", "Hello!", Framing(()))
     assert rows[1]["prompt"] == [m.as_dict() for m in swapped]
 
 

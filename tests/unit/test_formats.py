@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from models.chat import ChatMessage
+from models.formats.framing import Framing
 from models.formats import (
     PAIRWISE,
     POINTWISE,
@@ -19,7 +20,7 @@ from models.rubrics import RubricLibrary, RubricSet
 
 RUBRICS_DIR = Path(__file__).resolve().parents[2] / "rubrics"
 # These tests check the format itself; the injection suite covers special-token defusing.
-NO_SPECIAL_TOKENS: tuple[str, ...] = ()
+NO_SPECIAL_TOKENS = Framing(())
 
 
 def completion(answer: str) -> str:
