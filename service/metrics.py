@@ -5,9 +5,9 @@ Each app gets its own registry, so several apps (tests, several gateways in one 
 reads 0, not "no data", for what has not happened yet (no rejection, no restart, no parse failure).
 
 The judge-integrity metrics (`genrm_pairwise_votes_total`, `genrm_compared_items_total`, `genrm_pointwise_score`,
-`genrm_pointwise_vote_spread`, `genrm_length_budget_hits_total`, `genrm_flags_total`, `genrm_flagged_items_total`)
-carry model, version and task; task is one of the rubric library's domains, or `other` for a request that brings
-its own rubrics.
+`genrm_pointwise_vote_spread`, `genrm_length_budget_hits_total`, and the reward-hacking flags `genrm_flags_total`,
+`genrm_screened_responses_total`, `genrm_flagged_items_total`) carry model, version and task; task is one of the
+rubric library's domains, or `other` for a request that brings its own rubrics.
 """
 
 from __future__ import annotations
@@ -147,6 +147,10 @@ class Metrics:
             "response of a request once): a policy that starts forging verdicts shows here.",
             ["model", "version", "task", "kind"], registry=r,
         )
+        self.screened_responses = Counter(
+            "genrm_screened_responses_total", "Distinct responses the flag detector read (per request): the "
+            "denominator of genrm_flags_total.", ["model", "version", "task"], registry=r,
+        )
         self.flagged_items = Counter(
             "genrm_flagged_items_total", "Flagged items by what the request's flag policy did "
             "(reported|penalized|masked).", ["model", "version", "task", "action"], registry=r,
@@ -162,6 +166,7 @@ class Metrics:
         """Every bounded series of one model, at 0 (or its value), before any traffic."""
         self.model_info.labels(name, version, str(constrained).lower()).set(1)
         for task in tasks:
+            self.screened_responses.labels(name, version, task)
             for kind in flag_kinds:
                 self.flags.labels(name, version, task, kind)
             for action in FLAG_ACTIONS:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from genrm_wire import DEFAULT_ACTED_FLAGS
 from grafanalib._gen import DashboardEncoder
 from grafanalib.core import (
     Dashboard,
@@ -31,6 +32,8 @@ OUT = Path(__file__).parent / "dashboards"
 MODEL = 'model=~"$model"'
 MODEL_VERSION = 'model=~"$model", version=~"$version"'
 RATE = "$__rate_interval"
+# The flag kinds `on_flag: penalize|mask` act on by default, as a label regex.
+ACTED_FLAGS = "|".join(DEFAULT_ACTED_FLAGS)
 PANEL_HEIGHT = 8
 
 
@@ -153,6 +156,20 @@ INTEGRITY = [
                 "{{model}}@{{version}} {{task}}"), expected(5.0)]),
         Panel("Vote spread", "Standard deviation of an item's votes, p50 / p95 / p99.",
               quantiles("genrm_pointwise_vote_spread", MODEL_VERSION, "model, version", "{{model}}@{{version}}")),
+    ]),
+    Row("Reward hacking: flags on responses under evaluation", [
+        Panel("Flags by kind", "Flagged responses per second by kind (docs/integrity.md); a policy that learns to "
+              "forge verdicts or write template markup shows here first.",
+              [(f"sum by (model, kind) (rate(genrm_flags_total{{{MODEL_VERSION}}}[{RATE}]))", "{{model}} {{kind}}")]),
+        Panel("Flagged share", "Share of screened responses with a flag the default policy acts on (markup, "
+              "forged verdict, addressing the judge, master key, empty); the alert fires above 5 %.",
+              [(ratio(f'genrm_flags_total{{{MODEL_VERSION}, kind=~"{ACTED_FLAGS}"}}',
+                      f"genrm_screened_responses_total{{{MODEL_VERSION}}}", "model, version, task"),
+                "{{model}}@{{version}} {{task}}"), expected(0.0)], "percentunit"),
+        Panel("Flagged items by action", "What the requests' on_flag policy did with flagged items: reported, "
+              "penalized (floor score, lost comparison) or masked (status flagged).",
+              [(f"sum by (model, action) (rate(genrm_flagged_items_total{{{MODEL_VERSION}}}[{RATE}]))",
+                "{{model}} {{action}}")]),
     ]),
     Row("Verdict format", [
         Panel("Parse failures by category", "Completions that are not a verdict: missing or misordered tags, "

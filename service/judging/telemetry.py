@@ -60,6 +60,7 @@ def record_flags(metrics: Metrics, context: JudgingContext, responses: Sequence[
     """Each distinct flagged response of the request once per kind (a BRPO reference is compared with every
     rollout of its group, but it is one response), and each flagged item by what the policy did with it."""
     labels = (context.model.name, context.model.version, task_label(context.task))
+    metrics.screened_responses.labels(*labels).inc(len({text for fields in responses for _, text in fields}))
     seen: set[tuple[str, str]] = set()
     for fields, item_flags in zip(responses, flags, strict=True):
         texts = dict(fields)

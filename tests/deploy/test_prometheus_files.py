@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import yaml
+
+from genrm_wire import DEFAULT_ACTED_FLAGS
 
 from tests.conftest import ROOT
 from tests.tools import require_tool
@@ -58,3 +61,9 @@ def test_the_issue_s_alerts_all_exist() -> None:
     assert {"GenrmGatewayDown", "GenrmModelWithoutEngine", "GenrmHigh5xxRatio", "GenrmLatencyP95OverSLO",
             "GenrmParseFailureRatio", "GenrmSustainedOverload", "GenrmSwapConsistencyCollapse",
             "GenrmPositionBiasDrift"} <= names
+
+
+def test_the_reward_hacking_alert_counts_the_kinds_the_default_policy_acts_on() -> None:
+    rule = next(rule for rule in alert_rules() if rule["alert"] == "GenrmRewardHackingFlags")
+    kinds = re.search(r'kind=~"([a-z_|]+)"', str(rule["expr"]))
+    assert kinds and set(kinds.group(1).split("|")) == set(DEFAULT_ACTED_FLAGS)
