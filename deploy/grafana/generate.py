@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrm_wire import DEFAULT_ACTED_FLAGS
 from grafanalib._gen import DashboardEncoder
 from grafanalib.core import (
     Dashboard,
@@ -26,6 +25,8 @@ from grafanalib.core import (
     Time,
     TimeSeries,
 )
+
+from genrm_wire import DEFAULT_ACTED_FLAGS
 
 DATASOURCE = {"type": "prometheus", "uid": "genrm-prometheus"}  # provisioning/datasources/prometheus.yml
 OUT = Path(__file__).parent / "dashboards"

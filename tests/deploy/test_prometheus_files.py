@@ -8,7 +8,6 @@ import subprocess
 import yaml
 
 from genrm_wire import DEFAULT_ACTED_FLAGS
-
 from tests.conftest import ROOT
 from tests.tools import require_tool
 

@@ -210,7 +210,7 @@ def test_verl_compute_score_fills_timeouts_and_refuses_without_a_prompt(gateway:
 
     compared, late = asyncio.run(score_all())
     assert compared["score"] in (0.0, 0.5, 1.0) and compared["judge_failed"] == 0.0
-    assert late == {"score": -1.0, "judge_unit": 0.0, "judge_failed": 1.0}
+    assert late == {"score": -1.0, "judge_unit": 0.0, "judge_failed": 1.0, "judge_flagged": 0.0}
     with pytest.raises(JudgeServerError, match="failed under on_failure=error"):
         asyncio.run(bound(data_source="rain", solution_str=ROLLOUTS[2], ground_truth="", extra_info=extra_info,
                           timeout_s=0.01, on_failure="error"))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from models.formats.framing import Framing
 from models.formats import PAIRWISE, POINTWISE
+from models.formats.framing import Framing
 from models.rubrics import RubricLibrary
 from tests.conftest import ROOT
 from training.data import pairwise_rows, par_rows

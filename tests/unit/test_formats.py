@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from models.chat import ChatMessage
-from models.formats.framing import Framing
 from models.formats import (
     PAIRWISE,
     POINTWISE,
@@ -16,6 +15,7 @@ from models.formats import (
     ParseFailure,
     PointwiseVerdict,
 )
+from models.formats.framing import Framing
 from models.rubrics import RubricLibrary, RubricSet
 
 RUBRICS_DIR = Path(__file__).resolve().parents[2] / "rubrics"

@@ -11,6 +11,8 @@ what a failed judgment gets under the default `mask` policy, and never a guessed
     trainer = GRPOTrainer(..., reward_funcs=[ScoreReward(judge, task="chat"), GroupReward(judge, group_size=8)])
 
 Both standard (`str`) and conversational (`[{"role", "content"}]`) prompts and completions are accepted.
+`on_flag=FlagPolicy(policy="penalize")` makes reward-hacking attempts worthless to the policy; `last_flagged`
+counts the last batch's flagged completions for the trainer's logs.
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from genrm_client.client import JudgeClient
-from genrm_wire import FailurePolicy, FailureReport, GroupIn, GroupRequest, GroupResponse, SamplingIn
+from genrm_wire import (
+    FailurePolicy,
+    FailureReport,
+    FlagPolicy,
+    GroupIn,
+    GroupRequest,
+    GroupResponse,
+    SamplingIn,
+)
 
 Prompt = str | list[dict[str, str]]
 
@@ -54,10 +64,12 @@ class _GroupRewardFunction:
     __name__ = "genrm"
 
     def __init__(self, judge: JudgeClient, *, task: str = "chat", votes: int = 1, model: str | None = None,
-                 on_failure: FailurePolicy | None = None, sampling: SamplingIn | None = None,
-                 timeout_s: float | None = None) -> None:
+                 on_failure: FailurePolicy | None = None, on_flag: FlagPolicy | None = None,
+                 sampling: SamplingIn | None = None, timeout_s: float | None = None) -> None:
         self.judge, self.task, self.votes, self.model = judge, task, votes, model
         self.on_failure = on_failure or FailurePolicy()
+        self.on_flag = on_flag or FlagPolicy()
+        self.last_flagged = 0
         self.sampling, self.timeout_s = sampling, timeout_s
         self.last_report: FailureReport | None = None
         self.last_stats: dict[str, float] = {}
@@ -65,10 +77,11 @@ class _GroupRewardFunction:
     def _send(self, mode: Literal["brpo", "pointwise", "round_robin"], groups: list[GroupIn],
               **fields: Any) -> GroupResponse:
         request = GroupRequest(model=self.model, task=self.task, mode=mode, groups=groups, votes=self.votes,
-                               on_failure=self.on_failure, sampling=self.sampling, timeout_s=self.timeout_s,
-                               **fields)
+                               on_failure=self.on_failure, on_flag=self.on_flag, sampling=self.sampling,
+                               timeout_s=self.timeout_s, **fields)
         answer = self.judge.groups(request)
         self.last_report = answer.failures
+        self.last_flagged = sum(bool(r.flags) for group in answer.groups for r in group.rollouts)
         return answer
 
 

@@ -14,6 +14,8 @@ a call that misses it is a `timeout` failure, filled like any other.
 
 verl needs a float for every sample, so a failed judgment cannot be left out: it scores `neutral_value` and is
 flagged (`judge_failed: 1.0`) in verl's `reward_extra_info`. Under `on_failure: error` it raises instead.
+`judge_flagged: 1.0` marks a response with a reward-hacking flag; `on_flag: penalize` gives it the floor, `mask`
+fails it (then filled as above).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any, Literal
 
 from genrm_client.client import AsyncJudgeClient
 from genrm_client.errors import JudgeClientError
-from genrm_wire import FailurePolicy, GroupIn, GroupRequest, SamplingIn
+from genrm_wire import FailurePolicy, FlagPolicy, FlagPolicyName, GroupIn, GroupRequest, SamplingIn
 
 DEFAULT_TIMEOUT_S = 300.0
 TRANSPORT_MARGIN_S = 30.0  # the service answers late items itself at the deadline; this covers the transport
@@ -50,7 +52,8 @@ async def compute_score(
     base_url: str = "http://127.0.0.1:8000", mode: Literal["score", "compare"] = "score", task: str = "chat",
     votes: int = 1, model: str | None = None, on_failure: Literal["mask", "neutral", "retry", "error"] = "mask",
     neutral_value: float = 0.0, max_retries: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S,
-    max_concurrency: int = 64, prompt_key: str = "prompt", seed: int | None = None, **_: Any,
+    max_concurrency: int = 64, prompt_key: str = "prompt", seed: int | None = None,
+    on_flag: FlagPolicyName = "flag", **_: Any,
 ) -> dict[str, float]:
     prompt = (extra_info or {}).get(prompt_key)
     if not prompt:
@@ -67,6 +70,7 @@ async def compute_score(
         groups=[GroupIn.model_validate(group)], timeout_s=timeout_s,
         sampling=SamplingIn(seed=seed) if seed is not None else None,
         on_failure=FailurePolicy(policy=on_failure, neutral_value=neutral_value, max_retries=max_retries),
+        on_flag=FlagPolicy(policy=on_flag),
     )
     client, slots = _pool(base_url, max_concurrency, timeout_s)
     try:
@@ -75,12 +79,13 @@ async def compute_score(
     except TimeoutError as error:
         if on_failure == "error":
             raise JudgeTimeout(504, f"no answer from {base_url} within {timeout_s:g} s", "timeout") from error
-        return {"score": neutral_value, "judge_unit": 0.0, "judge_failed": 1.0}
+        return {"score": neutral_value, "judge_unit": 0.0, "judge_failed": 1.0, "judge_flagged": 0.0}
     rollout = answer.groups[0].rollouts[0]
+    flagged = float(bool(rollout.flags))
     if rollout.status != "ok":
-        return {"score": neutral_value, "judge_unit": 0.0, "judge_failed": 1.0}
+        return {"score": neutral_value, "judge_unit": 0.0, "judge_failed": 1.0, "judge_flagged": flagged}
     unit = rollout.score / 10 if rollout.score is not None else rollout.p_win or 0.0
-    return {"score": unit, "judge_unit": unit, "judge_failed": 0.0}
+    return {"score": unit, "judge_unit": unit, "judge_failed": 0.0, "judge_flagged": flagged}
 
 
 def compute_score_sync(*args: Any, **kwargs: Any) -> dict[str, float]:
