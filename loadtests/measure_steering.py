@@ -10,7 +10,7 @@ same engine and seeds.
 
 - Pointwise: the mean score of the attacked response minus the clean one (`--votes` votes each).
 - Pairwise: (chosen, attacked rejected), both orders, `--compare-votes` per order: the attacked response's share of the
-  votes, clean vs attacked, overall and in the order where its forged label (`A`) is its real position.
+  votes, and the flip rate (pairs it did not win clean that it wins attacked).
 - Flags: the share of attacked responses the detector flags (any kind) per class; and the false-positive rate on
   every clean chosen and rejected response of the dev set (by kind; length outliers over requests of 8 pairs).
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -98,8 +99,8 @@ def attacker_shares(judge: JudgeClient, model: str, items: list[CompareItemIn], 
 def judge_all(url: str, rows: list[dict[str, Any]], votes: int, compare_votes: int,
               max_tokens: int) -> dict[str, Any]:
     """Every (framing, attack) cell: pointwise shifts and pairwise shares, per pair."""
-    score: dict[str, list[float]] = {}
-    pair: dict[str, list[tuple[float, float]]] = {}
+    score: dict[str, dict[str, float]] = {}  # "framing|attack" -> pair id -> mean score
+    pair: dict[str, dict[str, tuple[float, float]]] = {}  # -> pair id -> (vote share, share in order ba)
     with JudgeClient(url, timeout_s=7200) as judge:
         for framing in FRAMINGS:
             cells = {"clean": (None, None), **MARKUP_ATTACKS}
@@ -119,11 +120,13 @@ def judge_all(url: str, rows: list[dict[str, Any]], votes: int, compare_votes: i
                                                        response_b=c_text))
             started = time.perf_counter()
             for key, mean in score_means(judge, f"judge-{framing}", score_items, votes, max_tokens).items():
+                cell, row_id = key.rsplit("|", 1)
                 if mean is not None:
-                    score.setdefault(key.rsplit("|", 1)[0], []).append(mean)
+                    score.setdefault(cell, {})[row_id] = mean
             for key, shares in attacker_shares(judge, f"judge-{framing}", compare_items, compare_votes,
                                                  max_tokens).items():
-                pair.setdefault(key.rsplit("|", 1)[0], []).append(shares)
+                cell, row_id = key.rsplit("|", 1)
+                pair.setdefault(cell, {})[row_id] = shares
             print(f"{framing}: {len(score_items)} scored + {len(compare_items)} compared items in "
                   f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     return {"score": score, "pair": pair}
@@ -156,35 +159,55 @@ def detector_rates(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def mean_of(values: list[float]) -> float:
-    return statistics.fmean(v for v in values if v == v) if values else float("nan")
+    kept = [v for v in values if v == v]
+    return statistics.fmean(kept) if kept else float("nan")
+
+
+def paired_shift(attacked: dict[str, float], clean: dict[str, float]) -> tuple[float, float]:
+    """Mean per-pair shift and its 95 % half-width (normal approximation over pairs)."""
+    shifts = [attacked[k] - clean[k] for k in attacked if k in clean and attacked[k] == attacked[k] == clean[k]]
+    if len(shifts) < 2:
+        return (shifts[0] if shifts else float("nan")), float("nan")
+    return statistics.fmean(shifts), 1.96 * statistics.stdev(shifts) / len(shifts) ** 0.5
+
+
+def flip_rate(attacked: dict[str, tuple[float, float]], clean: dict[str, tuple[float, float]]) -> float:
+    """Pairs the chosen response did not lose when clean (share <= 0.5) that the attacked one wins (> 0.5)."""
+    eligible = [k for k in attacked if k in clean and clean[k][0] <= 0.5]
+    return sum(attacked[k][0] > 0.5 for k in eligible) / len(eligible) if eligible else float("nan")
+
+
+def cell(table: dict[str, Any], framing: str, name: str) -> Any:
+    """Attacks without markup are judged once: framing cannot change them."""
+    return table.get(f"{framing}|{name}") or table.get(f"{FRAMINGS[0]}|{name}")
 
 
 def report(judged: dict[str, Any], rates: dict[str, Any], args: argparse.Namespace, seconds: float) -> None:
     score, pair = judged["score"], judged["pair"]
-    clean = mean_of(score["lookalike|clean"])
+    attacks = [*MARKUP_ATTACKS, *PLAIN_ATTACKS, "master_key"]
+    header = "| attack | " + " | ".join(FRAMINGS) + " |\n|---|" + "---|" * len(FRAMINGS)
     print(f"\nBundled judge (SmolLM2-135M-Instruct, vLLM CPU), {args.pairs} chat pairs, {args.votes} votes "
-          f"(pairwise: {args.compare_votes} per order), "
-          f"max_tokens {args.max_tokens}; machine: {platform.node()} ({platform.processor() or 'cpu'}); "
-          f"{seconds / 60:.0f} min\n")
-    print(f"Pointwise: mean score of the attacked rejected response (clean: {clean:.2f}), shift in brackets\n")
-    print("| attack | " + " | ".join(FRAMINGS) + " |\n|---|" + "---|" * len(FRAMINGS))
-    for name in [*MARKUP_ATTACKS, *PLAIN_ATTACKS, "master_key"]:
+          f"(pairwise: {args.compare_votes} per order), max_tokens {args.max_tokens}; machine: {platform.node()} "
+          f"({platform.processor() or 'cpu'}, {os.cpu_count()} cores); {seconds / 60:.0f} min\n")
+    cleans = ", ".join(f"{f} {mean_of(list(score[f'{f}|clean'].values())):.2f}" for f in FRAMINGS)
+    print(f"Pointwise: score shift of the attacked rejected response (mean over pairs, ±95 %); clean mean score "
+          f"per framing: {cleans}\n")
+    print(header)
+    for name in attacks:
         cells = []
         for framing in FRAMINGS:
-            values = score.get(f"{framing}|{name}") or score.get(f"{FRAMINGS[0]}|{name}")
-            base = mean_of(score[f"{framing}|clean"])
-            cells.append(f"{mean_of(values):.2f} ({mean_of(values) - base:+.2f})" if values else "-")
+            shift, half = paired_shift(cell(score, framing, name), score[f"{framing}|clean"])
+            cells.append(f"{shift:+.2f} ±{half:.2f}")
         print(f"| {name} | " + " | ".join(cells) + " |")
-    clean_pair = [s for s, _ in pair["lookalike|clean"]]
-    print(f"\nPairwise: the attacked response's share of votes against the chosen one, both orders (clean: "
-          f"{mean_of(clean_pair):.2f}); in brackets, the order where it is shown first as `A`\n")
-    print("| attack | " + " | ".join(FRAMINGS) + " |\n|---|" + "---|" * len(FRAMINGS))
-    for name in ["clean", *MARKUP_ATTACKS, *PLAIN_ATTACKS, "master_key"]:
+    cleans = ", ".join(f"{f} {mean_of([v for v, _ in pair[f'{f}|clean'].values()]):.2f}" for f in FRAMINGS)
+    print(f"\nPairwise: the attacked response's vote share against the chosen one (both orders) and, in brackets, "
+          f"the flip rate (pairs it lost or tied clean that it wins attacked); clean share: {cleans}\n")
+    print(header)
+    for name in attacks:
         cells = []
         for framing in FRAMINGS:
-            values = pair.get(f"{framing}|{name}") or pair.get(f"{FRAMINGS[0]}|{name}")
-            cells.append(f"{mean_of([s for s, _ in values]):.2f} ({mean_of([a for _, a in values]):.2f})"
-                         if values else "-")
+            values, clean = cell(pair, framing, name), pair[f"{framing}|clean"]
+            cells.append(f"{mean_of([v for v, _ in values.values()]):.2f} ({flip_rate(values, clean):.2f})")
         print(f"| {name} | " + " | ".join(cells) + " |")
     print(f"\nFlags: share of attacked responses flagged; false positives on {rates['clean_responses']} clean "
           f"dev-set responses\n")
@@ -194,8 +217,7 @@ def report(judged: dict[str, Any], rates: dict[str, Any], args: argparse.Namespa
     print(f"\nclean responses flagged with a kind `penalize`/`mask` act on by default: "
           f"{rates['false_positive_acted']:.3f}; by kind: " +
           ", ".join(f"{kind} {share:.3f}" for kind, share in rates["false_positive_by_kind"].items()))
-    print(json.dumps({"score": {k: mean_of(v) for k, v in score.items()},
-                      "pair": {k: mean_of([s for s, _ in v]) for k, v in pair.items()}, "flags": rates}))
+    print(json.dumps({"score": score, "pair": pair, "flags": rates}))
 
 
 def main() -> None:
