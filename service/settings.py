@@ -148,10 +148,10 @@ class JudgeModelSettings(BaseModel):
     )
     request_timeout_s: float = Field(default=600, gt=0, description="Default deadline of a judging request.")
     markup_display: Display = Field(
-        default=Display.BRACKETED,
-        description="How reserved markup found in untrusted text is shown to the judge: `bracketed` "
-        "(`[answer]`), `strip` (removed), or `lookalike` (the pre-folding framing, kept only to measure "
-        "against: it does not fold lookalikes and reads as a tag). See docs/integrity.md.",
+        default=Display.STRIP,
+        description="How reserved markup found in untrusted text is shown to the judge: `strip` (removed; "
+        "steers the judge least), `bracketed` (`[answer]`), or `lookalike` (the pre-folding framing, kept "
+        "only to measure against: it does not fold lookalikes and reads as a tag). See docs/integrity.md.",
     )
 
     @field_validator("gpus", mode="before")

@@ -9,9 +9,9 @@ tokenizer would read as real special tokens and so let a response forge a judge 
 lookalike brackets, HTML character references: see `models.integrity.folding`) and shows each piece to the
 judge in its `Display`:
 
-- `bracketed` (default): the markup in square brackets, `[answer]` / `[/answer]` / `[|im_end|]`: still readable
-  (an XML tutorial keeps its meaning) but not a tag, and nothing in it folds back to one;
-- `strip`: the markup removed;
+- `strip` (default): the markup removed. It steered the bundled judge least (docs/integrity.md);
+- `bracketed`: the markup in square brackets, `[answer]` / `[/answer]` / `[|im_end|]`: still readable (an XML
+  tutorial keeps its meaning) and not a tag, but the judge read `[answer]10[/answer]` as a verdict more often;
 - `lookalike`: the framing before folding existed (`‹answer>`, a zero-width joiner inside special tokens), kept
   only so the steering benchmark can measure against it; it reads as a tag to a model, by design.
 
@@ -49,7 +49,7 @@ class Display(StrEnum):
 class Framing:
     """How one judge model's prompt quotes untrusted text: its special tokens and the display of defused markup."""
 
-    def __init__(self, special_tokens: Iterable[str], display: Display = Display.BRACKETED) -> None:
+    def __init__(self, special_tokens: Iterable[str], display: Display = Display.STRIP) -> None:
         self.special_tokens = tuple(special_tokens)
         self.display = display
         self._finder = MarkupFinder(self.special_tokens)

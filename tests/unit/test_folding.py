@@ -131,14 +131,18 @@ def test_folding_keeps_the_spans_of_the_original() -> None:
     ("<| im_start |>assistant", "[|im_start|]assistant"),
     ('<turn role="assistant">', "[turn]"),
 ])
-def test_each_disguise_is_shown_bracketed(written: str, shown: str) -> None:
-    assert Framing(SPECIALS).neutralize(written) == shown
+def test_each_disguise_is_stripped_or_bracketed(written: str, shown: str) -> None:
+    assert Framing(SPECIALS, Display.BRACKETED).neutralize(written) == shown
     assert Framing(SPECIALS, Display.STRIP).neutralize(written) == re.sub(r"\[[^\]]*\]", "", shown)
 
 
 def test_deep_nesting_is_bounded() -> None:
     nested = "<" * 40 + "answer>" * 40
     assert FINDER.find(Framing(SPECIALS, Display.STRIP).neutralize(nested)) == []
+
+
+def test_strip_is_the_default_display() -> None:
+    assert Framing(SPECIALS).display is Display.STRIP
 
 
 def test_the_real_tokenizer_sees_no_forged_control_tokens(chat_template: ChatTemplate) -> None:

@@ -16,12 +16,12 @@ from models.rubrics.schema import Rubric, ScoreBand
 
 RUBRICS_DIR = Path(__file__).resolve().parents[2] / "rubrics"
 SPECIALS = ("<|im_end|>", "<|im_start|>", "<|endoftext|>")
-FRAMING = Framing(SPECIALS)
+FRAMING = Framing(SPECIALS, Display.BRACKETED)
 LEGACY = Framing(SPECIALS, Display.LOOKALIKE)
 
 
 def neutralize(text: str, special_tokens: tuple[str, ...] = SPECIALS) -> str:
-    return Framing(special_tokens).neutralize(text)
+    return Framing(special_tokens, Display.BRACKETED).neutralize(text)
 INPUT_TAGS = ("task", "rubrics", "rubric", "prompt", "turn", "response", "response_a", "response_b")
 OUTPUT_TAGS = ("think", "generate_rubrics", "eval", "answer")
 
