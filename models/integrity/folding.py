@@ -61,8 +61,8 @@ class FoldedText:
         return self.starts[start], self.ends[end - 1]
 
 
-def may_hold_markup(text: str) -> bool:
-    return not MARKUP_TRIGGERS.isdisjoint(text)
+def lookalikes_of(char: str) -> set[str]:
+    return {lookalike for lookalike, folded in _LOOKALIKES.items() if folded == char}
 
 
 def fold_char(char: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from models.integrity.folding import FoldedText, fold, fold_char, may_hold_markup
+from models.integrity.folding import MARKUP_TRIGGERS, FoldedText, fold, fold_char, lookalikes_of
 
 # Tags that structure the judge's input and output.
 RESERVED_TAGS: tuple[str, ...] = (
@@ -59,13 +59,16 @@ class MarkupFinder:
         self._tokens = {"".join(fold_char(c) for c in token).casefold(): token for token in tokens}
         spelled = [r"\s*".join(re.escape(c) for c in folded) for folded in self._tokens if folded]
         self._special = re.compile("|".join(spelled), re.IGNORECASE) if spelled else None
-        # Every tag starts with `<`; so do most special tokens. Text without a character that folds to `<` (or
-        # `&`) then holds no markup and is not folded.
-        self._starts_with_lt = all(folded.startswith("<") for folded in self._tokens)
+        # Text without a character that can fold to the first character of a tag (`<`) or of a special token
+        # (`<`, `[` of `[INST]`), or `&` of a character reference, holds no markup and is not folded.
+        self._triggers = MARKUP_TRIGGERS | {
+            spelling for folded in self._tokens if folded and not folded.startswith("<")
+            for spelling in _spellings(folded[0])
+        }
 
     def find(self, text: str) -> list[Markup]:
         """Non-overlapping markup in `text`, in order (the leftmost, then longest, match wins)."""
-        if self._starts_with_lt and not may_hold_markup(text):
+        if self._triggers.isdisjoint(text):
             return []
         folded = fold(text)
         found = [self._tag(folded, match) for match in _TAG.finditer(folded.text)]
@@ -81,6 +84,12 @@ class MarkupFinder:
         start, end = folded.original_span(match.start(), match.end())
         spelled = re.sub(r"\s+", "", match.group(0)).casefold()
         return Markup("special_token", start, end, self._tokens.get(spelled, spelled))
+
+
+def _spellings(char: str) -> set[str]:
+    """`char`, its fullwidth form and its lookalikes: what folds to it."""
+    fullwidth = {chr(ord(char) + 0xFEE0)} if "!" <= char <= "~" else set()
+    return {char, char.upper(), *fullwidth, *lookalikes_of(char)}
 
 
 def _without_overlaps(found: list[Markup]) -> list[Markup]:
