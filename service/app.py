@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -11,15 +13,34 @@ import httpx
 from fastapi import FastAPI
 
 from service.api.access_log import AccessLogMiddleware
+from service.api.admin import router as admin_router
+from service.api.authentication import AuthMiddleware
+from service.api.body_guard import BodyGuardMiddleware
+from service.api.draining import Drain, DrainMiddleware
 from service.api.errors import register_error_handlers
 from service.api.middleware import MetricsMiddleware
+from service.api.openapi import describe_service
 from service.api.routes import router
 from service.api.trainers import router as trainer_router
+from service.auth.keys import Keyring
 from service.metrics import Metrics
 from service.settings import Settings
 from service.state import AppState, build_state
 
 logger = logging.getLogger(__name__)
+
+
+def _reload_on_sighup(state: AppState) -> None:
+    """SIGHUP reloads the rubric library, as `POST /admin/rubrics/reload` does (only where signals can be had:
+    the main thread of a process the gateway owns, so not an app embedded in tests' threads)."""
+    loop = asyncio.get_running_loop()
+
+    def reload() -> None:
+        task = loop.create_task(state.rubric_store.reload())
+        task.add_done_callback(lambda done: done.exception())  # a refusal is logged by the store
+
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGHUP, reload)
 
 
 async def _log_when_ready(state: AppState, settings: Settings) -> None:
@@ -38,6 +59,7 @@ def create_app(settings: Settings, engine_transport: httpx.AsyncBaseTransport | 
         async with AsyncExitStack() as stack:
             state = await build_state(settings, metrics, stack, engine_transport)
             app.state.genrm = state
+            _reload_on_sighup(state)
             announcer = asyncio.create_task(_log_when_ready(state, settings))
             try:
                 yield
@@ -50,9 +72,17 @@ def create_app(settings: Settings, engine_transport: httpx.AsyncBaseTransport | 
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.drain = Drain(settings.drain_grace_s)
     register_error_handlers(app)
     app.include_router(router)
     app.include_router(trainer_router)
+    app.include_router(admin_router)
+    # Innermost first: the body is checked only for a caller with a key, and a draining gateway refuses all.
+    app.add_middleware(BodyGuardMiddleware, limits=settings.limits)
+    app.add_middleware(AuthMiddleware, keyring=Keyring(settings.api_keys), protect_metrics=settings.protect_metrics,
+                       metrics=metrics)
+    app.add_middleware(DrainMiddleware, drain=app.state.drain)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(AccessLogMiddleware)  # outermost: its latency and status are what the caller saw
+    describe_service(app, settings)
     return app

@@ -3,6 +3,7 @@
     ServiceError ........................ 500  a bug: something we did not expect
     ├── ClientError ..................... 400  the request is wrong; the message says how to fix it
     │   ├── InvalidRequest .............. 422  a field's value is not acceptable (`param` names the field)
+    │   │   └── RubricLibraryRefused .... 422  a rubric reload was refused; the old library stays in service
     │   ├── NotFound .................... 404  a named model or rubric does not exist
     │   ├── PayloadTooLarge ............. 413  more items or votes than a request may carry
     │   └── ClientClosedRequest ......... 499  the client went away; its engine work was cancelled
@@ -36,6 +37,10 @@ class ClientError(ServiceError):
 
 class InvalidRequest(ClientError):
     code = "invalid_request"
+
+
+class RubricLibraryRefused(InvalidRequest):
+    code = "rubric_library_refused"
 
 
 class NotFound(ClientError):
@@ -78,6 +83,7 @@ STATUS: dict[type[ServiceError], int] = {
     ServiceError: 500,
     ClientError: 400,
     InvalidRequest: 422,
+    RubricLibraryRefused: 422,
     NotFound: 404,
     PayloadTooLarge: 413,
     ClientClosedRequest: 499,

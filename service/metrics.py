@@ -22,7 +22,8 @@ SPREAD_BUCKETS = (0, 0.25, 0.5, 1, 1.5, 2, 3, 4, 5)
 JUDGING_ROUTES = ("/v1/score", "/v1/compare", "/v1/groups")
 ITEM_STATUSES = ("ok", "parse_failed", "too_long", "engine_error", "timeout", "flagged")
 FLAG_ACTIONS = ("reported", "penalized", "masked")
-REJECTION_REASONS = ("no_engine", "overloaded")
+REJECTION_REASONS = ("no_engine", "overloaded", "fair_share")
+AUTH_REFUSALS = ("missing", "invalid", "scope")
 
 
 class Metrics:
@@ -70,6 +71,22 @@ class Metrics:
         self.rejected = Counter(
             "genrm_rejected_requests_total", "HTTP requests refused by admission control, by reason.",
             ["model", "reason"], registry=r,
+        )
+        self.auth_refusals = Counter(
+            "genrm_auth_refusals_total", "Requests refused for their API key: missing, invalid, or lacking the scope.",
+            ["reason"], registry=r,
+        )
+        self.rate_limited = Counter(
+            "genrm_rate_limited_requests_total", "Requests refused (429) by their key's rate limit.", ["key"],
+            registry=r,
+        )
+        self.key_judgments = Counter(
+            "genrm_key_judgments_total", "Judgments admitted (items × votes × orders), by API key name.", ["key"],
+            registry=r,
+        )
+        self.rubric_reloads = Counter(
+            "genrm_rubric_reloads_total", "Rubric library reloads, by result (loaded or refused).", ["result"],
+            registry=r,
         )
         self.cancelled = Counter(
             "genrm_cancelled_requests_total", "HTTP requests whose client disconnected; their work was cancelled.",
@@ -189,6 +206,15 @@ class Metrics:
                 self.parse_failures.labels(name, format_name, category)
         self.queue_depth.labels(name)
         self.admitted.labels(name)
+
+    def declare_keys(self, names: Sequence[str]) -> None:
+        for reason in AUTH_REFUSALS:
+            self.auth_refusals.labels(reason)
+        for result in ("loaded", "refused"):
+            self.rubric_reloads.labels(result)
+        for name in names:
+            self.rate_limited.labels(name)
+            self.key_judgments.labels(name)
 
     def declare_routes(self) -> None:
         for route in JUDGING_ROUTES:

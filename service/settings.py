@@ -12,6 +12,7 @@ one file serves every host of a deployment (deploy/compose/).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -195,6 +196,60 @@ def judge_from_checkpoint(path: Path) -> JudgeModelSettings:
                               model_path=path)
 
 
+Scope = Literal["judge", "admin"]
+LOOPBACK_HOSTS = frozenset({"localhost", "ip6-localhost"})
+
+
+class ApiKeySettings(BaseModel):
+    """One API key, stored as its hash only (`python -m service.auth new --name NAME` makes one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$", max_length=64,
+                      description="Labels the key's metrics and log lines; the key itself is never logged.")
+    hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$", description="`sha256:` and the hex SHA-256 of the key.")
+    scopes: list[Scope] = Field(default_factory=lambda: list[Scope](["judge"]), min_length=1,
+                                description="`judge`: the judging and listing routes; `admin`: /admin/*.")
+    rate: float | None = Field(
+        default=None, gt=0,
+        description="Judging work per second this key may use, in judgments (items × votes × orders); "
+        "unset: unlimited (still subject to each model's admission and fair share).",
+    )
+    burst: float | None = Field(
+        default=None, gt=0, description="The token bucket's size; default: 30 seconds of `rate`.",
+    )
+
+    @property
+    def bucket_size(self) -> float | None:
+        if self.rate is None:
+            return None
+        return self.burst if self.burst is not None else 30 * self.rate
+
+
+class RequestLimits(BaseModel):
+    """What one request may carry; each refusal names the field and the limit (README, "Limits")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_body_bytes: int = Field(default=32 * 2**20, ge=1024, description="Checked before parsing: 413.")
+    max_json_depth: int = Field(default=32, ge=4, description="Nesting of arrays and objects in a body.")
+    max_text_chars: int = Field(default=400_000, ge=1, description="One prompt, response or message.")
+    max_request_chars: int = Field(default=8_000_000, ge=1, description="All texts of one request together.")
+    max_generated_tokens: int = Field(
+        default=4_000_000, ge=1,
+        description="The request's token budget: judgments (items × votes × orders) × max_tokens each.",
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _bundled_model() -> JudgeModelSettings:
     return JudgeModelSettings(name="smollm2-135m-judge", version="bundled-q4_1-fp32")
 
@@ -216,6 +271,19 @@ class Settings(BaseSettings):
     max_items_per_request: int = Field(default=1024, ge=1)
     max_votes: int = Field(default=32, ge=1)
     cache_max_entries: int = Field(default=100_000, ge=0, description="Judgment-cache size; 0 turns it off.")
+    limits: RequestLimits = Field(default_factory=RequestLimits)
+    api_keys: list[ApiKeySettings] = Field(
+        default_factory=list, description="With none, nothing is authenticated (allowed on loopback only, unless "
+        "`allow_unauthenticated`).",
+    )
+    allow_unauthenticated: bool = Field(
+        default=False, description="Serve a non-loopback address without API keys: anyone who reaches the port "
+        "can use the service. Only for a network that is private by other means.",
+    )
+    protect_metrics: bool = Field(default=False, description="/metrics and /prometheus/targets need a key too.")
+    drain_grace_s: float = Field(
+        default=60, ge=0, description="On SIGTERM: how long in-flight requests may finish while new ones get 503.",
+    )
     log_level: str = "info"
     log_format: LogFormat = Field(default="json", description="json: one JSON object per line; text: plain.")
 
@@ -234,6 +302,27 @@ class Settings(BaseSettings):
             served = [judge_from_checkpoint(path) for path in self.checkpoints]
             self.models = [*self.models, *served] if "models" in self.model_fields_set else served
             self._unique_names(self.models)
+        return self
+
+    @field_validator("api_keys")
+    @classmethod
+    def _unique_keys(cls, keys: list[ApiKeySettings]) -> list[ApiKeySettings]:
+        for attribute in ("name", "hash"):
+            values = [getattr(key, attribute) for key in keys]
+            repeated = sorted({value for value in values if values.count(value) > 1})
+            if repeated:
+                raise ValueError(f"api_keys: every key needs its own {attribute}; {repeated} appear more than once")
+        return keys
+
+    @model_validator(mode="after")
+    def _no_open_public_port(self) -> Settings:
+        if not is_loopback(self.host) and not self.api_keys and not self.allow_unauthenticated:
+            raise ValueError(
+                f"host {self.host!r} is not a loopback address and no api_keys are configured, so anyone who can "
+                "reach the port could use the service. Create a key with `python -m service.auth new --name NAME` "
+                "and add it to `api_keys`, or, on a network private by other means, set allow_unauthenticated: "
+                "true (GENRM_ALLOW_UNAUTHENTICATED=true)"
+            )
         return self
 
     @model_validator(mode="after")

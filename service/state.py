@@ -15,7 +15,9 @@ from models.formats.framing import Framing
 from models.formats.sections import FormatFailure
 from models.integrity.flags import FlagDetector, FlagKind
 from models.rubrics import RubricLibrary
-from service.api.translation import Limits, Resolver
+from service.api.request_limits import Limits
+from service.api.translation import Resolver
+from service.auth.quota import Quotas
 from service.engine.cpu_binding import allowed_cores, binding, choose_cores, core_busy_fractions, cores_per_engine
 from service.engine.pool import EnginePool, PoolMember
 from service.engine.supervisor import ManagedEngine
@@ -26,6 +28,7 @@ from service.judging.cache import JudgmentCache
 from service.judging.comparing import PairwiseJudge
 from service.judging.groups import GroupJudge
 from service.judging.registry import JudgeModel, ModelRegistry
+from service.judging.rubric_store import RubricStore
 from service.judging.runner import JudgmentRunner
 from service.judging.scoring import PointwiseJudge
 from service.metrics import Metrics
@@ -35,13 +38,19 @@ from service.settings import JudgeModelSettings, ManagedEngineSettings, Settings
 @dataclass
 class AppState:
     metrics: Metrics
-    rubrics: RubricLibrary
+    rubric_store: RubricStore
     registry: ModelRegistry
     resolver: Resolver
     pointwise: PointwiseJudge
     pairwise: PairwiseJudge
     groups: GroupJudge
+    quotas: Quotas
     managed: list[ManagedEngine] = field(default_factory=list)
+
+    @property
+    def rubrics(self) -> RubricLibrary:
+        """The library in service now (a reload swaps it)."""
+        return self.rubric_store.library
 
 async def build_state(
     settings: Settings,
@@ -49,7 +58,7 @@ async def build_state(
     stack: AsyncExitStack,
     engine_transport: httpx.AsyncBaseTransport | None = None,
 ) -> AppState:
-    rubrics = RubricLibrary.load(settings.rubrics_dir)
+    rubric_store = RubricStore(settings.rubrics_dir, RubricLibrary.load(settings.rubrics_dir), metrics)
     client = await stack.enter_async_context(
         httpx.AsyncClient(
             timeout=httpx.Timeout(max(m.request_timeout_s for m in settings.models), connect=5.0),
@@ -60,6 +69,7 @@ async def build_state(
     managed: list[ManagedEngine] = []
     models = []
     metrics.declare_routes()
+    metrics.declare_keys([key.name for key in settings.api_keys])
     for config in settings.models:
         model = await _judge_model(config, settings, client, metrics, managed)
         metrics.declare_model(model.name, model.version, model.constrained, sorted(model.formats),
@@ -78,10 +88,11 @@ async def build_state(
     registry = ModelRegistry(models, settings.default_model_name)
     pointwise, pairwise = PointwiseJudge(runner, cache, metrics), PairwiseJudge(runner, cache, metrics)
     return AppState(
-        metrics=metrics, rubrics=rubrics, registry=registry,
-        resolver=Resolver(registry, rubrics, Limits(settings.max_items_per_request, settings.max_votes)),
+        metrics=metrics, rubric_store=rubric_store, registry=registry,
+        resolver=Resolver(registry, rubric_store,
+                          Limits(settings.max_items_per_request, settings.max_votes, settings.limits)),
         pointwise=pointwise, pairwise=pairwise, groups=GroupJudge(pointwise, pairwise),
-        managed=managed,
+        quotas=Quotas(settings.api_keys, metrics), managed=managed,
     )
 
 
@@ -103,7 +114,7 @@ def assign_cpu_cores(managed: list[ManagedEngine]) -> None:
 
 def _cores_of(bind: str) -> list[int]:
     """The cores of a `VLLM_CPU_OMP_THREADS_BIND` value: `0,1`, `0-3`, or ranks split by `|`."""
-    cores = []
+    cores: list[int] = []
     for part in bind.replace("|", ",").split(","):
         first, _, last = part.strip().partition("-")
         if first.isdigit():

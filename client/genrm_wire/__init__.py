@@ -51,7 +51,7 @@ from genrm_wire.rewards import (
     GroupResponse,
     RolloutOut,
 )
-from genrm_wire.rubrics import Rubric, RubricListResponse, RubricOut, ScoreBand
+from genrm_wire.rubrics import Rubric, RubricListResponse, RubricOut, RubricReloadResponse, ScoreBand
 from genrm_wire.status import (
     EngineStatus,
     HealthResponse,
@@ -102,6 +102,7 @@ __all__ = [
     "Rubric",
     "RubricListResponse",
     "RubricOut",
+    "RubricReloadResponse",
     "RubricSetRef",
     "SamplingIn",
     "ScoreBand",

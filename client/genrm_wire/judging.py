@@ -1,7 +1,8 @@
 """Wire models of `POST /v1/score` and `POST /v1/compare`, shared by the service and the client.
 
-Requests forbid unknown fields, so a typo is an error and not a default. Responses ignore fields they do not
-know, so an older client reads a newer service's answers.
+Requests forbid unknown fields, so a typo is an error and not a default, and are strict: `votes: "2"`,
+`votes: true` and `swap: "yes"` are errors, not silently read as 2, 1 and true. Responses ignore fields they do
+not know, so an older client reads a newer service's answers.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ DEFAULT_ACTED_FLAGS: tuple[FlagKind, ...] = (
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ChatMessageIn(_Request):
@@ -78,6 +79,8 @@ class FlagPolicy(_Request):
 
 
 class JudgingRequest(_Request):
+    model_config = ConfigDict(json_schema_extra={"not": {"required": ["rubric_ids", "rubrics"]}})
+
     model: str | None = Field(default=None, description="Judge model name; omitted: the default model.")
     task: str = Field(
         pattern=r"^[a-z][a-z0-9_]*$", max_length=64,
@@ -105,7 +108,7 @@ class JudgingRequest(_Request):
 
     @model_validator(mode="after")
     def _one_rubric_source(self) -> JudgingRequest:
-        if self.rubric_ids is not None and self.rubrics is not None:
+        if {"rubric_ids", "rubrics"} <= self.model_fields_set:  # as the schema says: never both keys
             raise ValueError("pass either `rubric_ids` or `rubrics`, not both")
         return self
 
@@ -158,6 +161,8 @@ class ModelRef(BaseModel):
 class RubricSetRef(BaseModel):
     ids: list[str]
     hash: str
+    library_hash: str = Field(default="", description="The rubric library in service when the request arrived "
+                              "(it changes on a reload; GET /v1/rubrics).")
 
 
 class Usage(BaseModel):

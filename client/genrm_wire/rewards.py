@@ -38,7 +38,7 @@ class FailurePolicy(BaseModel):
     - `error`: the whole request fails (422 when an item was too long, 502 otherwise) and names the items.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     policy: FailurePolicyName = "mask"
     neutral_value: float = Field(default=0.0, ge=-100, le=100, description="The reward of a failed item under "
@@ -55,7 +55,7 @@ class FailureReport(BaseModel):
 
 
 class GroupIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     id: str | None = Field(default=None, max_length=256)
     prompt: Prompt = Field(max_length=MAX_TEXT_CHARS)

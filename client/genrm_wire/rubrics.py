@@ -35,7 +35,7 @@ class Rubric(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: RubricId
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, strict=True)
     domain: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
     title: str = Field(min_length=1, max_length=120)
     description: str = Field(min_length=1, max_length=2000)
@@ -74,3 +74,13 @@ class RubricListResponse(BaseModel):
     library_hash: str
     domains: list[str]
     rubrics: list[RubricOut]
+
+
+class RubricReloadResponse(BaseModel):
+    """`POST /admin/rubrics/reload`: the library now in service (a refused one answers 422 and changes nothing)."""
+
+    library_hash: str
+    previous_hash: str
+    rubrics: int
+    added: list[str] = Field(description="`id@version`s new in this library.")
+    removed: list[str] = Field(default_factory=list, description="Always empty: released rubrics never go away.")

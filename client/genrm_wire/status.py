@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 EngineStateName = Literal["starting", "ready", "restarting", "stopped", "failed", "unhealthy"]
-Readiness = Literal["ready", "degraded", "not_ready"]
+Readiness = Literal["ready", "degraded", "not_ready", "draining"]
 
 
 class EngineStatus(BaseModel):
@@ -36,7 +36,8 @@ class ModelListResponse(BaseModel):
 
 
 class ReadinessResponse(BaseModel):
-    """`ready` (200): every engine up; `degraded` (200): some out; `not_ready` (503): a model has none."""
+    """`ready` (200): every engine up; `degraded` (200): some out; `not_ready` (503): a model has none;
+    `draining` (503): shutting down, finishing what it accepted."""
 
     status: Readiness
     rubrics: int

@@ -25,14 +25,17 @@ from service.errors import ServiceError, status_of
 logger = logging.getLogger(__name__)
 
 _DESCRIPTIONS: dict[int, str] = {
+    401: "No API key, or not a valid one (send `Authorization: Bearer <key>`); only when keys are configured.",
+    403: "The API key lacks the scope this route needs.",
     404: "Unknown model or rubric; `param` names it.",
-    413: "Too many items or votes.",
+    413: "Over a request limit (body bytes, items, votes, text length, token budget); `param` names it.",
+    415: "The body is not JSON (`Content-Type: application/json`).",
     422: "Invalid request; `param` names the field and `message` the fix.",
-    429: "Overloaded; retry after the Retry-After header's seconds.",
+    429: "Overloaded, over the key's rate or over its fair share; retry after the Retry-After header's seconds.",
     499: "The client disconnected; its engine work was cancelled (nobody reads this answer).",
     500: "A bug in the service.",
     502: "The engine failed or answered garbage.",
-    503: "No engine available (starting, restarting or unhealthy); see Retry-After.",
+    503: "No engine available (starting, restarting or unhealthy), or the gateway is draining; see Retry-After.",
     504: "The engine did not answer in time.",
 }
 
@@ -41,13 +44,18 @@ def _responses(*statuses: int, model: type[BaseModel] = ErrorResponse) -> dict[i
     return {status: {"model": model, "description": _DESCRIPTIONS[status]} for status in statuses}
 
 
-# Every status a judging route can answer besides 200 (the `ServiceError` tree, validation, the catch-all).
-JUDGING_ERRORS = _responses(404, 413, 422, 429, 499, 500, 502, 503, 504)
-# The status routes fail only by a bug.
+# Every status a judging route can answer besides 200 (keys, body limits, the `ServiceError` tree, validation,
+# draining, the catch-all).
+JUDGING_ERRORS = _responses(401, 403, 404, 413, 415, 422, 429, 499, 500, 502, 503, 504)
+# The listing routes: keys, draining, or a bug.
+LISTING_ERRORS = _responses(401, 403, 500, 503)
+# The probes fail only by a bug; /metrics also by a missing key where `protect_metrics` is on.
 STATUS_ERRORS = _responses(500)
+METRICS_ERRORS = _responses(401, 500)
+ADMIN_ERRORS = _responses(401, 403, 413, 415, 422, 500, 503)
 # `/readyz` answers 503 with its own body, not the error envelope.
-READINESS_ERRORS = {503: {"model": ReadinessResponse, "description": "A model has no engine in rotation."},
-                    **_responses(500)}
+READINESS_ERRORS = {503: {"model": ReadinessResponse, "description": "A model has no engine in rotation, or the "
+                          "gateway is draining."}, **_responses(500)}
 
 
 def error_response(

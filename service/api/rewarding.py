@@ -11,6 +11,7 @@ from fastapi import Request
 from genrm_wire import JudgingRequest
 from models.formats import PAIRWISE, POINTWISE
 from service.api.access_log import note_judging
+from service.api.admitting import admitted
 from service.api.cancellation import cancel_on_disconnect
 from service.judging.context import JudgingContext
 from service.judging.failures import FailedItem, RetryCounts, raise_for_error_policy
@@ -35,9 +36,10 @@ async def judge_groups(
 ) -> RewardRun:
     count = GroupJudge.item_count(groups, settings.mode)
     pointwise = settings.mode == "pointwise"
+    orders = 1 if pointwise else 2
     context = state.resolver.context(body, POINTWISE if pointwise else PAIRWISE, count, settings.votes,
-                                     timeout_header, items_param=items_param)
-    with context.model.admission.admit(count if pointwise else 2 * count):
+                                     timeout_header, items_param=items_param, orders=orders)
+    with admitted(state, request, context, count * orders, settings.votes):
         work = state.groups.judge(groups, settings, context)
         results, retries = await cancel_on_disconnect(request, work, state.metrics, route)
     failed = [FailedItem(path_of(g, rollout.index), rollout.status, rollout.error or "")

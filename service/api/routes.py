@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from genrm_wire import (
@@ -30,9 +30,16 @@ from genrm_wire import (
 from models.formats import PAIRWISE, POINTWISE
 from service.api import translation
 from service.api.access_log import note_judging
+from service.api.admitting import admitted
 from service.api.cancellation import cancel_on_disconnect
 from service.api.discovery import engine_targets
-from service.api.errors import JUDGING_ERRORS, READINESS_ERRORS, STATUS_ERRORS
+from service.api.errors import (
+    JUDGING_ERRORS,
+    LISTING_ERRORS,
+    METRICS_ERRORS,
+    READINESS_ERRORS,
+    STATUS_ERRORS,
+)
 from service.api.rewarding import judge_groups
 from service.judging.items import ItemOutcome
 from service.judging.registry import JudgeModel
@@ -64,7 +71,7 @@ def _count_items(state: AppState, route: str, items: Sequence[ItemOutcome]) -> N
 async def score(body: ScoreRequest, state: State, request: Request, timeout: TimeoutHeader = None) -> ScoreResponse:
     """Pointwise rubric judging: each item gets `votes` judgments, aggregated by `aggregate`."""
     context = state.resolver.context(body, POINTWISE, len(body.items), body.votes, timeout)
-    with context.model.admission.admit(len(body.items)):
+    with admitted(state, request, context, len(body.items), body.votes):
         work = state.pointwise.judge_batch(translation.score_items(body.items), translation.score_settings(body),
                                            context)
         outcomes = await cancel_on_disconnect(request, work, state.metrics, "/v1/score")
@@ -83,8 +90,9 @@ async def compare(
     body: CompareRequest, state: State, request: Request, timeout: TimeoutHeader = None
 ) -> CompareResponse:
     """Pairwise judging with position-swap voting: both orders, `votes` judgments each."""
-    context = state.resolver.context(body, PAIRWISE, len(body.items), body.votes, timeout)
-    with context.model.admission.admit(len(body.items) * (2 if body.swap else 1)):
+    orders = 2 if body.swap else 1
+    context = state.resolver.context(body, PAIRWISE, len(body.items), body.votes, timeout, orders=orders)
+    with admitted(state, request, context, len(body.items) * orders, body.votes):
         work = state.pairwise.judge_batch(translation.compare_items(body.items), translation.compare_settings(body),
                                           context)
         outcomes = await cancel_on_disconnect(request, work, state.metrics, "/v1/compare")
@@ -114,7 +122,7 @@ async def groups(body: GroupRequest, state: State, request: Request, timeout: Ti
     )
 
 
-@router.get("/v1/rubrics", response_model=RubricListResponse, responses=STATUS_ERRORS)
+@router.get("/v1/rubrics", response_model=RubricListResponse, responses=LISTING_ERRORS)
 async def list_rubrics(state: State) -> RubricListResponse:
     library = state.rubrics
     return RubricListResponse(
@@ -134,7 +142,7 @@ def _engine_report(model: JudgeModel) -> list[EngineStatus]:
     ]
 
 
-@router.get("/v1/models", response_model=ModelListResponse, responses=STATUS_ERRORS)
+@router.get("/v1/models", response_model=ModelListResponse, responses=LISTING_ERRORS)
 async def list_models(state: State) -> ModelListResponse:
     return ModelListResponse(
         default=state.registry.default,
@@ -156,30 +164,34 @@ async def healthz() -> HealthResponse:
 
 
 @router.get("/readyz", response_model=ReadinessResponse, responses=READINESS_ERRORS)
-async def readyz(state: State) -> JSONResponse:
+async def readyz(state: State, request: Request) -> JSONResponse:
     """Ready (200) when the rubrics are loaded and every model has an engine in rotation; `degraded` (still 200)
-    when some engines are out; `not_ready` (503, same body) when a model has none. Each engine's state is listed."""
+    when some engines are out; `not_ready` (503, same body) when a model has none; `draining` (503) once SIGTERM
+    arrived. Each engine's state is listed."""
     models = list(state.registry)
     await asyncio.gather(*(model.engine.check_health() for model in models))
     engines = [report for model in models for report in _engine_report(model)]
     servable = all(model.engine.any_available() for model in models) and bool(state.rubrics.rubrics)
     every_engine = all(report.state == "ready" for report in engines)
+    draining = request.app.state.drain.draining
+    servable &= not draining
     body = ReadinessResponse(
-        status="not_ready" if not servable else "ready" if every_engine else "degraded",
+        status="draining" if draining else "not_ready" if not servable else "ready" if every_engine else "degraded",
         rubrics=len(state.rubrics.rubrics), rubric_library_hash=state.rubrics.content_hash, engines=engines,
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if servable else 503)
 
 
-@router.get("/prometheus/targets", response_model=list[ScrapeTargetGroup], responses=STATUS_ERRORS)
+@router.get("/prometheus/targets", response_model=list[ScrapeTargetGroup], responses=METRICS_ERRORS)
 async def prometheus_targets(state: State, request: Request) -> list[ScrapeTargetGroup]:
     """Prometheus HTTP service discovery (`http_sd_configs`): every engine's metrics address, labelled with its
     model, version and engine, so one scrape job covers however many engines the gateway runs."""
     return engine_targets(state.registry, request.url.hostname or "127.0.0.1")
 
 
-@router.get("/metrics", response_class=Response,
-            responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, **STATUS_ERRORS})
+@router.get("/metrics", response_class=PlainTextResponse,
+            responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+                             "description": "Prometheus text exposition."}, **METRICS_ERRORS})
 async def metrics(state: State) -> Response:
     """Prometheus text exposition of the gateway's metrics."""
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

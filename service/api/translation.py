@@ -37,8 +37,9 @@ from models.chat import to_conversation
 from models.formats.sections import SectionedFormat
 from models.integrity.flags import Flag, FlagKind
 from models.rubrics import Rubric, RubricLibrary, RubricSet, UnknownRubricError
+from service.api.request_limits import Limits, check_unique_ids
 from service.engine.requests import SamplingParams
-from service.errors import InvalidRequest, NotFound, PayloadTooLarge
+from service.errors import InvalidRequest, NotFound
 from service.judging.context import JudgingContext, UsageMeter
 from service.judging.failures import FailedItem, FailureHandling, RetryCounts, fill
 from service.judging.flagging import FlagAction
@@ -55,25 +56,7 @@ from service.judging.items import (
     ScoreSettings,
 )
 from service.judging.registry import JudgeModel, ModelRegistry
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_items: int
-    max_votes: int
-
-    def check(self, items: int, votes: int, items_param: str = "items") -> None:
-        """`items` counts what is judged: items, or for groups their comparisons or rollouts (`items_param`)."""
-        if items > self.max_items:
-            what = "items" if items_param == "items" else f"judged items (from `{items_param}`)"
-            raise PayloadTooLarge(
-                f"{items} {what} is over this service's limit of {self.max_items} per request; split the batch",
-                param=items_param,
-            )
-        if votes > self.max_votes:
-            raise PayloadTooLarge(
-                f"votes={votes} is over this service's limit of {self.max_votes}; lower votes", param="votes"
-            )
+from service.judging.rubric_store import RubricStore
 
 
 @dataclass(frozen=True)
@@ -81,16 +64,23 @@ class Resolver:
     """What resolving a request needs from the running service."""
 
     registry: ModelRegistry
-    rubrics: RubricLibrary
+    rubric_store: RubricStore
     limits: Limits
 
     def context(self, body: JudgingRequest, judge_format: SectionedFormat, items: int, votes: int,
-                timeout_header: float | None, items_param: str = "items") -> JudgingContext:
+                timeout_header: float | None, items_param: str = "items", orders: int = 1) -> JudgingContext:
         self.limits.check(items, votes, items_param)
+        self.limits.check_texts(body)
+        for listed in ("items", "groups"):
+            entries = getattr(body, listed, None)
+            if isinstance(entries, list):
+                check_unique_ids(entries, listed)
         model = self.registry.get(body.model)
         model.require_format(judge_format.name)
-        rubrics = resolve_rubrics(self.rubrics, body.task, body.rubric_ids, body.rubrics)
+        library = self.rubric_store.library  # once: a reload meanwhile does not change this request's rubrics
+        rubrics = resolve_rubrics(library, body.task, body.rubric_ids, body.rubrics)
         sampling = resolve_sampling(model, body.sampling or SamplingIn(), judge_format)
+        self.limits.check_token_budget(items * votes * orders, sampling.max_tokens)
         if sampling.temperature == 0 and votes > 1:
             raise InvalidRequest(
                 f"votes={votes} with temperature 0 (greedy) would repeat one judgment, and vLLM refuses n > 1 "
@@ -99,7 +89,8 @@ class Resolver:
             )
         timeout_s = body.timeout_s or timeout_header or model.request_timeout_s
         return JudgingContext(model, rubrics, body.task, sampling, time.monotonic() + timeout_s, timeout_s,
-                              cache=body.cache, dedup=body.dedup, flag_action=flag_action(body.on_flag))
+                              cache=body.cache, dedup=body.dedup, flag_action=flag_action(body.on_flag),
+                              library_hash=library.content_hash)
 
 
 def flag_action(policy: FlagPolicy) -> FlagAction:
@@ -229,7 +220,7 @@ def model_ref(context: JudgingContext) -> ModelRef:
 
 
 def rubric_ref(context: JudgingContext) -> RubricSetRef:
-    return RubricSetRef(ids=context.rubrics.keys, hash=context.rubrics.content_hash)
+    return RubricSetRef(ids=context.rubrics.keys, hash=context.rubrics.content_hash, library_hash=context.library_hash)
 
 
 def usage_out(meter: UsageMeter) -> Usage:

@@ -51,6 +51,7 @@ class JudgingContext:
     cache: bool | None = None
     dedup: bool = True
     flag_action: FlagAction = field(default_factory=FlagAction)
+    library_hash: str = ""  # the rubric library in service when the request arrived
     usage: UsageMeter = field(default_factory=UsageMeter)
 
     def remaining_s(self) -> float:

@@ -6,7 +6,7 @@ from typing import Any
 
 from tests.api.conftest import AppFactory
 
-JUDGING_STATUSES = {"200", "404", "413", "422", "429", "499", "500", "502", "503", "504"}
+JUDGING_STATUSES = {"200", "401", "403", "404", "413", "415", "422", "429", "499", "500", "502", "503", "504"}
 
 
 def body_schema(operation: dict[str, Any], status: str) -> str:

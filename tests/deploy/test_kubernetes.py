@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from service.settings import ExternalEngineSettings, Settings
+from service.settings import ExternalEngineSettings, Settings, expand_environment
 from tests.conftest import ROOT
 from tests.tools import require_tool
 
@@ -43,8 +43,8 @@ def test_the_gateway_lists_every_engine_pod_by_its_stable_name() -> None:
     engines = found[("StatefulSet", "genrm-engine")]
     service = engines["spec"]["serviceName"]
     assert found[("Service", service)]["spec"]["clusterIP"] == "None"  # headless: one DNS name per pod
-    config = yaml.safe_load(found[("ConfigMap", "genrm-gateway")]["data"]["gateway.yaml"])
-    settings = Settings.model_validate(config)
+    text = expand_environment(found[("ConfigMap", "genrm-gateway")]["data"]["gateway.yaml"])
+    settings = Settings.model_validate(yaml.safe_load(text))
     urls = [str(e.url) for e in settings.models[0].engines if isinstance(e, ExternalEngineSettings)]
     pods = [f"http://genrm-engine-{i}.{service}:8000/" for i in range(engines["spec"]["replicas"])]
     assert urls == pods

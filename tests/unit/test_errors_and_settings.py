@@ -25,6 +25,7 @@ EXPECTED_STATUS = {
     "ServiceError": 500,
     "ClientError": 400,
     "InvalidRequest": 422,
+    "RubricLibraryRefused": 422,
     "NotFound": 404,
     "PayloadTooLarge": 413,
     "ClientClosedRequest": 499,
@@ -137,7 +138,7 @@ def test_yaml_file_sets_values(tmp_path: Path) -> None:
 
 def test_env_wins_over_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GENRM_PORT", "9001")
-    settings = load_settings(write_yaml(tmp_path, {"port": 9002, "host": "0.0.0.0"}))
+    settings = load_settings(write_yaml(tmp_path, {"port": 9002, "host": "0.0.0.0", "allow_unauthenticated": True}))
     assert settings.port == 9001
     assert settings.host == "0.0.0.0"  # the YAML still applies where env says nothing
 
@@ -273,6 +274,7 @@ def test_invalid_values_rejected(tmp_path: Path, config: dict[str, object]) -> N
 
 @pytest.mark.parametrize("config", sorted((Path(__file__).resolve().parents[2] / "deploy").glob("*.yaml")),
                          ids=lambda path: path.name)
-def test_every_deploy_example_is_valid_configuration(config: Path) -> None:
+def test_every_deploy_example_is_valid_configuration(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GENRM_TRAINER_KEY_HASH", "sha256:" + "0" * 64)
     settings = load_settings(config)
     assert settings.models and all(model.engines for model in settings.models)

@@ -1,0 +1,1 @@
+"""API keys, scopes and per-key judging quotas (README, "Security")."""
