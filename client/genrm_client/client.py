@@ -4,14 +4,16 @@
         answer = judge.score(ScoreRequest(task="chat", items=[ScoreItemIn(prompt="Hi", response="Hello!")]))
         answer.items[0].score
 
-Both send the wire models of `genrm_wire` and parse the answers into them. An answer of 429 or 503 is retried
-after the `Retry-After` the service sends, for at most `max_wait_s` in all; any other non-200 answer raises a
-`JudgeClientError` subclass with the service's error (see `genrm_client.errors`).
+Both send the wire models of `genrm_wire` and parse the answers into them. `api_key` (default: the environment's
+`GENRM_API_KEY`) is sent as `Authorization: Bearer <key>` where the service has keys configured. An answer of
+429 or 503 is retried after the `Retry-After` the service sends, for at most `max_wait_s` in all; any other
+non-200 answer raises a `JudgeClientError` subclass with the service's error (see `genrm_client.errors`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Any, TypeVar
 
@@ -27,6 +29,7 @@ from genrm_wire import (
     ModelListResponse,
     ReadinessResponse,
     RubricListResponse,
+    RubricReloadResponse,
     ScoreRequest,
     ScoreResponse,
 )
@@ -36,6 +39,18 @@ DEFAULT_TIMEOUT_S = 900.0
 DEFAULT_MAX_WAIT_S = 600.0
 RETRYABLE = (429, 503)
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
+
+
+API_KEY_ENV = "GENRM_API_KEY"
+
+
+def auth_headers(api_key: str | None, headers: dict[str, str] | None) -> dict[str, str]:
+    """`headers` plus the bearer key: `api_key`, else `$GENRM_API_KEY`, else none."""
+    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+    merged = dict(headers or {})
+    if key:
+        merged.setdefault("Authorization", f"Bearer {key}")
+    return merged
 
 
 def request_body(request: BaseModel) -> dict[str, Any]:
@@ -74,10 +89,11 @@ def _parse(response: httpx.Response, model: type[ResponseT]) -> ResponseT:
 class JudgeClient:
     """Blocking client; one connection pool per instance. `transport` replaces the network (tests)."""
 
-    def __init__(self, base_url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, max_wait_s: float = DEFAULT_MAX_WAIT_S,
-                 headers: dict[str, str] | None = None, transport: httpx.BaseTransport | None = None) -> None:
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s, headers=headers,
-                                  transport=transport)
+    def __init__(self, base_url: str, *, api_key: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 max_wait_s: float = DEFAULT_MAX_WAIT_S, headers: dict[str, str] | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s,
+                                  headers=auth_headers(api_key, headers), transport=transport)
         self.max_wait_s = max_wait_s
 
     def __enter__(self) -> JudgeClient:
@@ -104,6 +120,10 @@ class JudgeClient:
     def rubrics(self) -> RubricListResponse:
         return _parse(self._send("GET", "/v1/rubrics"), RubricListResponse)
 
+    def reload_rubrics(self) -> RubricReloadResponse:
+        """`POST /admin/rubrics/reload` (a key with the `admin` scope)."""
+        return _parse(self._send("POST", "/admin/rubrics/reload"), RubricReloadResponse)
+
     def models(self) -> ModelListResponse:
         return _parse(self._send("GET", "/v1/models"), ModelListResponse)
 
@@ -127,10 +147,11 @@ class JudgeClient:
 class AsyncJudgeClient:
     """The same API as `JudgeClient`, for asyncio trainers: `await judge.score(...)`."""
 
-    def __init__(self, base_url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, max_wait_s: float = DEFAULT_MAX_WAIT_S,
-                 headers: dict[str, str] | None = None, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s, headers=headers,
-                                       transport=transport)
+    def __init__(self, base_url: str, *, api_key: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 max_wait_s: float = DEFAULT_MAX_WAIT_S, headers: dict[str, str] | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s,
+                                       headers=auth_headers(api_key, headers), transport=transport)
         self.max_wait_s = max_wait_s
 
     async def __aenter__(self) -> AsyncJudgeClient:
@@ -156,6 +177,10 @@ class AsyncJudgeClient:
 
     async def rubrics(self) -> RubricListResponse:
         return _parse(await self._send("GET", "/v1/rubrics"), RubricListResponse)
+
+    async def reload_rubrics(self) -> RubricReloadResponse:
+        """`POST /admin/rubrics/reload` (a key with the `admin` scope)."""
+        return _parse(await self._send("POST", "/admin/rubrics/reload"), RubricReloadResponse)
 
     async def models(self) -> ModelListResponse:
         return _parse(await self._send("GET", "/v1/models"), ModelListResponse)

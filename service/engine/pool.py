@@ -7,8 +7,12 @@ group's rollouts therefore land where their prefix is cached, and a hot key cann
 
 Each engine holds at most `max_in_flight` requests; the rest wait for a slot. A background loop checks every
 engine's health, and a sick engine is taken out of rotation until it answers again. A request whose engine fails
-(unreachable, connection dropped, 5xx) is retried on another engine; the caller's deadline bounds the retries
-because cancelling the caller cancels them. Timeouts are not retried: another engine would be as slow.
+(unreachable, connection dropped, 5xx, garbage) is retried on another engine; the caller's deadline bounds the
+retries because cancelling the caller cancels them. Timeouts are not retried: another engine would be as slow.
+
+A hung engine (it accepted requests and answers nothing, /health included) fails `HUNG_AFTER_FAILED_CHECKS`
+health checks in a row; then its in-flight requests are abandoned and retried on another engine, and it stays
+out of rotation until /health answers again. A slow engine that still answers /health is left to finish.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ AFFINITY_SLACK = 4
 EWMA_WEIGHT = 0.2
 HEALTH_INTERVAL_S = 2.0
 NO_ENGINE_RETRY_AFTER_S = 5.0
+HUNG_AFTER_FAILED_CHECKS = 2
 
 
 @dataclass
@@ -45,10 +50,20 @@ class PoolMember:
     outstanding: int = 0
     in_flight: int = 0
     failures: int = 0
+    failed_checks: int = 0
     slots: asyncio.Semaphore = field(init=False)
+    attempts: set[asyncio.Task[GenerationResult]] = field(default_factory=set)
+    abandoned: set[asyncio.Task[GenerationResult]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.slots = asyncio.Semaphore(self.max_in_flight)
+
+    def abandon_in_flight(self) -> int:
+        """Cancel every request in flight here; their callers retry them elsewhere (`_run_on`)."""
+        for attempt in self.attempts:
+            self.abandoned.add(attempt)
+            attempt.cancel()
+        return len(self.attempts)
 
     @property
     def available(self) -> bool:
@@ -119,10 +134,19 @@ class EnginePool:
                 member.in_flight += 1
                 self._publish_load(member)
                 started = time.perf_counter()
+                attempt = asyncio.ensure_future(member.engine.generate(request))
+                member.attempts.add(attempt)
                 try:
-                    result = await member.engine.generate(request)
+                    result = await attempt
+                except asyncio.CancelledError:
+                    if attempt not in member.abandoned:
+                        raise  # the caller was cancelled (deadline, disconnect): so is its engine request
+                    raise EngineUnavailable(f"engine {member.name} stopped answering (hung); retried elsewhere",
+                                            retry_after=NO_ENGINE_RETRY_AFTER_S) from None
                 finally:
                     member.in_flight -= 1
+                    member.attempts.discard(attempt)
+                    member.abandoned.discard(attempt)
                 elapsed = time.perf_counter() - started
                 self._metrics.engine_latency.labels(self.model, member.name).observe(elapsed)
                 self.latency_ewma_s += EWMA_WEIGHT * (elapsed - self.latency_ewma_s)
@@ -139,6 +163,13 @@ class EnginePool:
     async def check_health(self) -> None:
         answers = await asyncio.gather(*(member.engine.healthy() for member in self.members))
         for member, answer in zip(self.members, answers, strict=True):
+            member.failed_checks = 0 if answer else member.failed_checks + 1
+            if member.failed_checks == HUNG_AFTER_FAILED_CHECKS and member.attempts:
+                abandoned = member.abandon_in_flight()
+                logger.warning("engine %s failed %d health checks in a row with %d requests in flight; abandoning "
+                               "them to other engines", member.name, member.failed_checks, abandoned,
+                               extra={"event": "engine_hung", "engine": member.name, "model": self.model,
+                                      "abandoned": abandoned})
             if answer != member.healthy:
                 logger.info("engine %s is %s", member.name, "healthy again" if answer else "unhealthy",
                             extra={"event": "engine_healthy" if answer else "engine_unhealthy", "engine": member.name,

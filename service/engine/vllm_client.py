@@ -33,7 +33,12 @@ class VLLMEngine:
             raise EngineServerError(f"engine failed with {response.status_code}: {response.text[:500]}")
         if response.status_code != 200:
             raise UpstreamError(f"engine refused the request ({response.status_code}): {response.text[:500]}")
-        return _result(response.json())
+        try:
+            payload = response.json()
+        except ValueError as error:
+            raise EngineServerError(f"engine at {self.base_url} answered garbage, not JSON: "
+                                    f"{response.text[:200]!r}") from error
+        return _result(payload)
 
     async def healthy(self) -> bool:
         try:
@@ -69,5 +74,6 @@ def _result(payload: dict[str, Any]) -> GenerationResult:
             prompt_tokens=int(usage["prompt_tokens"]),
             completion_tokens=int(usage["completion_tokens"]),
         )
-    except (KeyError, TypeError, ValueError) as error:
-        raise UpstreamError(f"engine answered an unexpected completion payload: {error!r}") from error
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        # A broken engine, not a bad request: another engine may answer properly.
+        raise EngineServerError(f"engine answered an unexpected completion payload: {error!r}") from error

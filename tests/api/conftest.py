@@ -29,9 +29,11 @@ def default_script(body: dict[str, Any]) -> list[str]:
 
 @asynccontextmanager
 async def gateway_transport(
-    model_dir: Path, script: Script = default_script, healthy: bool = True, **model_overrides: Any
+    model_dir: Path, script: Script = default_script, healthy: bool = True, service: dict[str, Any] | None = None,
+    **model_overrides: Any,
 ) -> AsyncIterator[tuple[httpx.ASGITransport, FakeVLLMTransport]]:
-    """The running gateway app behind an in-process ASGI transport, and the fake engine under it."""
+    """The running gateway app behind an in-process ASGI transport, and the fake engine under it. `service`
+    overrides service-wide settings (keys, limits); the other keywords the model's."""
     fake = FakeVLLMTransport(script, healthy)
     model = {
         "name": "fake-judge", "version": "v-test",
@@ -40,7 +42,8 @@ async def gateway_transport(
         "sampling": {"max_tokens": 160},
         **model_overrides,
     }
-    settings = load_settings(rubrics_dir=ROOT / "rubrics", models=[model], max_items_per_request=16, max_votes=8)
+    settings = load_settings(**{"rubrics_dir": ROOT / "rubrics", "models": [model], "max_items_per_request": 16,
+                                "max_votes": 8, **(service or {})})
     app = create_app(settings, engine_transport=fake)
     async with app.router.lifespan_context(app):
         # A real server sends the 500 envelope; Starlette then re-raises only for logging.
@@ -51,10 +54,11 @@ async def gateway_transport(
 def make_client(bundled_model_dir: Path) -> AppFactory:
     @asynccontextmanager
     async def factory(
-        script: Script = default_script, healthy: bool = True, **model_overrides: Any
+        script: Script = default_script, healthy: bool = True, service: dict[str, Any] | None = None,
+        **model_overrides: Any,
     ) -> AsyncIterator[tuple[httpx.AsyncClient, FakeVLLMTransport]]:
         async with (
-            gateway_transport(bundled_model_dir, script, healthy, **model_overrides) as (transport, fake),
+            gateway_transport(bundled_model_dir, script, healthy, service, **model_overrides) as (transport, fake),
             httpx.AsyncClient(transport=transport, base_url="http://gateway") as client,
         ):
             yield client, fake
