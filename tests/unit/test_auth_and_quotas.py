@@ -81,12 +81,10 @@ def admission(max_in_flight: int = 4, max_queued: int = 4) -> Admission:
 def test_one_tenants_burst_fills_an_idle_model_but_not_a_shared_one() -> None:
     gate = admission()  # limit 8
     with gate.admit(6, tenant="a"):
-        with pytest.raises(Overloaded):
-            with gate.admit(4, tenant="b"):  # would pass 8: refused, and b now counts as waiting
-                pass
-        with pytest.raises(Overloaded, match="fair share of 4"):
-            with gate.admit(1, tenant="a"):  # a holds 6 of 8 while b waits
-                pass
+        with pytest.raises(Overloaded), gate.admit(4, tenant="b"):  # over 8: refused; b now counts as waiting
+            pass
+        with pytest.raises(Overloaded, match="fair share of 4"), gate.admit(1, tenant="a"):  # a holds 6 of 8
+            pass
         with gate.admit(2, tenant="b"):  # b's share is open to it
             assert gate.by_tenant == {"a": 6, "b": 2}
     assert gate.pending == 0 and gate.by_tenant == {}
