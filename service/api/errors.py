@@ -96,6 +96,9 @@ async def _service_error(_: Request, error: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400:  # FastAPI's answer to a body it cannot decode (not UTF-8): like invalid JSON
+        return error_response(422, "the body is not valid JSON (UTF-8 encoded); see GET /docs for the schema",
+                              "invalid_request", param="body")
     error_type = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
     return error_response(error.status_code, str(error.detail), error_type)
 

@@ -284,3 +284,12 @@ async def test_a_draining_gateway_refuses_new_work_and_finishes_what_it_accepted
     assert error_of(refused)["type"] == "draining"
     assert (ready.status_code, ready.json()["status"]) == (503, "draining")
     assert accepted.status_code == 200 and accepted.json()["items"][0]["status"] == "ok"
+
+
+async def test_found_by_the_fuzzer_a_huge_adapter_seed_is_a_422_not_a_500(make_client: AppFactory) -> None:
+    body = {"query": ["Hi Hello"], "prompts": ["Hi"]}
+    async with make_client() as (gateway, _):
+        answer = await gateway.post("/v1/openrlhf/score", json=body, params={"seed": str(2**80)})
+        undecodable = await gateway.post("/v1/score", content=b"\xff\xfe{", headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422 and error_of(answer)["param"] == "seed"
+    assert undecodable.status_code == 422 and error_of(undecodable)["param"] == "body"
