@@ -30,8 +30,8 @@ class AdapterOptions(BaseModel):
     neutral_value: float = Field(default=0.0, ge=-100, le=100)
     max_retries: int = Field(default=1, ge=1, le=3)
     timeout_s: float | None = Field(default=None, gt=0, le=3600, description="Deadline of one call.")
-    seed: int | None = Field(default=None, ge=0, le=2**63 - 1, description="Sampling seed: the same sample judged the same way "
-                             "(and answered from the judgment cache on repeats).")
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1, description="Sampling seed: the same sample judged "
+                             "the same way (and answered from the judgment cache on repeats).")
     api_key: str | None = Field(
         default=None, max_length=256, exclude=True,
         description="The API key, for trainers that cannot set headers on their reward calls (OpenRLHF, slime); "

@@ -28,8 +28,9 @@ def fuzzed(bundled_model_dir: Path) -> Iterator[FuzzReport]:
     port = free_port()
     model = {"name": "fake-judge", "version": "v-fuzz", "model_path": str(bundled_model_dir),
              "engines": [{"kind": "external", "url": "http://fake-vllm:8000"}], "sampling": {"max_tokens": 160}}
+    key = {"name": "fuzz", "hash": hash_key(KEY), "scopes": ["judge", "admin"]}
     settings = load_settings(port=port, rubrics_dir=ROOT / "rubrics", models=[model], max_items_per_request=16,
-                             max_votes=8, api_keys=[{"name": "fuzz", "hash": hash_key(KEY), "scopes": ["judge", "admin"]}])
+                             max_votes=8, api_keys=[key])
     app = create_app(settings, engine_transport=FakeVLLMTransport(default_script))
     with ServerThread(app, port):
         url = f"http://127.0.0.1:{port}"

@@ -290,6 +290,7 @@ async def test_found_by_the_fuzzer_a_huge_adapter_seed_is_a_422_not_a_500(make_c
     body = {"query": ["Hi Hello"], "prompts": ["Hi"]}
     async with make_client() as (gateway, _):
         answer = await gateway.post("/v1/openrlhf/score", json=body, params={"seed": str(2**80)})
-        undecodable = await gateway.post("/v1/score", content=b"\xff\xfe{", headers={"Content-Type": "application/json"})
-    assert answer.status_code == 422 and error_of(answer)["param"] == "seed"
+        undecodable = await gateway.post("/v1/score", content=b"\xff\xfe{",
+                                         headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422 and error_of(answer)["param"] == "query.seed"
     assert undecodable.status_code == 422 and error_of(undecodable)["param"] == "body"
