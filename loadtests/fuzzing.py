@@ -6,8 +6,9 @@ documented content type, a body that matches the documented schema (errors inclu
 
 Generated judging bodies would almost never name a rubric domain or a model the service has (any `^[a-z]...$`
 string fits the schema), so the fuzzer would never get past resolution. `steer` fixes that for most cases: it
-sets `task` to a domain of the library and `model` to a served model (or leaves it out), and drops unknown rubric
-ids; a share of cases stays as generated. `FuzzReport.judged` counts the cases that reached the judging path
+sets `task` to a domain of the library and `model` to a served model (or leaves it out), drops unknown rubric
+ids, keeps `votes` small and `sampling.max_tokens` at most `STEERED_MAX_TOKENS`; a share of cases stays as
+generated. `FuzzReport.judged` counts the cases that reached the judging path
 (a 200 from a judging route).
 
 One generated value is always moved, in every judging case: a deadline (`timeout_s`, `X-Request-Timeout`) below
@@ -43,6 +44,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance]
 JUDGING_PREFIXES = ("/v1/score", "/v1/compare", "/v1/groups", "/v1/openrlhf/", "/v1/slime/")
 MIN_DEADLINE_S = 60.0
+STEERED_MAX_TOKENS = 128  # a real CPU engine would spend minutes on 32k-token judgments
 NEGATIVE_SHARE = 0.25  # of each operation's cases: schema-invalid, to exercise the error paths
 
 
@@ -76,6 +78,9 @@ def _steered(values: Any, domains: list[str], models: list[str], pick: int) -> A
         steered["votes"] = 1 + steered["votes"] % 4
     if "response" in steered and not steered.get("label"):
         steered["label"] = "A reference answer."  # slime's compare route judges against the label
+    sampling = steered.get("sampling")
+    if isinstance(sampling, dict) and isinstance(sampling.get("max_tokens"), int):
+        steered["sampling"] = {**sampling, "max_tokens": min(sampling["max_tokens"], STEERED_MAX_TOKENS)}
     if isinstance(steered.get("query"), list):  # OpenRLHF: one prompt per query
         steered["prompts"] = [f"Prompt {n}" for n in range(len(steered["query"]))]
         steered["labels"] = ["A reference answer."] * len(steered["query"])

@@ -12,9 +12,10 @@ rubric library's domains, or `other` for a request that brings its own rubrics.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320)
 SCORE_BUCKETS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
@@ -26,10 +27,22 @@ REJECTION_REASONS = ("no_engine", "overloaded", "fair_share")
 AUTH_REFUSALS = ("missing", "invalid", "scope")
 
 
+def _tasks_alive() -> float:
+    """Read when /metrics is rendered, on the event loop's thread; NaN from anywhere else."""
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:
+        return float("nan")
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        ProcessCollector(registry=r)  # process_resident_memory_bytes, process_open_fds, ...: leaks show here
+        self.event_loop_tasks = Gauge("genrm_event_loop_tasks", "asyncio tasks alive in the gateway's event loop "
+                                      "(a leak grows it).", registry=r)
+        self.event_loop_tasks.set_function(_tasks_alive)
         self.http_requests = Counter(
             "genrm_http_requests_total", "HTTP requests by route and status class.",
             ["route", "status_class"], registry=r,
