@@ -40,6 +40,7 @@ from service.auth.keys import hash_key  # noqa: E402
 
 KEYS = {"a": "genrm_soak-trainer-a", "b": "genrm_soak-trainer-b"}
 MAX_IN_FLIGHT, MAX_QUEUED = 8, 8
+MAX_TOKENS = 128  # what a pointwise judgment needs at least (118) with a little room
 SAMPLE_S = 5.0
 QUIET_S = 10.0
 
@@ -95,7 +96,7 @@ async def client_loop(http: httpx.AsyncClient, key: str, until: float, tally: Ta
     n = 0
     while time.monotonic() < until:
         n += 1
-        body = {"task": "chat", "sampling": {"max_tokens": 32},
+        body = {"task": "chat", "sampling": {"max_tokens": MAX_TOKENS},
                 "items": [{"prompt": f"Name a colour ({index}.{n}).", "response": f"Colour {n}."}]}
         started = time.monotonic()
         try:
@@ -165,7 +166,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         process, url = start_gateway(Path(workdir))
         try:
-            asyncio.run(steady(url, 5, KEYS["a"]))  # warm-up
+            warm = asyncio.run(steady(url, 5, KEYS["a"]))
+            if not warm.answered:
+                raise SystemExit(f"warm-up got no answer: {warm.summary()}")
             time.sleep(2)
             before = gauges(url)
             tally, samples = asyncio.run(overload(url, clients, arguments.minutes * 60, KEYS["a"]))

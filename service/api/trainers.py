@@ -104,6 +104,7 @@ async def _openrlhf(body: OpenRLHFRequest, options: AdapterOptions, mode: Mode, 
     if not body.query:  # a spare server of several gets empty lists
         return OpenRLHFResponse(rewards=[], scores=[],
                                 extra_logs={"judge_unit": [], "judge_failed": [], "judge_flagged": []})
+    state.resolver.limits.check_texts(body)  # the trainer's own shape: its texts count as a judging request's
     settings = _settings(options, mode)
     run = await judge_groups(state, request, f"/v1/openrlhf/{mode}", _judging_request(options, OPENRLHF_DEADLINE_S),
                              _openrlhf_groups(body, mode), settings, None, lambda group, _: f"query.{group}", "query")
@@ -148,6 +149,7 @@ async def openrlhf_compare(body: OpenRLHFRequest, options: Options, state: State
 
 async def _slime(body: SlimeRequest, options: AdapterOptions, mode: Mode, state: State,
                  request: Request) -> SlimeResponse:
+    state.resolver.limits.check_texts(body)
     prompt = conversation_from_text(body.prompt) if isinstance(body.prompt, str) else to_conversation(body.prompt)
     group = Group("0", prompt, (body.response,), _reference(body.label, mode, "label"))
     settings = _settings(options, mode)

@@ -52,8 +52,8 @@ class PoolMember:
     failures: int = 0
     failed_checks: int = 0
     slots: asyncio.Semaphore = field(init=False)
-    attempts: set[asyncio.Task[GenerationResult]] = field(default_factory=set)
-    abandoned: set[asyncio.Task[GenerationResult]] = field(default_factory=set)
+    attempts: set[asyncio.Task[object]] = field(default_factory=set)
+    abandoned: set[asyncio.Task[object]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.slots = asyncio.Semaphore(self.max_in_flight)
@@ -134,13 +134,15 @@ class EnginePool:
                 member.in_flight += 1
                 self._publish_load(member)
                 started = time.perf_counter()
-                attempt = asyncio.ensure_future(member.engine.generate(request))
+                attempt = asyncio.current_task()
+                assert attempt is not None
                 member.attempts.add(attempt)
                 try:
-                    result = await attempt
+                    result = await member.engine.generate(request)
                 except asyncio.CancelledError:
                     if attempt not in member.abandoned:
                         raise  # the caller was cancelled (deadline, disconnect): so is its engine request
+                    attempt.uncancel()  # only this engine request was abandoned, not its caller
                     raise EngineUnavailable(f"engine {member.name} stopped answering (hung); retried elsewhere",
                                             retry_after=NO_ENGINE_RETRY_AFTER_S) from None
                 finally:

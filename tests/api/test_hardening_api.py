@@ -294,3 +294,12 @@ async def test_found_by_the_fuzzer_a_huge_adapter_seed_is_a_422_not_a_500(make_c
                                          headers={"Content-Type": "application/json"})
     assert answer.status_code == 422 and error_of(answer)["param"] == "query.seed"
     assert undecodable.status_code == 422 and error_of(undecodable)["param"] == "body"
+
+
+async def test_trainer_adapters_get_the_same_text_limits(make_client: AppFactory) -> None:
+    async with make_client(service={"limits": {"max_text_chars": 100}}) as (gateway, fake):
+        openrlhf = await gateway.post("/v1/openrlhf/score", json={"query": ["Hi " + "x" * 200], "prompts": ["Hi"]})
+        slime = await gateway.post("/v1/slime/score", json={"prompt": "Hi", "response": "y" * 101})
+    assert (openrlhf.status_code, error_of(openrlhf)["param"]) == (413, "query.0")
+    assert (slime.status_code, error_of(slime)["param"]) == (413, "response")
+    assert fake.requests == []

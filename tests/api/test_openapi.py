@@ -33,3 +33,17 @@ async def test_status_routes_have_response_models(make_client: AppFactory) -> No
     assert body_schema(paths["/readyz"]["get"], "503").endswith("/ReadinessResponse")
     assert body_schema(paths["/healthz"]["get"], "200").endswith("/HealthResponse")
     assert body_schema(paths["/v1/rubrics"]["get"], "200").endswith("/RubricListResponse")
+
+
+async def test_the_document_says_what_the_service_does(make_client: AppFactory) -> None:
+    """Found by schemathesis: /metrics documented as JSON, a nullable header, and both rubric sources allowed."""
+    async with make_client() as (gateway, _):
+        document = (await gateway.get("/openapi.json")).json()
+        metrics = await gateway.get("/metrics")
+    assert set(document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]) == {
+        "text/plain", "text/plain; version=1.0.0; charset=utf-8"}
+    assert metrics.headers["content-type"].startswith("text/plain")
+    header = next(p for p in document["paths"]["/v1/score"]["post"]["parameters"] if p["name"] == "X-Request-Timeout")
+    assert header["schema"]["type"] == "number" and "anyOf" not in header["schema"]
+    request = document["components"]["schemas"]["ScoreRequest"]
+    assert request["not"] == {"required": ["rubric_ids", "rubrics"]}
