@@ -2,7 +2,7 @@
 
 `X-Request-ID` is taken from the request when it is a sane token (printable, at most 128 characters) and made
 up otherwise; either way it is echoed on the response. A judging route adds what it judged (`note_judging`):
-model, version, items and votes drawn.
+model, version, items and votes drawn. `key` is the caller's API key name (`anonymous` without keys).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.api.authentication import key_name_of
 from service.api.middleware import route_template
 from service.judging.context import JudgingContext
 
@@ -84,6 +85,7 @@ class AccessLogMiddleware:
                 extra={
                     "event": "access", "request_id": request_id, "method": scope["method"],
                     "route": route, "path": scope["path"], "status": status,
-                    "latency_ms": round((time.perf_counter() - started) * 1000, 1), **asdict(facts),
+                    "latency_ms": round((time.perf_counter() - started) * 1000, 1), "key": key_name_of(scope),
+                    **asdict(facts),
                 },
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -54,12 +55,14 @@ async def test_without_a_key_judging_is_401_and_the_probes_stay_open(make_client
 async def test_a_key_works_as_bearer_header_or_query_and_its_name_labels_the_metrics(
     make_client: AppFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="genrm.access")
     async with make_client(service={"api_keys": KEYS}) as (gateway, _):
         for headers, params in ((bearer(TRAINER), {}), ({"X-API-Key": TRAINER}, {}), ({}, {"api_key": TRAINER})):
             answer = await gateway.post("/v1/score", json=SCORE, headers=headers, params=params)
             assert answer.status_code == 200, answer.text
         metrics = (await gateway.get("/metrics")).text
     assert 'genrm_key_judgments_total{key="trainer"} 3.0' in metrics
+    assert [r.key for r in caplog.records if getattr(r, "route", None) == "/v1/score"] == ["trainer"] * 3  # type: ignore[attr-defined]
     assert TRAINER not in metrics and all(TRAINER not in record.getMessage() and TRAINER not in str(record.__dict__)
                                           for record in caplog.records)
 
