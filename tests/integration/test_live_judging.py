@@ -137,8 +137,11 @@ CJK = re.compile(r"[\u3400-\u9fff]")
 def test_a_chinese_prompt_gets_a_chinese_critique(client: httpx.Client) -> None:
     item = {"id": "cat", "prompt": "请为陪伴 15 年的猫咪设计告别卡片文字, 要体现我和猫咪的深厚感情",
             "response": "亲爱的小花, 谢谢你十五年的陪伴。你是我最好的朋友, 我会永远想念你。"}
-    data = client.post("/v1/score", json={"task": "creative_writing", "votes": 6, "items": [item],
-                                          "include_judgments": True, "sampling": {"max_tokens": 384}}).json()
+    # About 40 % of the bundled judge's critiques of this item are written in Chinese (8 seeds x 6 votes); with
+    # 10 votes, a draw with none in Chinese is a ~0.6 % event, and the seed makes it repeatable.
+    data = client.post("/v1/score", json={"task": "creative_writing", "votes": 10, "items": [item],
+                                          "include_judgments": True,
+                                          "sampling": {"max_tokens": 384, "seed": 3}}).json()
     scored = data["items"][0]
     assert scored["status"] == "ok" and scored["parse_failures"] == {}, scored
     critiques = [re.sub(r"</?(think|generate_rubrics|eval|answer)>", "", j["text"]) for j in scored["judgments"]]

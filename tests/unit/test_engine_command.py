@@ -143,7 +143,7 @@ async def test_a_starved_start_up_is_reported_with_its_cause_and_the_setting_tha
     that says it got ~0 % of a CPU and names `cpu_threads_bind`."""
     stuck = engine(tmp_path, device="cpu", startup_timeout_s=1.5, cpu_threads_bind="0")
     monkeypatch.setattr(supervisor, "PROGRESS_INTERVAL_S", 0.5)
-    monkeypatch.setattr(stuck, "command", lambda: [sys.executable, "-c", "import time; time.sleep(600)"])
+    monkeypatch.setattr(stuck, "command", lambda: ["sleep", "600"])
     with caplog.at_level(logging.INFO, logger="service.engine.supervisor"):
         await stuck.start()
         await _wait_for(lambda: any(getattr(r, "event", None) == "engine_startup_timeout" for r in caplog.records))
