@@ -49,7 +49,7 @@ lock: install
 	  | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > constraints/cpu.txt.new && mv constraints/cpu.txt.new constraints/cpu.txt
 
 lock-gpu:
-	printf -- '-e ./client\n-e .[gpu,convert,train,dev]\n' | uv pip compile - --python-version 3.11 \
+	printf -- '-e ./client\n-e .[gpu,convert,train,eval,dev]\n' | uv pip compile - --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 --no-header --no-annotate | grep -v '^-e' > constraints/gpu.txt.new
 	{ sed -n '1,3p' constraints/gpu.txt; cat constraints/gpu.txt.new; } > constraints/gpu.txt.tmp
 	mv constraints/gpu.txt.tmp constraints/gpu.txt && rm constraints/gpu.txt.new

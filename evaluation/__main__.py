@@ -1,0 +1,5 @@
+"""`python -m evaluation eval ...`, the same as `genrm eval ...`."""
+
+from evaluation.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,171 @@
+"""Every figure of a run, computed from its per-item results and nothing else.
+
+A pair's outcome at k votes: pointwise, the mean of the chosen response's first k scores against the rejected
+one's (a tie when equal); pairwise, the first k votes of each order (of the `ab` order alone without swap),
+counted for the chosen response against the rejected. Votes are independent samples, so the first k of a run
+at n votes are a run at k votes: one run gives the whole test-time scaling curve.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from evaluation.results import ItemResult, Mode
+from evaluation.stats import Estimate, ratio
+
+Outcome = Literal["correct", "tie", "wrong"]
+CREDIT: dict[Outcome, float] = {"correct": 1.0, "tie": 0.5, "wrong": 0.0}
+GROUPINGS = ("source", "subset", "task")
+
+
+def pointwise_outcome(result: ItemResult, votes: int) -> Outcome | None:
+    chosen, rejected = result.chosen_scores[:votes], result.rejected_scores[:votes]
+    if result.status != "ok" or not chosen or not rejected:
+        return None
+    return _versus(statistics.fmean(chosen), statistics.fmean(rejected))
+
+
+def pairwise_outcome(result: ItemResult, votes: int, swap: bool = True) -> Outcome | None:
+    counted = [vote for order in (("ab", "ba") if swap else ("ab",))
+               for vote in [v for v in result.votes if v.order == order][:votes]]
+    if result.status != "ok" or not counted:
+        return None
+    chosen = sum(vote.winner == "chosen" for vote in counted)
+    return _versus(chosen, len(counted) - chosen)
+
+
+def outcome(result: ItemResult, votes: int) -> Outcome | None:
+    return pointwise_outcome(result, votes) if result.mode == "pointwise" else pairwise_outcome(result, votes)
+
+
+def _versus(chosen: float, rejected: float) -> Outcome:
+    return "correct" if chosen > rejected else "tie" if chosen == rejected else "wrong"
+
+
+def accuracy(outcomes: Iterable[Outcome | None]) -> dict[str, Estimate]:
+    """Strict accuracy (ties are not right), the tie rate, and accuracy with a tie as half right."""
+    judged = [o for o in outcomes if o is not None]
+    return {"accuracy": ratio([o == "correct" for o in judged]), "tie_rate": ratio([o == "tie" for o in judged]),
+            "accuracy_ties_half": ratio([CREDIT[o] for o in judged])}
+
+
+def mode_summary(results: list[ItemResult], mode: Mode, vote_counts: list[int]) -> dict[str, Any]:
+    """The figures of one mode, at the run's largest vote count unless named per vote count."""
+    items = [r for r in results if r.mode == mode]
+    ok = [r for r in items if r.status == "ok"]
+    top = max(vote_counts)
+    judge_outcome: Callable[[ItemResult, int], Outcome | None] = (
+        pointwise_outcome if mode == "pointwise" else pairwise_outcome)
+    summary: dict[str, Any] = {
+        "pairs": len(items), "judged": len(ok), "failed": len(items) - len(ok),
+        "failures": dict(Counter(_failure_kind(r.error) for r in items if r.status != "ok")),
+        "parse_failures": dict(sum((Counter(r.parse_failures) for r in items), Counter())),
+        "flags": dict(Counter(flag for r in items for flag in r.flags)),
+        **accuracy(judge_outcome(r, top) for r in ok),
+        "scaling": [{"votes": k, **accuracy(judge_outcome(r, k) for r in ok)} for k in sorted(vote_counts)],
+        **{f"by_{field}": _grouped(ok, field, lambda r: judge_outcome(r, top)) for field in GROUPINGS},
+        "cost": _cost(items),
+    }
+    if any(r.styles for r in ok):
+        summary["rm_bench"] = rm_bench(ok, lambda r: judge_outcome(r, top))
+    if mode == "pointwise":
+        summary["score_gap"] = score_gap(ok)
+    else:
+        summary["no_swap"] = accuracy(pairwise_outcome(r, top, swap=False) for r in ok)
+        summary["no_swap_scaling"] = [{"votes": k, **accuracy(pairwise_outcome(r, k, swap=False) for r in ok)}
+                                      for k in sorted(vote_counts)]
+        summary.update(position(ok))
+    return plain(summary)
+
+
+def plain(value: Any) -> Any:
+    """The summary as JSON-ready data: every `Estimate` a dict."""
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
+def _grouped(results: list[ItemResult], field: str, judge_outcome: Callable[[ItemResult], Outcome | None],
+             ) -> dict[str, dict[str, Estimate]]:
+    groups: dict[str, list[ItemResult]] = defaultdict(list)
+    for result in results:
+        groups[str(getattr(result, field))].append(result)
+    return {name: accuracy(judge_outcome(r) for r in members) for name, members in sorted(groups.items())}
+
+
+def position(results: list[ItemResult]) -> dict[str, Any]:
+    """Position bias over every vote: how often the first-shown response wins, accuracy with the chosen response
+    shown first and second, and the 2x2 of where the chosen response was against which position won. Swap
+    consistency: the share of pairs whose two orders, each by its majority, pick the same response."""
+    first_wins = ratio([sum(v.first_won for v in r.votes) for r in results], [len(r.votes) for r in results])
+    shown_first = ratio([sum(v.winner == "chosen" for v in r.votes if v.chosen_first) for r in results],
+                        [sum(v.chosen_first for v in r.votes) for r in results])
+    shown_second = ratio([sum(v.winner == "chosen" for v in r.votes if not v.chosen_first) for r in results],
+                         [sum(not v.chosen_first for v in r.votes) for r in results])
+    confusion = {f"chosen_{where}": {f"{won}_won": sum(1 for r in results for v in r.votes
+                                                       if v.chosen_first == (where == "first")
+                                                       and v.first_won == (won == "first"))
+                                     for won in ("first", "second")}
+                 for where in ("first", "second")}
+    return {"first_position_wins": first_wins, "accuracy_chosen_first": shown_first,
+            "accuracy_chosen_second": shown_second, "position_confusion": confusion,
+            "swap_consistency": ratio([_consistent(r) for r in results])}
+
+
+def _consistent(result: ItemResult) -> bool:
+    picks = []
+    for order in ("ab", "ba"):
+        chosen = sum(v.winner == "chosen" for v in result.votes if v.order == order)
+        rejected = sum(v.winner == "rejected" for v in result.votes if v.order == order)
+        picks.append("chosen" if chosen > rejected else "rejected" if rejected > chosen else "tie")
+    return picks[0] == picks[1] != "tie"
+
+
+def score_gap(results: list[ItemResult]) -> dict[str, Any]:
+    """Chosen minus rejected mean score per pair, and both means (the histograms' data)."""
+    chosen = [statistics.fmean(r.chosen_scores) for r in results if r.chosen_scores and r.rejected_scores]
+    rejected = [statistics.fmean(r.rejected_scores) for r in results if r.chosen_scores and r.rejected_scores]
+    gaps = [c - j for c, j in zip(chosen, rejected, strict=True)]
+    return {"mean": ratio(gaps), "median": round(statistics.median(gaps), 4) if gaps else None,
+            "gaps": [round(g, 4) for g in gaps], "chosen_means": [round(c, 4) for c in chosen],
+            "rejected_means": [round(j, 4) for j in rejected]}
+
+
+def rm_bench(results: list[ItemResult], judge_outcome: Callable[[ItemResult], Outcome | None]) -> dict[str, Any]:
+    """RM-Bench's 3x3 accuracy (chosen style by rejected style; ties count half, as a scalar RM cannot tie) and
+    its easy (below the diagonal), normal (the diagonal) and hard (above) averages."""
+    cells: dict[tuple[int, int], list[float]] = defaultdict(list)
+    for result in results:
+        judged = judge_outcome(result)
+        if result.styles and judged is not None:
+            cells[(result.styles[0], result.styles[1])].append(CREDIT[judged])
+    matrix = [[round(statistics.fmean(cells[(i, j)]), 4) if cells[(i, j)] else None for j in range(3)]
+              for i in range(3)]
+    levels: dict[str, list[float]] = defaultdict(list)
+    for (i, j), values in cells.items():
+        levels["hard" if i < j else "normal" if i == j else "easy"].extend(values)
+    return {"matrix": matrix, **{level: ratio(levels[level]) for level in ("easy", "normal", "hard")}}
+
+
+def _cost(items: list[ItemResult]) -> dict[str, Any]:
+    judge_seconds = sum(r.cost.latency_s for r in items)
+    judgments = sum(r.cost.judgments for r in items)
+    return {"prompt_tokens": sum(r.cost.prompt_tokens for r in items),
+            "completion_tokens": sum(r.cost.completion_tokens for r in items),
+            "engine_requests": sum(r.cost.engine_requests for r in items), "judgments": judgments,
+            "judge_seconds": round(judge_seconds, 2),
+            "seconds_per_pair": round(judge_seconds / len(items), 3) if items else None}
+
+
+def _failure_kind(error: str | None) -> str:
+    """A failure's kind for counting: what comes before its message (`413 too_long`, `timeout`)."""
+    return (error or "unknown").split(":")[0].split(" (")[0].strip()[:80]
