@@ -13,6 +13,8 @@ import argparse
 import asyncio
 import json
 import os
+import random
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -71,12 +73,21 @@ def _eval_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="sampling seed; also which response is shown as A")
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
     parser.add_argument("--limit", type=int, help="judge only the first N pairs")
+    parser.add_argument("--sample", type=int, help="judge N pairs drawn at random (by --seed), in file order")
     parser.add_argument("--strict", action="store_true", help="stop on a malformed row instead of skipping it")
     parser.add_argument("--max-wait-s", type=float, default=600.0,
                         help="how long to wait out 429/503 answers for one request (default 600)")
     parser.add_argument("--workdir", type=Path, default=Path.cwd(),
                         help="where the embedded service runs (its rubrics/ and .cache/); default: here")
     return parser
+
+
+def select(pairs: list[Pair], *, limit: int | None, sample: int | None, seed: int) -> list[Pair]:
+    """The first `limit` pairs, or `sample` of them drawn with `seed` (the same draw on every rerun)."""
+    if sample is not None and sample < len(pairs):
+        chosen = sorted(random.Random(seed).sample(range(len(pairs)), sample))
+        pairs = [pairs[index] for index in chosen]
+    return pairs[:limit] if limit else pairs
 
 
 def _vote_counts(text: str) -> list[int]:
@@ -102,7 +113,7 @@ def _eval(argv: list[str]) -> int:
         print(f"genrm eval: {len(loaded.problems)} malformed rows (--strict); fix them or drop --strict to skip "
               "them", file=sys.stderr)
         return USAGE_ERROR
-    pairs = loaded.pairs[: args.limit] if args.limit else loaded.pairs
+    pairs = select(loaded.pairs, limit=args.limit, sample=args.sample, seed=args.seed)
     if not pairs:
         print("genrm eval: no pairs to judge", file=sys.stderr)
         return USAGE_ERROR
@@ -136,6 +147,9 @@ def _judge(args: argparse.Namespace, run: RunFile, pairs: list[Pair], modes: lis
     started = time.monotonic()
 
     async def judge_all() -> int:
+        main_task = asyncio.current_task()
+        assert main_task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)  # stop as Ctrl-C does
         async with AsyncJudgeClient(run.url, api_key=args.api_key, max_wait_s=args.max_wait_s) as client:
             counts = await run_eval(client, pairs, modes, settings, ResultLog(args.out),
                                     concurrency=args.concurrency)
@@ -150,7 +164,7 @@ def _judge(args: argparse.Namespace, run: RunFile, pairs: list[Pair], modes: lis
 
     try:
         return asyncio.run(judge_all())
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         session.interrupted = True
         print(f"\ngenrm eval: interrupted; everything judged so far is in {args.out / 'results.jsonl'}. Run the "
               "same command to go on.", file=sys.stderr)

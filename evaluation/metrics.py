@@ -80,7 +80,8 @@ def mode_summary(results: list[ItemResult], mode: Mode, vote_counts: list[int]) 
         summary["no_swap_scaling"] = [{"votes": k, **accuracy(pairwise_outcome(r, k, swap=False) for r in ok)}
                                       for k in sorted(vote_counts)]
         summary.update(position(ok))
-    return plain(summary)
+    plain_summary: dict[str, Any] = plain(summary)
+    return plain_summary
 
 
 def plain(value: Any) -> Any:

@@ -79,10 +79,10 @@ def scaling_curve(summary: dict[str, Any]) -> bytes:
 
 
 def position_bias(pairwise: dict[str, Any]) -> bytes:
-    bars = [("first position wins", pairwise["first_position_wins"]),
-            ("accuracy, chosen first", pairwise["accuracy_chosen_first"]),
-            ("accuracy, chosen second", pairwise["accuracy_chosen_second"]),
-            ("swap consistency", pairwise["swap_consistency"])]
+    bars = [("first position\nwins", pairwise["first_position_wins"]),
+            ("accuracy,\nchosen shown first", pairwise["accuracy_chosen_first"]),
+            ("accuracy,\nchosen shown second", pairwise["accuracy_chosen_second"]),
+            ("swap\nconsistency", pairwise["swap_consistency"])]
     values = [_interval(estimate) for _, estimate in bars]
     figure, axes = plt.subplots(figsize=(6.5, 3.4))
     axes.bar(range(len(bars)), [v[0] for v in values], yerr=[[v[1] for v in values], [v[2] for v in values]],

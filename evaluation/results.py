@@ -106,8 +106,10 @@ class ResultLog:
         return records
 
     def append(self, record: ItemResult) -> None:
-        with self.path.open("a", encoding="utf-8") as out:
-            out.write(record.model_dump_json(exclude_defaults=True) + "\n")
+        with self.path.open("a+b") as out:
+            torn = out.tell() > 0 and (out.seek(-1, os.SEEK_END), out.read(1))[1] != b"\n"
+            # After a torn last line, start on a new one, or this record would be read as part of it.
+            out.write((b"\n" if torn else b"") + record.model_dump_json(exclude_defaults=True).encode() + b"\n")
             out.flush()
             os.fsync(out.fileno())
 
