@@ -47,7 +47,9 @@ def _cards(summary: dict[str, Any]) -> str:
     cards = []
     for mode in ("pointwise", "pairwise"):
         if mode in summary:
-            cards.append((f"{mode} accuracy", summary[mode]["accuracy"]))
+            ties = summary[mode]["tie_rate"]["value"]
+            cards.append((f"{mode} accuracy ({_value(summary[mode]['tie_rate'])} ties)" if ties else
+                          f"{mode} accuracy", summary[mode]["accuracy"]))
     if "pairwise" in summary:
         cards += [("swap consistency", summary["pairwise"]["swap_consistency"]),
                   ("first position wins", summary["pairwise"]["first_position_wins"])]

@@ -9,6 +9,7 @@
     genrm_client (typed clients, launcher)                        ->  genrm_wire only
         ^
     training, loadtests                                           ->  anything below
+    evaluation (`genrm eval`)                                     ->  genrm_client, genrm_wire only
 
 Checked on the source (every `import`, lazy ones inside functions included) and on a real interpreter.
 """
@@ -24,7 +25,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-PROJECT = {"genrm_wire", "genrm_client", "models", "service", "training", "loadtests", "tests"}
+PROJECT = {"genrm_wire", "genrm_client", "models", "service", "training", "loadtests", "evaluation", "tests"}
 # What each layer may import of the project, besides itself.
 ALLOWED: dict[str, set[str]] = {
     "genrm_wire": set(),
@@ -33,11 +34,13 @@ ALLOWED: dict[str, set[str]] = {
     "genrm_client": {"genrm_wire"},
     "training": {"genrm_wire", "genrm_client", "models", "service"},
     "loadtests": {"genrm_wire", "genrm_client", "models", "service", "training"},
+    # The eval measures what a trainer gets: over HTTP, through the client, never the service in-process.
+    "evaluation": {"genrm_wire", "genrm_client"},
 }
 # Outside the project, the client may use only the standard library and its two declared dependencies.
 CLIENT_THIRD_PARTY = {"httpx", "pydantic"}
 SOURCES = {"genrm_wire": ROOT / "client" / "genrm_wire", "genrm_client": ROOT / "client" / "genrm_client",
-           **{layer: ROOT / layer for layer in ("models", "service", "training", "loadtests")}}
+           **{layer: ROOT / layer for layer in ("models", "service", "training", "loadtests", "evaluation")}}
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -84,6 +87,17 @@ def test_importing_the_client_loads_no_server_engine_or_torch() -> None:
         "import sys, genrm_client, genrm_client.launcher, genrm_wire\n"
         "heavy = {'service', 'models', 'training', 'fastapi', 'starlette', 'uvicorn', 'vllm', 'torch',\n"
         "         'transformers', 'yaml', 'prometheus_client'}\n"
+        "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd="/")
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_the_eval_cli_loads_no_server_engine_or_torch() -> None:
+    """`genrm eval` runs on a laptop against a remote service: it needs the client and matplotlib, not the stack."""
+    probe = (
+        "import sys, evaluation.cli, evaluation.report\n"
+        "heavy = {'service', 'models', 'training', 'fastapi', 'uvicorn', 'vllm', 'torch', 'transformers'}\n"
         "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))\n"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd="/")
