@@ -32,7 +32,7 @@ test-unit: install
 	$(PY) -m pytest -q -p no:cacheprovider -m "not engine and not train"
 
 lint: install
-	$(VENV)/bin/ruff check client service models training tests loadtests deploy
+	$(VENV)/bin/ruff check client service models training evaluation tests loadtests deploy
 	$(VENV)/bin/mypy
 
 # The three CPU smoke trainings and the train -> serve check; last line: par=ok pairwise=ok brpo=ok served=...
