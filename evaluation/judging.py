@@ -93,8 +93,7 @@ def _record(pair: Pair, mode: Mode, model: str, usage: Usage, items: list[ItemOu
     return ItemResult(
         **pair.describe(), mode=mode, status="failed" if failed else "ok", error=error, parse_failures=failures,
         flags=sorted({flag.kind for item in items for flag in item.flags}), model=model,
-        cost=Cost(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-                  engine_requests=usage.engine_requests, judgments=judgments),
+        cost=Cost(**usage.model_dump(), judgments=judgments),
     )
 
 

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from genrm_wire.judging import Usage
+
 Mode = Literal["pointwise", "pairwise"]
 MODES: tuple[Mode, ...] = ("pointwise", "pairwise")
 RESULTS_FILE, RUN_FILE = "results.jsonl", "run.json"
@@ -28,10 +30,9 @@ class Vote(BaseModel):
         return (self.winner == "chosen") == self.chosen_first
 
 
-class Cost(BaseModel):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    engine_requests: int = 0
+class Cost(Usage):
+    """The service's usage for the pair's request, with its judgments and how long the request took."""
+
     judgments: int = 0
     latency_s: float = 0.0
 
