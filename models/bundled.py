@@ -43,8 +43,14 @@ def gguf_path() -> Path:
 
 
 def prepare_bundled_model(cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
-    """Return the converted model directory, converting the GGUF first if needed."""
+    """Return the converted model directory, converting the GGUF first if needed.
+
+    Without the GGUF package (the serve image converts at build time and leaves the package and the conversion's
+    dependencies out), a complete conversion is used as it is.
+    """
     target = cache_dir / MODEL_NAME
+    if importlib.util.find_spec(GGUF_PACKAGE) is None and (target / MARKER).is_file():
+        return target
     source = gguf_path()
     fingerprint = _fingerprint(source)
     if _is_complete(target, fingerprint):

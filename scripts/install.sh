@@ -39,20 +39,22 @@ fi
 "${PIP[@]}" -c "constraints/${ENGINE_EXTRA}.txt" --no-deps "openrlhf==0.11.2" "pylatexenc==2.11" "verl==0.9.1" "ray==2.60.0" "tensordict==0.15.3" \
   "pyvers==0.2.3" "orjson==3.13.0" "omegaconf==2.4.0" "codetiming==1.4.0"
 
-# The monitoring tools the deployment tests drive (tests/deploy/, tests/integration/test_live_observability.py):
-# Prometheus with promtool, and docker-compose to validate the compose file; and Chromium, in which the eval
-# report's test opens the page (tests/evaluation/test_report_in_browser.py). All from Debian's packages. Images
-# skip this (SKIP_SYSTEM_PACKAGES=1): they need none of them.
-if [ -z "${SKIP_SYSTEM_PACKAGES:-}" ] && ! { command -v promtool && command -v prometheus && command -v docker-compose \
-  && command -v chromium; } >/dev/null; then
+# The tools the deployment tests drive (tests/deploy/, tests/integration/test_live_observability.py): Prometheus
+# with promtool; Docker's engine, docker-compose and mmdebstrap to build the images and bring the compose deployment
+# up (tests/deploy/test_compose_up.py starts dockerd if none runs; mmdebstrap makes the base-image stand-ins where no
+# registry answers); and Chromium, in which the eval report's test opens the page. All from Debian's packages.
+SYSTEM_TOOLS=(promtool prometheus dockerd docker-compose mmdebstrap chromium)
+SYSTEM_PACKAGES=(prometheus docker.io docker-compose mmdebstrap chromium)
+have_all() { for tool in "$@"; do command -v "$tool" >/dev/null || return 1; done; }
+if [ -z "${SKIP_SYSTEM_PACKAGES:-}" ] && ! have_all "${SYSTEM_TOOLS[@]}"; then
   SUDO=()
   [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO=(sudo -n)
   if command -v apt-get >/dev/null; then
-    APT=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus docker-compose chromium)
+    APT=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${SYSTEM_PACKAGES[@]}")
     "${APT[@]}" >/dev/null || { "${SUDO[@]}" apt-get update -q >/dev/null && "${APT[@]}" >/dev/null; } \
-      || echo "install: could not apt-get prometheus docker-compose chromium; their tests will skip (fail on CI)"
+      || echo "install: could not apt-get ${SYSTEM_PACKAGES[*]}; their tests will skip (fail on CI)"
   else
-    echo "install: no apt-get: install Prometheus (with promtool), docker-compose and Chromium yourself for their tests"
+    echo "install: no apt-get: install ${SYSTEM_PACKAGES[*]} yourself for their tests"
   fi
 fi
 

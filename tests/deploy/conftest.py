@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+# The Docker daemon and the images built once per run (tests/docker_host.py), for the container tests here.
+from tests.docker_host import built_images, docker_daemon  # noqa: F401
+
 # A hash that no key has: what deploy/compose/env.example ships until an operator makes a key.
 PLACEHOLDER_KEY_HASH = "sha256:" + "0" * 64
 

@@ -72,7 +72,7 @@ def test_both_gateways_answer_to_the_recipes_host_name_and_are_health_checked(re
         gateway = resolved["services"][name]
         assert host.hostname in gateway["networks"]["default"]["aliases"]
         assert any(port["target"] == host.port for port in gateway["ports"])
-        assert "http://127.0.0.1:8000/readyz" in gateway["healthcheck"]["test"]
+        assert "http://127.0.0.1:8000/readyz" in " ".join(gateway["healthcheck"]["test"])
 
 
 def test_dependents_wait_for_healthy_services(resolved: dict[str, Any]) -> None:

@@ -6,12 +6,10 @@ data, and the judge-integrity series must count exactly the votes the responses 
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,15 +19,13 @@ import yaml
 from genrm_client import free_port
 from tests.conftest import ROOT
 from tests.integration.conftest import MODEL_NAME, LiveGateway
+from tests.prometheus_queries import panels_without_data, query, scalar, wait_for
 from tests.tools import require_tool
 
 pytestmark = pytest.mark.engine
 
 PROMETHEUS = ROOT / "deploy" / "prometheus"
-DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
 GATEWAY_ADDRESS = "judge-service:8000"  # how deploy/prometheus/prometheus.yml names the gateway
-# Grafana's own macros, as Grafana would fill them for a 15-minute view.
-MACROS = {"$__rate_interval": "1m", "$__range": "15m", '"$model"': '".*"', '"$version"': '".*"'}
 PAIRS = [{"id": f"p{n}", "prompt": "Which greeting is friendlier?", "response_a": "Hello, friend!",
           "response_b": f"Go away {n}."} for n in range(3)]
 ITEMS = [{"id": f"s{n}", "prompt": "What is 2+2?", "response": answer} for n, answer in enumerate(["4", "5", "22"])]
@@ -52,38 +48,13 @@ def prometheus(live_gateway: LiveGateway, tmp_path_factory: pytest.TempPathFacto
     )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            wait_for(lambda: client.get("/-/ready").status_code == 200, 60, "Prometheus to start", workdir)
+            wait_for(lambda: client.get("/-/ready").status_code == 200, 60, "Prometheus to start",
+                     workdir / "prometheus.log")
             yield client
     finally:
         process.terminate()
         process.wait(timeout=30)
         log.close()
-
-
-def wait_for(condition: Any, timeout_s: float, what: str, workdir: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    tail = (workdir / "prometheus.log").read_text()[-2000:] if workdir else ""
-    raise AssertionError(f"timed out waiting for {what}\n{tail}")
-
-
-def query(prometheus: httpx.Client, expr: str) -> list[dict[str, Any]]:
-    answer = prometheus.get("/api/v1/query", params={"query": expr}).json()
-    assert answer["status"] == "success", f"{expr}: {answer.get('error')}"
-    result: list[dict[str, Any]] = answer["data"]["result"]
-    return result
-
-
-def scalar(prometheus: httpx.Client, expr: str) -> float:
-    result = query(prometheus, expr)
-    assert len(result) == 1, (expr, result)
-    return float(result[0]["value"][1])
 
 
 def scraped_series(prometheus: httpx.Client) -> int:
@@ -116,27 +87,8 @@ def test_prometheus_found_the_gateway_and_its_engine_with_model_labels(prometheu
     assert scalar(prometheus, f'sum(vllm:prompt_tokens_total{{model="{MODEL_NAME}", version="it-1"}})') > 0
 
 
-def dashboard_queries() -> list[tuple[str, str, str]]:
-    found = []
-    for path in sorted(DASHBOARDS.glob("*.json")):
-        for panel in json.loads(path.read_text())["panels"]:
-            for target in panel.get("targets", []):
-                found.append((path.stem, panel["title"], target["expr"]))
-    return found
-
-
-def grafana_filled(expr: str) -> str:
-    for macro, value in MACROS.items():
-        expr = expr.replace(macro, value)
-    assert "$" not in expr, f"a Grafana variable this test does not fill: {expr}"
-    return expr
-
-
 def test_every_dashboard_query_parses_and_returns_data(prometheus: httpx.Client, traffic: dict[str, Any]) -> None:
-    queries = dashboard_queries()
-    assert len(queries) > 40
-    empty = [f"{dashboard} / {title}: {expr}" for dashboard, title, expr in queries
-             if not query(prometheus, grafana_filled(expr))]
+    empty = panels_without_data(prometheus)
     assert empty == [], "panels with no data:\n" + "\n".join(empty)
 
 
