@@ -1,4 +1,4 @@
-"""Print the third-party requirements of the project and its client for the given extras, one per line.
+"""Print the third-party requirements of the project (with the given extras) and its client, one per line.
 
 The images install these (pinned by constraints/<engine>.txt) in a layer of their own, before the project's code
 is copied, so that a change to the code rebuilds only the thin layers above and never re-downloads the engine.
@@ -23,7 +23,7 @@ def requirement_name(requirement: str) -> str:
 def requirements(pyproject: Path, extras: list[str]) -> list[str]:
     project = tomllib.loads(pyproject.read_text())["project"]
     optional = project.get("optional-dependencies", {})
-    unknown = [extra for extra in extras if extra and extra not in optional and project["name"] == "genrm-serve"]
+    unknown = [extra for extra in extras if extra not in optional]
     if unknown:
         raise SystemExit(f"requirements.py: {pyproject} has no extra {unknown}")
     found = list(project.get("dependencies", []))
@@ -35,11 +35,12 @@ def requirements(pyproject: Path, extras: list[str]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pyprojects", nargs="+", type=Path)
-    parser.add_argument("--extras", default="", help="comma-separated extras of the project (genrm-serve)")
+    parser.add_argument("--extras", default="", help="comma-separated extras of the first pyproject file")
     arguments = parser.parse_args()
     extras = [extra for extra in arguments.extras.split(",") if extra]
-    for pyproject in arguments.pyprojects:
-        print("\n".join(requirements(pyproject, extras)))
+    first, *others = arguments.pyprojects
+    for pyproject, wanted in [(first, extras), *((other, []) for other in others)]:
+        print("\n".join(requirements(pyproject, wanted)))
 
 
 if __name__ == "__main__":

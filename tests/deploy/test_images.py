@@ -73,8 +73,9 @@ def test_the_ca_bundle_the_build_trusted_is_not_in_the_published_images(built_im
 
 @pytest.mark.train
 def test_the_trainer_image_runs_the_cpu_smoke_trainings_in_a_container(built_images: BuiltImages) -> None:
-    result = docker("run", "--rm", "-e", "OMP_NUM_THREADS=2", TRAIN_IMAGE, "python", "-m", "training.smoke",
-                    timeout=1800, check=False)
+    # vLLM shares tensors through /dev/shm: Docker's default 64 MB is too small for its engine (compose sets shm_size).
+    result = docker("run", "--rm", "--shm-size", "1g", "-e", "OMP_NUM_THREADS=2", TRAIN_IMAGE,
+                    "python", "-m", "training.smoke", timeout=1200, check=False)
     last = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert result.returncode == 0, f"{last}\n{result.stderr[-4000:]}"
     assert last.startswith("par=ok pairwise=ok brpo=ok served="), last
