@@ -1,5 +1,6 @@
 """`make smoke-train`: the three CPU smoke trainings, then serve the PAR checkpoint and score with it.
 
+`python -m training.smoke [PIPELINE ...]` runs only those (PAR is always among them: its checkpoint is served).
 Last line: `par=ok pairwise=ok brpo=ok served=<model>@<version>`, or which step failed.
 """
 
@@ -34,11 +35,20 @@ def serve_and_score(checkpoint: Path) -> str:
     return f"{answer.model.name}@{answer.model.version}"
 
 
-def main() -> int:
+def chosen_pipelines(argv: list[str]) -> list[str]:
+    unknown = [name for name in argv if name not in PIPELINES]
+    if unknown:
+        raise SystemExit(f"training.smoke: unknown pipeline {unknown}; choose from {list(PIPELINES)}")
+    wanted = set(argv or PIPELINES) | {"par"}
+    return [pipeline for pipeline in PIPELINES if pipeline in wanted]
+
+
+def main(argv: list[str] | None = None) -> int:
+    pipelines = chosen_pipelines(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     results: dict[str, str] = {}
     checkpoints: dict[str, Path] = {}
-    for pipeline in PIPELINES:
+    for pipeline in pipelines:
         try:
             checkpoints[pipeline] = run(pipeline)
             results[pipeline] = "ok"

@@ -9,10 +9,10 @@ inputs=/tmp/build-inputs
 if [ -s "$inputs/ca-bundle.pem" ]; then
     export PIP_CERT="$inputs/ca-bundle.pem"
 fi
-if ls "$inputs"/wheels/*.whl >/dev/null 2>&1; then
+# The local wheels are the CPU torch: only the CPU variant may see them.
+if [ "$engine" = cpu ] && ls "$inputs"/wheels/torch-*+cpu-*.whl >/dev/null 2>&1; then
     set -- --find-links "$inputs/wheels" "$@"
-fi
-if [ "$engine" = cpu ] && ! ls "$inputs"/wheels/torch-*+cpu-*.whl >/dev/null 2>&1; then
+elif [ "$engine" = cpu ]; then
     set -- --extra-index-url "${TORCH_INDEX_URL:?}" "$@"
 fi
 exec /app/.venv/bin/pip install -q -c "/app/constraints/$engine.txt" "$@"
