@@ -49,7 +49,8 @@ class Deployment:
     traffic: dict[str, Any] = field(default_factory=dict)
 
     def compose(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+        # compose prefers the shell's variables to the env file: keep only the file's say.
+        environment = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "GENRM_"))}
         result = subprocess.run(
             [require_tool("docker-compose"), "-p", self.project, "--env-file", str(self.env_file),
              "-f", str(COMPOSE / "docker-compose.yml"), *args],
