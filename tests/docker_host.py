@@ -50,9 +50,6 @@ class BuiltImages:
     build_log: str
     seconds: float
 
-    def size_mb(self, image: str) -> float:
-        return int(docker("image", "inspect", "-f", "{{.Size}}", image).stdout) / 1e6
-
     def labels(self, image: str) -> dict[str, str]:
         found: dict[str, str] | None = json.loads(docker("image", "inspect", "-f", "{{json .Config.Labels}}",
                                                          image).stdout)
