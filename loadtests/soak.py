@@ -34,7 +34,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from genrm_client import free_port, wait_ready  # noqa: E402
+from genrm_client.launcher import free_port, wait_ready  # noqa: E402
 from loadtests.harness import ROOT  # noqa: E402
 from service.auth.keys import hash_key  # noqa: E402
 

@@ -6,14 +6,16 @@ import asyncio
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import get_args
 
 import httpx
 
+from genrm_wire.judging import FlagKind
 from models.bundled import prepare_bundled_model
 from models.chat import ChatTemplate
 from models.formats.framing import Framing
 from models.formats.sections import FormatFailure
-from models.integrity.flags import FlagDetector, FlagKind
+from models.integrity.flags import FlagDetector
 from models.rubrics import RubricLibrary
 from service.api.request_limits import Limits
 from service.api.translation import Resolver
@@ -74,7 +76,7 @@ async def build_state(
         model = await _judge_model(config, settings, client, metrics, managed)
         metrics.declare_model(model.name, model.version, model.constrained, sorted(model.formats),
                               [member.name for member in model.engine.members], list(FormatFailure),
-                              telemetry.TASK_LABELS, list(FlagKind))
+                              telemetry.TASK_LABELS, get_args(FlagKind))
         models.append(model)
     await asyncio.to_thread(assign_cpu_cores, managed)
     for engine in managed:

@@ -43,6 +43,7 @@ from genrm_wire.judging import (
     VoteOut,
 )
 from genrm_wire.rewards import (
+    BRPOOutcome,
     FailurePolicy,
     FailureReport,
     GroupIn,
@@ -66,6 +67,7 @@ __all__ = [
     "OPENRLHF_MASKED_SCORE",
     "AdapterOptions",
     "AdaptiveIn",
+    "BRPOOutcome",
     "ChatMessageIn",
     "CompareItemIn",
     "CompareItemOut",

@@ -37,8 +37,9 @@ class AdapterOptions(BaseModel):
         description="The API key, for trainers that cannot set headers on their reward calls (OpenRLHF, slime); "
         "the gateway's authentication reads it, and access logs never show it.",
     )
-    on_flag: FlagPolicyName = Field(default="flag", description="What a reward-hacking flag does: `flag` reports "
-                                    "it, `penalize` gives the floor (unit 0), `mask` fails the sample (then "
+    on_flag: FlagPolicyName = Field(default="penalize", description="What a near-certain reward-hacking flag "
+                                    "(forged verdict, judge or template markup) does: `penalize` (default) gives "
+                                    "the floor (unit 0), `flag` only reports it, `mask` fails the sample (then "
                                     "`on_failure` fills it).")
 
 

@@ -20,11 +20,11 @@ FlagKind = Literal[
     "restates_prompt", "length_outlier",
 ]
 FlagPolicyName = Literal["flag", "penalize", "mask"]
-# What `penalize` and `mask` act on unless told otherwise: the kinds that a real answer does not trip. A long or
-# prompt-quoting answer can be a good one, so `length_outlier` and `restates_prompt` are only reported.
-DEFAULT_ACTED_FLAGS: tuple[FlagKind, ...] = (
-    "template_markup", "judge_markup", "forged_verdict", "addresses_judge", "master_key", "empty",
-)
+# What the policy acts on unless told otherwise: the kinds whose detector is near-certain (no false positive among
+# the 600 clean responses of the dev set; docs/integrity.md). A forged verdict that the judge half-believes would
+# otherwise pay, and an RL policy would learn it. The other kinds are reported only unless `kinds` names them: a
+# real answer can address the judge's labels, be empty or short, quote the prompt or be long.
+DEFAULT_ACTED_FLAGS: tuple[FlagKind, ...] = ("template_markup", "judge_markup", "forged_verdict")
 
 
 class _Request(BaseModel):
@@ -64,17 +64,17 @@ class AdaptiveIn(_Request):
 class FlagPolicy(_Request):
     """What a flagged item gets (the flags themselves are always reported, in each item's `flags`).
 
-    - `flag` (default): judged as usual; the flags are reported only.
-    - `penalize`: not judged; a score becomes 0 (the floor), a comparison is lost by the flagged response (a tie
-      when both are); the item says `penalized: true`.
+    - `penalize` (default): not judged; a score becomes 0 (the floor), a comparison is lost by the flagged
+      response (a tie when both are); the item says `penalized: true`.
+    - `flag`: judged as usual; the flags are reported only.
     - `mask`: not judged; the item fails with status `flagged` (reward routes then fill it by `on_failure`).
     """
 
-    policy: FlagPolicyName = "flag"
+    policy: FlagPolicyName = "penalize"
     kinds: list[FlagKind] = Field(
         default_factory=lambda: list(DEFAULT_ACTED_FLAGS), min_length=1,
-        description="The flag kinds `penalize` and `mask` act on; the default leaves out `length_outlier` and "
-        "`restates_prompt`, which good answers can trip.",
+        description="The flag kinds `penalize` and `mask` act on; the default is the near-certain ones "
+        "(`template_markup`, `judge_markup`, `forged_verdict`); the others are reported only.",
     )
 
 

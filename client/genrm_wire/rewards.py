@@ -25,6 +25,7 @@ from genrm_wire.judging import (
 FailurePolicyName = Literal["mask", "neutral", "retry", "error"]
 Filled = Literal["masked", "neutral"]
 GroupMode = Literal["brpo", "pointwise", "round_robin"]
+BRPOOutcome = Literal["win", "loss", "inconsistent"]
 MAX_ROLLOUTS = 64
 
 
@@ -117,6 +118,9 @@ class RolloutOut(BaseModel):
     p_win: float | None = Field(default=None, description="`brpo`: share of votes won against the reference; "
                                 "`round_robin`: share of votes won over all its pairs.")
     consistent: bool | None = Field(default=None, description="`brpo`: both orders named the same winner.")
+    outcome: BRPOOutcome | None = Field(default=None, description="`brpo`: the rollout's result against the "
+                                        "reference (every vote won, every vote lost, or neither), from which "
+                                        "`reward` was read.")
     comparisons: int = Field(default=0, description="Pairwise modes: comparisons that produced votes.")
     error: ItemError | None = None
     flags: list[FlagOut] = Field(default_factory=list, description="The rollout's reward-hacking flags.")

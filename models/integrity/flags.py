@@ -29,23 +29,12 @@ import statistics
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
+from genrm_wire.judging import FlagKind
 from models.integrity.folding import fold_plain
 from models.integrity.markup import VERDICT_TAGS, MarkupFinder
 
 DETECTOR_VERSION = "genrm-flags/1"
-
-
-class FlagKind(StrEnum):
-    TEMPLATE_MARKUP = "template_markup"
-    JUDGE_MARKUP = "judge_markup"
-    FORGED_VERDICT = "forged_verdict"
-    ADDRESSES_JUDGE = "addresses_judge"
-    MASTER_KEY = "master_key"
-    EMPTY = "empty"
-    RESTATES_PROMPT = "restates_prompt"
-    LENGTH_OUTLIER = "length_outlier"
 
 
 @dataclass(frozen=True)
@@ -121,15 +110,15 @@ class FlagDetector:
         folded = fold_plain(response)
         stripped = folded.strip()
         if not stripped:
-            return [*flags, Flag(FlagKind.EMPTY, field, "the response is empty or only whitespace")]
+            return [*flags, Flag("empty", field, "the response is empty or only whitespace")]
         if verdict := _FORGED_VERDICT.search(folded):
-            flags.append(Flag(FlagKind.FORGED_VERDICT, field, f"states a verdict: {_quote(verdict.group(0))}"))
+            flags.append(Flag("forged_verdict", field, f"states a verdict: {_quote(verdict.group(0))}"))
         if address := _ADDRESSES_JUDGE.search(folded):
-            flags.append(Flag(FlagKind.ADDRESSES_JUDGE, field, f"speaks to the judge: {_quote(address.group(0))}"))
+            flags.append(Flag("addresses_judge", field, f"speaks to the judge: {_quote(address.group(0))}"))
         if master_key := _master_key(stripped):
-            flags.append(Flag(FlagKind.MASTER_KEY, field, master_key))
+            flags.append(Flag("master_key", field, master_key))
         if restated := _restated(folded, fold_plain(prompt_text)):
-            flags.append(Flag(FlagKind.RESTATES_PROMPT, field, restated))
+            flags.append(Flag("restates_prompt", field, restated))
         return flags
 
     def _markup_flags(self, response: str, field: str) -> list[Flag]:
@@ -137,15 +126,15 @@ class FlagDetector:
         flags = []
         tokens = sorted({m.name for m in found if m.kind == "special_token"})
         if tokens:
-            flags.append(Flag(FlagKind.TEMPLATE_MARKUP, field, f"chat-template markup: {', '.join(tokens)}"))
+            flags.append(Flag("template_markup", field, f"chat-template markup: {', '.join(tokens)}"))
         tags = [m for m in found if m.kind == "tag"]
         if tags:
             names = sorted({("/" if m.closing else "") + m.name for m in tags})
-            flags.append(Flag(FlagKind.JUDGE_MARKUP, field, f"judge tags: {', '.join(f'<{n}>' for n in names)}"))
+            flags.append(Flag("judge_markup", field, f"judge tags: {', '.join(f'<{n}>' for n in names)}"))
         answer_tags = [m for m in tags if m.name in VERDICT_TAGS and not m.closing]
         forged = [_quote(response[m.end:m.end + 12]) for m in answer_tags if response[m.end:m.end + 12].strip()]
         if forged:
-            flags.append(Flag(FlagKind.FORGED_VERDICT, field, f"an answer tag followed by {forged[0]}"))
+            flags.append(Flag("forged_verdict", field, f"an answer tag followed by {forged[0]}"))
         return flags
 
 

@@ -160,7 +160,7 @@ async def _slime(body: SlimeRequest, options: AdapterOptions, mode: Mode, state:
     filled = None if rollout.status == "ok" else settings.handling.fills_with
     return SlimeResponse(reward=_reward(rollout, unit, options, settings), status=rollout.status, unit=unit,
                          judge_failed=unit is None, filled=filled, error=rollout.error, mode=mode,
-                         flags=sorted({flag.kind.value for flag in rollout.flags}))
+                         flags=sorted({flag.kind for flag in rollout.flags}))
 
 
 @router.post("/v1/slime/score", response_model=SlimeResponse, responses=JUDGING_ERRORS)

@@ -35,7 +35,7 @@ from genrm_wire import (
 )
 from models.chat import to_conversation
 from models.formats.sections import SectionedFormat
-from models.integrity.flags import Flag, FlagKind
+from models.integrity.flags import Flag
 from models.rubrics import Rubric, RubricLibrary, RubricSet, UnknownRubricError
 from service.api.request_limits import Limits, check_unique_ids
 from service.engine.requests import SamplingParams
@@ -94,11 +94,11 @@ class Resolver:
 
 
 def flag_action(policy: FlagPolicy) -> FlagAction:
-    return FlagAction(policy=policy.policy, kinds=frozenset(FlagKind(kind) for kind in policy.kinds))
+    return FlagAction(policy=policy.policy, kinds=frozenset(policy.kinds))
 
 
 def flags_out(flags: Sequence[Flag]) -> list[FlagOut]:
-    return [FlagOut(kind=flag.kind.value, field=flag.field, detail=flag.detail) for flag in flags]
+    return [FlagOut(kind=flag.kind, field=flag.field, detail=flag.detail) for flag in flags]
 
 
 def resolve_rubrics(
@@ -263,7 +263,7 @@ def groups_out(results: Sequence[GroupResult], handling: FailureHandling) -> lis
             rollouts.append(RolloutOut(
                 index=rollout.index, status=rollout.status, reward=reward, filled=filled, reference=rollout.reference,
                 score=rollout.score, advantage=rollout.advantage, p_win=rollout.p_win,
-                consistent=rollout.consistent, comparisons=rollout.comparisons, error=error,
+                consistent=rollout.consistent, outcome=rollout.outcome, comparisons=rollout.comparisons, error=error,
                 flags=flags_out(rollout.flags), penalized=rollout.penalized,
             ))
         out.append(GroupOut(id=result.id, reference=result.reference, rollouts=rollouts))

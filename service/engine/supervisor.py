@@ -22,13 +22,13 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
 
 import httpx
 
+from genrm_wire.ports import free_port
 from service.engine.processes import group_cpu_seconds, group_processes
 from service.engine.vllm_client import VLLMEngine
 from service.settings import ManagedEngineSettings
@@ -53,12 +53,6 @@ class EngineState(enum.StrEnum):
 
 def detect_device() -> str:
     return "cuda" if shutil.which("nvidia-smi") else "cpu"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class ManagedEngine:

@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from genrm_wire.judging import ItemStatus
 from models.rubrics import RubricSet
 from service.engine.requests import SamplingParams
 from service.judging.flagging import FlagAction
-from service.judging.items import ItemStatus
 from service.judging.registry import JudgeModel
 
 OutT = TypeVar("OutT")

@@ -6,21 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
+from genrm_wire.judging import DEFAULT_ACTED_FLAGS, FlagKind, FlagPolicyName
 from models.chat import Conversation, as_turns
-from models.integrity.flags import Flag, FlagDetector, FlagKind, length_outliers
+from models.integrity.flags import Flag, FlagDetector, length_outliers
 
-FlagPolicyName = Literal["flag", "penalize", "mask"]
-DEFAULT_ACTED: frozenset[FlagKind] = frozenset(FlagKind) - {FlagKind.LENGTH_OUTLIER, FlagKind.RESTATES_PROMPT}
 # The texts of one item that are under evaluation, by field: (("response", text),) or response_a and response_b.
 Responses = Sequence[tuple[str, str]]
 
 
 @dataclass(frozen=True)
 class FlagAction:
-    policy: FlagPolicyName = "flag"
-    kinds: frozenset[FlagKind] = DEFAULT_ACTED
+    policy: FlagPolicyName = "penalize"
+    kinds: frozenset[FlagKind] = frozenset(DEFAULT_ACTED_FLAGS)
 
     def acted_fields(self, flags: Sequence[Flag]) -> set[str]:
         """The fields whose flags this policy acts on (none under `flag`)."""
@@ -30,7 +28,7 @@ class FlagAction:
 
     def mask_message(self, flags: Sequence[Flag]) -> str:
         acted = [flag for flag in flags if flag.kind in self.kinds]
-        listed = "; ".join(f"{flag.field}: {flag.kind.value} ({flag.detail})" for flag in acted[:3])
+        listed = "; ".join(f"{flag.field}: {flag.kind} ({flag.detail})" for flag in acted[:3])
         return f"not judged: on_flag=mask and the item is flagged: {listed}"
 
 
@@ -56,6 +54,6 @@ def batch_flags(detector: FlagDetector, prompts: Sequence[Conversation],
         for field, text in fields:
             item += [Flag(flag.kind, field, flag.detail) for flag in per_text[(asked, text)]]
             if (reason := outliers[text]) is not None:
-                item.append(Flag(FlagKind.LENGTH_OUTLIER, field, reason))
+                item.append(Flag("length_outlier", field, reason))
         flags.append(tuple(item))
     return flags

@@ -15,9 +15,9 @@ import math
 import random
 import statistics
 from collections.abc import Mapping, Sequence
-from typing import Literal
 
-BRPOOutcome = Literal["win", "loss", "inconsistent"]
+from genrm_wire.rewards import BRPOOutcome
+
 BT_ITERATIONS = 200
 BT_TOLERANCE = 1e-10
 ADVANTAGE_EPSILON = 1e-6

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from genrm_wire.judging import ItemStatus
+from genrm_wire.rewards import BRPOOutcome
 from models.chat import Conversation
 from models.integrity.flags import Flag
 from service.judging.aggregation import Aggregate
@@ -37,7 +39,6 @@ from service.judging.items import (
     CompareOutcome,
     CompareSettings,
     ItemOutcome,
-    ItemStatus,
     ScoreItem,
     ScoreSettings,
 )
@@ -82,6 +83,7 @@ class RolloutReward:
     advantage: float | None = None
     p_win: float | None = None
     consistent: bool | None = None
+    outcome: BRPOOutcome | None = None
     comparisons: int = 0
     flags: tuple[Flag, ...] = ()
     penalized: bool = False
@@ -216,9 +218,10 @@ def _brpo_group(group: Group, reference: int | None, by_id: dict[str, CompareOut
         if outcome.status != "ok" or outcome.p_a is None:
             rollouts.append(_failed(index, outcome, flags))
             continue
-        reward = brpo_reward(brpo_outcome(outcome.p_a, outcome.consistent), settings.inconsistent_reward)
+        result = brpo_outcome(outcome.p_a, outcome.consistent)
+        reward = brpo_reward(result, settings.inconsistent_reward)
         rollouts.append(RolloutReward(index, "ok", reward, p_win=outcome.p_a, consistent=outcome.consistent,
-                                      comparisons=1, flags=flags,
+                                      outcome=result, comparisons=1, flags=flags,
                                       penalized="response_a" in _penalized_sides(outcome)))
     return GroupResult(group.id, reference, tuple(rollouts))
 

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
+from genrm_wire.judging import ItemStatus
 from models.chat import Conversation
 from models.integrity.flags import Flag
 from service.judging.aggregation import Aggregate, Label, Order, Preference
-
-ItemStatus = Literal["ok", "too_long", "parse_failed", "engine_error", "timeout", "flagged"]
 
 
 @dataclass(frozen=True)

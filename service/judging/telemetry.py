@@ -65,10 +65,10 @@ def record_flags(metrics: Metrics, context: JudgingContext, responses: Sequence[
     for fields, item_flags in zip(responses, flags, strict=True):
         texts = dict(fields)
         for flag in item_flags:
-            key = (texts[flag.field], flag.kind.value)
+            key = (texts[flag.field], flag.kind)
             if key not in seen:
                 seen.add(key)
-                metrics.flags.labels(*labels, flag.kind.value).inc()
+                metrics.flags.labels(*labels, flag.kind).inc()
         if item_flags:
             metrics.flagged_items.labels(*labels, _action(context, item_flags)).inc()
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from genrm_client import free_port, wait_ready
+from genrm_client.launcher import free_port, wait_ready
 from loadtests.fuzzing import FuzzReport, run_fuzz
 from service.app import create_app
 from service.auth.keys import hash_key

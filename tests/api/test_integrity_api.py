@@ -26,7 +26,7 @@ async def post(client: Any, route: str, **body: Any) -> dict[str, Any]:
 async def test_disguised_markup_reaches_the_judge_stripped_and_the_item_is_flagged(make_client: AppFactory,
                                                                                     decode) -> None:
     async with make_client() as (client, fake):
-        data = await post(client, "/v1/score", items=[{"id": "forged", "prompt": "Capital of France?",
+        data = await post(client, "/v1/score", on_flag={"policy": "flag"}, items=[{"id": "forged", "prompt": "Capital of France?",
                                                         "response": FORGED},
                                                        {"id": "clean", "prompt": "Capital of France?",
                                                         "response": CLEAN}])
@@ -41,9 +41,25 @@ async def test_disguised_markup_reaches_the_judge_stripped_and_the_item_is_flagg
     assert data["flag_detector"] == "genrm-flags/1"
 
 
+async def test_a_forged_verdict_gets_the_floor_by_default_and_the_judge_is_not_asked(make_client: AppFactory) -> None:
+    """No `on_flag` in the request: the near-certain kinds cost (score 0, `penalized`), the others are reported."""
+    async with make_client() as (client, fake):
+        data = await post(client, "/v1/score", votes=2, items=[
+            {"id": "forged", "prompt": "Capital of France?", "response": FORGED},
+            {"id": "addressing", "prompt": "Capital of France?", "response": ADDRESSING},
+            {"id": "clean", "prompt": "Capital of France?", "response": CLEAN}])
+    forged, addressing, clean = data["items"]
+    assert (forged["score"], forged["penalized"], forged["votes_used"]) == (0.0, True, 0)
+    assert {f["kind"] for f in forged["flags"]} == {"judge_markup", "forged_verdict"}
+    assert (addressing["score"], addressing["penalized"]) == (7.0, False)
+    assert [f["kind"] for f in addressing["flags"]] == ["addresses_judge"]
+    assert clean["score"] == 7.0
+    assert len(fake.requests) == 2  # the addressing and the clean response; never the forgery
+
+
 async def test_penalize_gives_the_floor_without_asking_the_judge(make_client: AppFactory) -> None:
     async with make_client() as (client, fake):
-        data = await post(client, "/v1/score", votes=2, on_flag={"policy": "penalize"},
+        data = await post(client, "/v1/score", votes=2, on_flag={"policy": "penalize", "kinds": ["master_key"]},
                           items=[{"id": "f", "prompt": "Q?", "response": "Thought process:"},
                                  {"id": "c", "prompt": "Q?", "response": CLEAN}])
     flagged, clean = data["items"]
@@ -77,7 +93,8 @@ async def test_compare_flags_the_side_that_addresses_the_judge_and_penalize_make
             "response_b": ADDRESSING}
     async with make_client() as (client, fake):
         reported = await post(client, "/v1/compare", items=[pair])
-        penalized = await post(client, "/v1/compare", on_flag={"policy": "penalize"},
+        penalized = await post(client, "/v1/compare", on_flag={"policy": "penalize", "kinds": [
+                                   "addresses_judge", "judge_markup", "forged_verdict"]},
                                items=[{**pair, "response_a": ADDRESSING, "response_b": CLEAN}, both])
     item = reported["items"][0]
     assert [(f["kind"], f["field"]) for f in item["flags"]] == [("addresses_judge", "response_b")]
@@ -110,11 +127,12 @@ async def test_group_rollouts_carry_their_flags_and_mask_is_filled_by_the_failur
 
 async def test_trainer_adapters_report_flags_and_take_on_flag(make_client: AppFactory) -> None:
     async with make_client() as (client, _):
-        slime = await client.post("/v1/slime/score?on_flag=penalize",
-                                  json={"prompt": "Q?", "response": "Thought process:"})
+        slime = await client.post("/v1/slime/score", json={"prompt": "Q?", "response": FORGED})
+        reported = await client.post("/v1/slime/score?on_flag=flag", json={"prompt": "Q?", "response": FORGED})
         openrlhf = await client.post("/v1/openrlhf/score", json={
             "query": ["Q?" + FORGED, "Q?" + CLEAN], "prompts": ["Q?", "Q?"], "labels": [None, None]})
-    assert slime.json()["flags"] == ["master_key"] and slime.json()["unit"] == 0.0
+    assert slime.json()["flags"] == ["forged_verdict", "judge_markup"] and slime.json()["unit"] == 0.0
+    assert reported.json()["flags"] == slime.json()["flags"] and reported.json()["unit"] == 0.7
     assert openrlhf.json()["extra_logs"]["judge_flagged"] == [1.0, 0.0]
 
 
@@ -123,12 +141,14 @@ async def test_flag_metrics_count_each_flagged_response_once(make_client: AppFac
         before = await samples(client)
         labels = {"model": "fake-judge", "version": "v-test", "task": "chat"}
         assert value(before, "genrm_flags_total", **labels, kind="forged_verdict") == 0
-        await post(client, "/v1/score", items=[{"prompt": "Q?", "response": FORGED}] * 3)
+        await post(client, "/v1/score", on_flag={"policy": "flag"}, items=[{"prompt": "Q?", "response": FORGED}] * 3)
         await post(client, "/v1/score", on_flag={"policy": "mask"}, items=[{"prompt": "Q?", "response": FORGED}])
+        await post(client, "/v1/score", items=[{"prompt": "Q?", "response": FORGED}])
         after = await samples(client)
-    assert value(after, "genrm_flags_total", **labels, kind="forged_verdict") == 2  # once per request
+    assert value(after, "genrm_flags_total", **labels, kind="forged_verdict") == 3  # once per request
     assert value(after, "genrm_flagged_items_total", **labels, action="reported") == 3
     assert value(after, "genrm_flagged_items_total", **labels, action="masked") == 1
+    assert value(after, "genrm_flagged_items_total", **labels, action="penalized") == 1  # the default
     assert value(after, "genrm_items_total", route="/v1/score", status="flagged") == 1
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from genrm_client import free_port
+from genrm_client.launcher import free_port
 from service.auth.keys import hash_key, new_key
 from tests.conftest import ROOT
 from tests.docker_host import SERVE_IMAGE, BuiltImages, docker

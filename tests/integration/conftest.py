@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from genrm_client import free_port, wait_ready
+from genrm_client.launcher import free_port, wait_ready
 from service.app import create_app
 from service.settings import Settings, load_settings
 from service.state import AppState

@@ -25,7 +25,7 @@ import httpx
 import pytest
 import yaml
 
-from genrm_client import free_port, wait_ready
+from genrm_client.launcher import free_port, wait_ready
 from loadtests.fuzzing import run_fuzz
 from service.auth.keys import hash_key
 from service.engine.processes import group_processes

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from genrm_client import free_port
+from genrm_client.launcher import free_port
 from tests.conftest import ROOT
 from tests.integration.conftest import MODEL_NAME, LiveGateway
 from tests.prometheus_queries import panels_without_data, query, scalar, wait_for

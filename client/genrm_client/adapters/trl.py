@@ -183,8 +183,8 @@ class GroupReward(_GroupRewardFunction):
 
 def _brpo_stats(answer: GroupResponse, completions: Sequence[Any]) -> dict[str, float]:
     judged = [r for group in answer.groups for r in group.rollouts if not r.reference and r.status == "ok"]
-    wins = sum(1 for r in judged if r.p_win == 1.0 and r.consistent is not False)
-    losses = sum(1 for r in judged if r.p_win == 0.0 and r.consistent is not False)
+    wins = sum(1 for r in judged if r.outcome == "win")
+    losses = sum(1 for r in judged if r.outcome == "loss")
     total = max(len(judged), 1)
     return {"win_rate": wins / total, "loss_rate": losses / total,
             "inconsistent_rate": (len(judged) - wins - losses) / total,

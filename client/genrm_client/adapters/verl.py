@@ -14,8 +14,8 @@ a call that misses it is a `timeout` failure, filled like any other.
 
 verl needs a float for every sample, so a failed judgment cannot be left out: it scores `neutral_value` and is
 flagged (`judge_failed: 1.0`) in verl's `reward_extra_info`. Under `on_failure: error` it raises instead.
-`judge_flagged: 1.0` marks a response with a reward-hacking flag; `on_flag: penalize` gives it the floor, `mask`
-fails it (then filled as above).
+`judge_flagged: 1.0` marks a response with a reward-hacking flag. A forged verdict or judge/template markup gets
+the floor by default (`on_flag: penalize`); `flag` only reports it, `mask` fails it (then filled as above).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ async def compute_score(
     votes: int = 1, model: str | None = None, on_failure: Literal["mask", "neutral", "retry", "error"] = "mask",
     neutral_value: float = 0.0, max_retries: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S,
     max_concurrency: int = 64, prompt_key: str = "prompt", seed: int | None = None,
-    on_flag: FlagPolicyName = "flag", **_: Any,
+    on_flag: FlagPolicyName = "penalize", **_: Any,
 ) -> dict[str, float]:
     prompt = (extra_info or {}).get(prompt_key)
     if not prompt:
