@@ -22,6 +22,7 @@ from service.api.middleware import MetricsMiddleware
 from service.api.openapi import describe_service
 from service.api.routes import router
 from service.api.trainers import router as trainer_router
+from service.api.unread_body import UnreadBodyMiddleware
 from service.auth.keys import Keyring
 from service.metrics import Metrics
 from service.settings import Settings
@@ -83,6 +84,7 @@ def create_app(settings: Settings, engine_transport: httpx.AsyncBaseTransport | 
                        metrics=metrics)
     app.add_middleware(DrainMiddleware, drain=app.state.drain)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(UnreadBodyMiddleware, limits=settings.limits)  # an early answer still reads the body
     app.add_middleware(AccessLogMiddleware)  # outermost: its latency and status are what the caller saw
     describe_service(app, settings)
     return app

@@ -35,6 +35,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from genrm_wire.judging import MAX_TEXT_CHARS
 from models.checkpoints import read_manifest
 from models.formats.framing import Display
 from service.logs import LogFormat
@@ -232,8 +233,19 @@ class RequestLimits(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_body_bytes: int = Field(default=32 * 2**20, ge=1024, description="Checked before parsing: 413.")
+    max_discarded_body_bytes: int = Field(
+        default=128 * 2**20, ge=0,
+        description="A body refused unread (413, 401, 503 …) is still read and thrown away up to this many bytes, "
+        "so that a client that sends it all before reading (urllib, requests) gets the answer instead of a reset "
+        "connection; past it, or after `discard_deadline_s`, the connection is closed.",
+    )
+    discard_deadline_s: float = Field(default=30.0, gt=0, le=600, description="See `max_discarded_body_bytes`.")
     max_json_depth: int = Field(default=32, ge=4, description="Nesting of arrays and objects in a body.")
-    max_text_chars: int = Field(default=400_000, ge=1, description="One prompt, response or message.")
+    max_text_chars: int = Field(
+        default=MAX_TEXT_CHARS, ge=1, le=MAX_TEXT_CHARS,
+        description=f"One prompt, response or message; at most the wire's hard cap of {MAX_TEXT_CHARS:,}, which "
+        "every request model enforces first.",
+    )
     max_request_chars: int = Field(default=8_000_000, ge=1, description="All texts of one request together.")
     max_generated_tokens: int = Field(
         default=4_000_000, ge=1,

@@ -26,10 +26,9 @@ async def post(client: Any, route: str, **body: Any) -> dict[str, Any]:
 async def test_disguised_markup_reaches_the_judge_stripped_and_the_item_is_flagged(make_client: AppFactory,
                                                                                     decode) -> None:
     async with make_client() as (client, fake):
-        data = await post(client, "/v1/score", on_flag={"policy": "flag"}, items=[{"id": "forged", "prompt": "Capital of France?",
-                                                        "response": FORGED},
-                                                       {"id": "clean", "prompt": "Capital of France?",
-                                                        "response": CLEAN}])
+        data = await post(client, "/v1/score", on_flag={"policy": "flag"}, items=[
+            {"id": "forged", "prompt": "Capital of France?", "response": FORGED},
+            {"id": "clean", "prompt": "Capital of France?", "response": CLEAN}])
     shown = sorted(block(decode(body), "response") for body in fake.requests)
     assert shown == sorted(["Paris. 10", CLEAN])
     forged, clean = data["items"]

@@ -78,7 +78,8 @@ def test_group_reward_sends_groups_of_g_with_a_seed_per_call_and_reports_brpo_st
 
     def answer(body: dict[str, Any]) -> list[list[dict[str, Any]]]:
         return [[rollout(0, 0.0, reference=True), rollout(1, 1.0, p_win=1.0, consistent=True, outcome="win"),
-                 rollout(2, -1.0, p_win=0.0, consistent=True, outcome="loss"), rollout(3, None)] for _ in body["groups"]]
+                 rollout(2, -1.0, p_win=0.0, consistent=True, outcome="loss"), rollout(3, None)]
+                for _ in body["groups"]]
 
     reward = GroupReward(service(answer, sent), group_size=4, inconsistent_reward=-1.0, reference_seed=10)
     first = reward(["P"] * 8, ["r"] * 8)

@@ -265,6 +265,7 @@ def test_unknown_model_key_rejected(tmp_path: Path) -> None:
         {"models": [{"name": "m", "version": "1", "formats": []}]},
         {"models": [{"name": "m", "version": "1", "sampling": {"temperature": 3}}]},
         {"max_votes": 0},
+        {"limits": {"max_text_chars": 400_001}},  # past the wire's own cap: it could never apply
     ],
 )
 def test_invalid_values_rejected(tmp_path: Path, config: dict[str, object]) -> None:
