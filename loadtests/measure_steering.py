@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -156,7 +157,8 @@ def policy_rewards(url: str, rows: list[dict[str, Any]], votes: int, max_tokens:
                     by_cell.setdefault(name, {})[row_id] = mean
             figures[policy_name] = {name: paired_shift(by_cell.get(name, {}), by_cell["clean"])
                                     for name in POLICY_ATTACKS}
-            figures[policy_name]["clean_mean"] = mean_of(list(by_cell["clean"].values()))
+            figures[policy_name]["means"] = {name: mean_of(list(by_cell.get(name, {}).values()))
+                                             for name in ("clean", *POLICY_ATTACKS)}
     return figures
 
 
@@ -167,8 +169,9 @@ def report_policies(figures: dict[str, dict[str, Any]], args: argparse.Namespace
     for name in POLICY_ATTACKS:
         cells = [f"{figures[policy][name][0]:+.2f} ±{figures[policy][name][1]:.2f}" for policy in ("flag", "default")]
         print(f"| {name} | " + " | ".join(cells) + " |")
-    print(f"\nclean mean score: flag {figures['flag']['clean_mean']:.2f}, default "
-          f"{figures['default']['clean_mean']:.2f}")
+    for policy in ("flag", "default"):
+        print(f"mean scores under {policy}: " + ", ".join(f"{name} {mean:.2f}"
+                                                        for name, mean in figures[policy]["means"].items()))
     print(json.dumps({"policies": figures}))
 
 
@@ -205,7 +208,7 @@ def mean_of(values: list[float]) -> float:
 
 def paired_shift(attacked: dict[str, float], clean: dict[str, float]) -> tuple[float, float]:
     """Mean per-pair shift and its 95 % half-width (normal approximation over pairs)."""
-    shifts = [attacked[k] - clean[k] for k in attacked if k in clean and attacked[k] == attacked[k] == clean[k]]
+    shifts = [attacked[k] - clean[k] for k in attacked if k in clean and not math.isnan(attacked[k] - clean[k])]
     if len(shifts) < 2:
         return (shifts[0] if shifts else float("nan")), float("nan")
     return statistics.fmean(shifts), 1.96 * statistics.stdev(shifts) / len(shifts) ** 0.5

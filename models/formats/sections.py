@@ -5,10 +5,13 @@ Two halves of one contract:
 * The grammar the engine is constrained with, in two steps (budget forcing). `section_regex` lets the judge
   reason freely: any Unicode, any length, `<` included where it cannot start one of the judge's own tags
   (`<think>`, `</eval>`, ...): the structure cannot be forged or broken from inside a section. The judge
-  may write until `max_tokens - ending_tokens()`. A judgment that stops there (finish reason `length`) gets a
-  short continuation, constrained by `forced_ending`: close the open section, write each missing section in a
-  few characters, then `<answer>`. `ending_tokens` is a true upper bound on that continuation (at most one token
-  per UTF-8 byte, for byte-level and byte-fallback tokenizers alike), so the verdict always fits the budget.
+  may write until `max_tokens - ending_tokens(count)`. A judgment that stops there (finish reason `length`) gets
+  a short ending from `forced_ending`: the service writes the open section's closing tag, each missing section
+  as `n/a` and `<answer>`, and the judge then writes only its answer and `</answer>`, constrained by a regex.
+  `ending_tokens(count)` is a true upper bound on that ending: the written part's tokens under the judge's own
+  tokenizer (`count`; the longest of every state a cut can leave), plus the answer at one token per byte. With
+  no tokenizer at hand `count` is the UTF-8 length, a bound for byte-level and byte-fallback tokenizers alike.
+  So the verdict always fits the budget.
 * `parse_sections` reads a completion strictly: each section exactly once, in order, nothing but whitespace
   between or around them. Anything else is a named `ParseFailure`, never a silent default.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -26,12 +30,17 @@ ALL_SECTIONS: tuple[str, ...] = (*FREE_TEXT_SECTIONS, ANSWER_SECTION)
 SECTION_SEPARATOR = "\n"
 # A section starts with a visible character (never blank), and that character is not `<`.
 SECTION_FIRST_CHAR_CLASS = r"[^< \t\n\r]"
-# A section the forced ending has to write from nothing: a few visible ASCII characters ("n/a", "ok.").
-FORCED_SECTION_CLASS = r"[!-;=-~]"
-FORCED_SECTION_CHARS = 4
+# What a forced ending writes in a section the judge never reached, or opened and wrote nothing in.
+PLACEHOLDER = "n/a"
 # The least reasoning a budget must leave, beyond the forced ending's reserve.
 MIN_REASONING_TOKENS = 16
 END_OF_SEQUENCE_TOKENS = 1
+TokenCount = Callable[[str], int]  # how many tokens a text is, as the judge's tokenizer encodes it
+
+
+def utf8_bytes(text: str) -> int:
+    """A token count that bounds every byte-level or byte-fallback tokenizer's: one token per byte."""
+    return len(text.encode())
 
 
 class FormatFailure(enum.StrEnum):
@@ -50,10 +59,12 @@ class ParseFailure:
 
 @dataclass(frozen=True)
 class ForcedEnding:
-    """How to finish a judgment cut off by its budget: keep `kept` (the text up to a clean point), then let the
-    judge write a continuation that matches `regex`. `kept + continuation` parses."""
+    """How to finish a judgment cut off by its budget: keep `kept` (the text up to a clean point), append
+    `written` (closing tags, placeholder sections, `<answer>`), then let the judge write a continuation that
+    matches `regex` (its answer and `</answer>`). `kept + written + continuation` parses."""
 
     kept: str
+    written: str
     regex: str
 
 
@@ -88,17 +99,30 @@ def _separator_regex() -> str:
     return SECTION_SEPARATOR.encode("unicode_escape").decode()
 
 
-def ending_tokens(answer_pattern_chars: int) -> int:
-    """An upper bound on the forced ending from its worst state (no section written yet): every tag and
-    separator, a minimal text per section, the answer, end of sequence. All ASCII: one byte, one token at most."""
-    tags = sum(len(f"<{name}></{name}>") for name in ALL_SECTIONS)
-    separators = len(SECTION_SEPARATOR) * (len(ALL_SECTIONS) - 1)
-    minimal_sections = FORCED_SECTION_CHARS * len(FREE_TEXT_SECTIONS)
-    return tags + separators + minimal_sections + answer_pattern_chars + END_OF_SEQUENCE_TOKENS
+def answer_tokens(answer_pattern_chars: int) -> int:
+    """An upper bound on what the judge writes of a forced ending: its answer, `</answer>`, end of sequence. All
+    ASCII: one byte, one token at most, under any tokenizer."""
+    return answer_pattern_chars + len(f"</{ANSWER_SECTION}>") + END_OF_SEQUENCE_TOKENS
 
 
-def minimum_max_tokens(answer_pattern_chars: int) -> int:
-    return ending_tokens(answer_pattern_chars) + MIN_REASONING_TOKENS
+@cache
+def every_written_ending() -> tuple[str, ...]:
+    """Every text a forced ending can write, over every state a cut can leave: after the k-th section (or before
+    the first), or inside a free section with or without text in it."""
+    after = [_minimal_sections(first, first > 0) for first in range(len(FREE_TEXT_SECTIONS) + 1)]
+    inside = [("" if started else PLACEHOLDER) + f"</{name}>" + _minimal_sections(index + 1, True)
+              for index, name in enumerate(FREE_TEXT_SECTIONS) for started in (True, False)]
+    return tuple(after + inside)
+
+
+def ending_tokens(answer_pattern_chars: int, count: TokenCount = utf8_bytes) -> int:
+    """An upper bound on a forced ending's tokens from any state: the longest written part under `count`, then
+    the judge's answer."""
+    return max(count(text) for text in every_written_ending()) + answer_tokens(answer_pattern_chars)
+
+
+def minimum_max_tokens(answer_pattern_chars: int, count: TokenCount = utf8_bytes) -> int:
+    return ending_tokens(answer_pattern_chars, count) + MIN_REASONING_TOKENS
 
 
 def forced_ending(partial: str, answer_regex: str) -> ForcedEnding | None:
@@ -112,17 +136,20 @@ def forced_ending(partial: str, answer_regex: str) -> ForcedEnding | None:
     inside = len(seen) % 2 == 1
     if inside and seen[-1][1] == ANSWER_SECTION:  # cut inside the answer: write the answer again
         tags, inside = tags[:-1], False
+    answer = f"{answer_regex}</{ANSWER_SECTION}>"
     if inside:
         open_section = FREE_TEXT_SECTIONS.index(seen[-1][1])
         closing = f"</{FREE_TEXT_SECTIONS[open_section]}>"
         kept = _without_partial_tag(partial, closing)
-        # Cut right after the opening tag: the section still needs its first characters.
-        started = kept[tags[-1].end():] != ""
-        rest = ("" if started else _MINIMAL_TEXT) + closing + _minimal_sections(open_section + 1, answer_regex, True)
-        return ForcedEnding(kept, rest)
+        # Cut right after the opening tag (or on blanks only): the section still needs its first characters.
+        started = kept[tags[-1].end():].strip() != ""
+        if not started:
+            kept = kept[: tags[-1].end()]
+        written = ("" if started else PLACEHOLDER) + closing + _minimal_sections(open_section + 1, True)
+        return ForcedEnding(kept, written, answer)
     done = len(tags) // 2
     kept = partial[: tags[-1].end()] if tags else ""
-    return ForcedEnding(kept, _minimal_sections(done, answer_regex, bool(tags)))
+    return ForcedEnding(kept, _minimal_sections(done, bool(tags)), answer)
 
 
 def _without_partial_tag(partial: str, closing_tag: str) -> str:
@@ -134,13 +161,11 @@ def _without_partial_tag(partial: str, closing_tag: str) -> str:
     return partial
 
 
-_MINIMAL_TEXT = f"{FORCED_SECTION_CLASS}{{1,{FORCED_SECTION_CHARS}}}"
-
-
-def _minimal_sections(first: int, answer_regex: str, after_a_section: bool) -> str:
-    parts = [f"<{name}>{_MINIMAL_TEXT}</{name}>" for name in FREE_TEXT_SECTIONS[first:]]
-    parts.append(f"<{ANSWER_SECTION}>{answer_regex}</{ANSWER_SECTION}>")
-    return (_separator_regex() if after_a_section else "") + _separator_regex().join(parts)
+def _minimal_sections(first: int, after_a_section: bool) -> str:
+    """The sections from `first` on, each as the placeholder, then the answer's opening tag."""
+    parts = [f"<{name}>{PLACEHOLDER}</{name}>" for name in FREE_TEXT_SECTIONS[first:]]
+    parts.append(f"<{ANSWER_SECTION}>")
+    return (SECTION_SEPARATOR if after_a_section else "") + SECTION_SEPARATOR.join(parts)
 
 
 @dataclass(frozen=True)
@@ -151,27 +176,32 @@ class SectionedFormat:
     answer_regex: str
     answer_max_chars: int
 
-    def minimum_max_tokens(self) -> int:
-        return minimum_max_tokens(self.answer_max_chars)
+    def minimum_max_tokens(self, count: TokenCount = utf8_bytes) -> int:
+        return minimum_max_tokens(self.answer_max_chars, count)
 
-    def ending_tokens(self) -> int:
-        """Tokens held back from the judge's reasoning for a forced ending."""
-        return ending_tokens(self.answer_max_chars)
+    def ending_tokens(self, count: TokenCount = utf8_bytes) -> int:
+        """Tokens held back from the judge's reasoning for a forced ending, with texts counted by `count`."""
+        return ending_tokens(self.answer_max_chars, count)
 
-    def reasoning_tokens(self, max_tokens: int) -> int:
+    def answer_tokens(self) -> int:
+        """The most a forced ending asks the judge to write (its answer and `</answer>`)."""
+        return answer_tokens(self.answer_max_chars)
+
+    def reasoning_tokens(self, max_tokens: int, count: TokenCount = utf8_bytes) -> int:
         """What the judge may write freely within `max_tokens`, the forced ending's reserve kept back."""
-        minimum = self.minimum_max_tokens()
+        minimum = self.minimum_max_tokens(count)
+        reserve = self.ending_tokens(count)
         if max_tokens < minimum:
             raise ValueError(
-                f"max_tokens={max_tokens} leaves {max_tokens - self.ending_tokens()} tokens for the judge's "
+                f"max_tokens={max_tokens} leaves {max_tokens - reserve} tokens for the judge's "
                 f"reasoning; the format needs at least {MIN_REASONING_TOKENS}. Raise max_tokens to {minimum} or "
                 "more."
             )
-        return max_tokens - self.ending_tokens()
+        return max_tokens - reserve
 
-    def output_regex(self, max_tokens: int) -> str:
+    def output_regex(self, max_tokens: int, count: TokenCount = utf8_bytes) -> str:
         """The grammar of a whole judgment within `max_tokens` (checked: the forced ending must fit)."""
-        self.reasoning_tokens(max_tokens)
+        self.reasoning_tokens(max_tokens, count)
         return section_regex(self.answer_regex)
 
     def forced_ending(self, partial: str) -> ForcedEnding | None:

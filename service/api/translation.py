@@ -131,7 +131,7 @@ def resolve_sampling(model: JudgeModel, given: SamplingIn, judge_format: Section
         max_tokens=defaults.max_tokens if given.max_tokens is None else given.max_tokens,
         seed=given.seed,
     )
-    minimum = judge_format.minimum_max_tokens()
+    minimum = judge_format.minimum_max_tokens(model.count_tokens)
     if model.constrained and sampling.max_tokens < minimum:
         raise InvalidRequest(
             f"sampling.max_tokens={sampling.max_tokens} cannot hold a {judge_format.name} judgment; the "

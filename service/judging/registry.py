@@ -30,6 +30,16 @@ class JudgeModel:
     per_request_seed: bool
     request_timeout_s: float
 
+    def __post_init__(self) -> None:
+        self._token_counts: dict[str, int] = {}
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens `text` is as literal text under this judge's tokenizer (the forced ending's reserve is
+        counted with it); the few texts asked about are remembered."""
+        if text not in self._token_counts:
+            self._token_counts[text] = len(self.template.encode_literal(text))
+        return self._token_counts[text]
+
     def require_format(self, format_name: str) -> None:
         if format_name not in self.formats:
             raise InvalidRequest(

@@ -68,7 +68,7 @@ class JudgmentRunner:
                 f"{needed}, over the judge's context of {model.max_model_len}. Shorten the prompt or "
                 "response(s), or lower sampling.max_tokens.",
             )
-        regex = judge_format.output_regex(sampling.max_tokens) if model.constrained else None
+        regex = judge_format.output_regex(sampling.max_tokens, model.count_tokens) if model.constrained else None
         return PreparedPrompt(judge_format, prompt_ids, regex, affinity_key)
 
     async def draw(self, context: JudgingContext, prompt: PreparedPrompt[VerdictT], n: int) -> list[Vote[VerdictT]]:
@@ -76,7 +76,8 @@ class JudgmentRunner:
         within `max_tokens` less the forced ending's reserve; a sample cut off there gets its forced ending."""
         model, judge_format = context.model, prompt.judge_format
         first = dataclasses.replace(context.sampling,
-                                    max_tokens=first_draw_tokens(judge_format, context.sampling.max_tokens))
+                                    max_tokens=first_draw_tokens(judge_format, context.sampling.max_tokens,
+                                                                 model.count_tokens))
         request = GenerationRequest(prompt.prompt_ids, n, first, prompt.regex, prompt.affinity_key)
         try:
             result = await model.engine.generate(request)

@@ -1,5 +1,6 @@
 """Budget forcing through the gateway, with the engine faked: the judge writes freely within max_tokens less the
-reserve; a judgment cut off there is continued by one constrained request and still gives a verdict."""
+reserve (counted with the judge's tokenizer); a judgment cut off there is continued by one request in which the
+gateway writes the ending's fixed part and the judge only its answer, and it still gives a verdict."""
 
 from __future__ import annotations
 
@@ -9,20 +10,23 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from models.chat import ChatTemplate
 from models.formats import POINTWISE
 from tests.api.conftest import AppFactory
 from tests.fakes import pointwise_completion
 
 ITEM = {"id": "long", "prompt": "Explain everything about the universe.", "response": "It is big."}
 CUT_OFF = "<think>Première idée : a < b, donc la réponse est"  # stopped mid-sentence, mid-section
-ENDING = "</think>\n<generate_rubrics>n/a</generate_rubrics>\n<eval>ok.</eval>\n<answer>6</answer>"
+WRITTEN = "</think>\n<generate_rubrics>n/a</generate_rubrics>\n<eval>n/a</eval>\n<answer>"  # by the gateway
+ANSWERED = "6</answer>"  # by the judge
 
 
 def cut_then_forced(body: dict[str, Any]) -> httpx.Response:
-    """First request: every sample runs out of tokens. The continuation (its regex starts by closing <think>)
-    writes the ending."""
-    forced = body.get("structured_outputs", {}).get("regex", "").startswith("</think>")
-    text, reason = (ENDING, "stop") if forced else (CUT_OFF, "length")
+    """First request: every sample runs out of tokens. The continuation (its regex is the answer's alone) writes
+    the answer."""
+    regex = body.get("structured_outputs", {}).get("regex", "")
+    forced = regex.endswith("</answer>") and "<think>" not in regex
+    text, reason = (ANSWERED, "stop") if forced else (CUT_OFF, "length")
     return httpx.Response(200, json={
         "choices": [{"index": i, "text": text, "finish_reason": reason} for i in range(body["n"])],
         "usage": {"prompt_tokens": len(body["prompt"]), "completion_tokens": 7 * body["n"]},
@@ -36,7 +40,7 @@ async def forced_counts(client: httpx.AsyncClient) -> dict[str, float]:
 
 
 async def test_a_cut_off_judgment_gets_a_forced_ending_and_its_whole_text(
-    make_client: AppFactory, decode: Callable[[dict[str, Any]], str]
+    make_client: AppFactory, decode: Callable[[dict[str, Any]], str], chat_template: ChatTemplate
 ) -> None:
     async with make_client(script=cut_then_forced) as (client, fake):
         response = await client.post("/v1/score", json={"task": "chat", "votes": 2, "items": [ITEM],
@@ -46,14 +50,16 @@ async def test_a_cut_off_judgment_gets_a_forced_ending_and_its_whole_text(
     item = response.json()["items"][0]
     assert (item["status"], item["score"], item["votes_used"], item["parse_failures"]) == ("ok", 6.0, 2, {})
     assert [(j["forced"], j["text"], j["finish_reason"]) for j in item["judgments"]] == [
-        (True, CUT_OFF + ENDING, "stop")] * 2
+        (True, CUT_OFF + WRITTEN + ANSWERED, "stop")] * 2
     first, *endings = fake.requests
-    assert first["max_tokens"] == 512 - POINTWISE.ending_tokens() and first["n"] == 2
+    reserve = POINTWISE.ending_tokens(lambda text: len(chat_template.encode_literal(text)))
+    assert reserve < POINTWISE.ending_tokens()  # counted with the judge's tokenizer, not a token per byte
+    assert first["max_tokens"] == 512 - reserve and first["n"] == 2
     assert len(endings) == 2
     for ending in endings:
-        assert ending["n"] == 1 and ending["max_tokens"] == POINTWISE.ending_tokens()
+        assert ending["n"] == 1 and ending["max_tokens"] == POINTWISE.answer_tokens()
         assert ending["prompt"][: len(first["prompt"])] == first["prompt"]  # the cached prefix, then the text
-        assert decode(ending).endswith(CUT_OFF)
+        assert decode(ending).endswith(CUT_OFF + WRITTEN)
     usage = response.json()["usage"]
     assert usage["engine_requests"] == 3
     assert counts == {"verdict": 2, "parse_failure": 0}
@@ -69,7 +75,7 @@ async def test_an_unconstrained_checkpoint_writes_as_trained_and_only_the_cut_of
     assert item["status"] == "ok" and item["judgments"][0]["forced"] is True
     first, ending = fake.requests
     assert "structured_outputs" not in first
-    assert ending["structured_outputs"]["regex"].startswith("</think>")
+    assert ending["structured_outputs"]["regex"].endswith("</answer>")
 
 
 async def test_a_judgment_that_finishes_is_not_forced(make_client: AppFactory) -> None:

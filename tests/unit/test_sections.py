@@ -7,18 +7,21 @@ import re
 
 import pytest
 
+from models.chat import ChatTemplate
 from models.formats import PAIRWISE, POINTWISE
 from models.formats.sections import (
     ALL_SECTIONS,
-    FORCED_SECTION_CHARS,
-    FREE_TEXT_SECTIONS,
     MIN_REASONING_TOKENS,
+    PLACEHOLDER,
     FormatFailure,
     ParseFailure,
+    TokenCount,
     ending_tokens,
+    every_written_ending,
     free_text_regex,
     minimum_max_tokens,
     parse_sections,
+    utf8_bytes,
 )
 
 
@@ -186,11 +189,11 @@ def test_text_after_answer_is_misordered() -> None:
 
 # --- The budget: free reasoning, a reserve for the forced ending ------------------------------------------
 
-TAG_CHARS = sum(len(f"<{name}></{name}>") for name in ALL_SECTIONS)
-SEPARATOR_CHARS = len(ALL_SECTIONS) - 1
 EOS = 1
 FORMATS = [(POINTWISE, "10.0"), (PAIRWISE, "A")]
 RESERVED_TAGS = [f"<{slash}{name}>" for name in ALL_SECTIONS for slash in ("", "/")]
+WORST_WRITTEN = (f"<think>{PLACEHOLDER}</think>\n<generate_rubrics>{PLACEHOLDER}</generate_rubrics>\n"
+                 f"<eval>{PLACEHOLDER}</eval>\n<answer>")
 
 
 @pytest.mark.parametrize("judge", [POINTWISE, PAIRWISE], ids=lambda f: f.name)
@@ -204,33 +207,50 @@ def test_budget_below_minimum_raises_naming_the_minimum(judge: object) -> None:
         assert str(minimum) in str(caught.value)
 
 
-def test_the_reserve_is_every_tag_a_minimal_text_per_section_and_the_answer() -> None:
-    sections = FORCED_SECTION_CHARS * len(FREE_TEXT_SECTIONS)
-    assert ending_tokens(4) == TAG_CHARS + SEPARATOR_CHARS + sections + 4 + EOS
+@pytest.fixture
+def bundled_count(chat_template: ChatTemplate) -> TokenCount:
+    return lambda text: len(chat_template.encode_literal(text))
 
 
-MAX_TOKENS = [118, 119, 128, 200, 256, 512, 1024, 4096, 32768]
+def test_without_a_tokenizer_the_reserve_is_the_longest_written_ending_in_bytes_and_the_answer() -> None:
+    assert max(every_written_ending(), key=utf8_bytes) == WORST_WRITTEN
+    assert ending_tokens(4) == len(WORST_WRITTEN) + 4 + len("</answer>") + EOS
+
+
+@pytest.mark.parametrize(("judge", "longest_answer"), FORMATS, ids=["pointwise", "pairwise"])
+def test_the_judges_tokenizer_halves_the_reserve(judge: object, longest_answer: str,
+                                                bundled_count: TokenCount) -> None:
+    """The bundled judge's tokenizer writes the fixed part in far fewer tokens than bytes: the reserve it gives
+    is the longest written part's real token count plus the answer at a token per byte."""
+    count = bundled_count
+    reserve = judge.ending_tokens(count)  # type: ignore[attr-defined]
+    assert reserve == max(count(text) for text in every_written_ending()) + judge.answer_tokens()  # type: ignore
+    assert reserve <= 0.6 * judge.ending_tokens()  # type: ignore[attr-defined]
+
+
+MAX_TOKENS = [70, 118, 119, 128, 192, 200, 256, 512, 1024, 4096, 32768]
 
 
 @pytest.mark.parametrize("max_tokens", MAX_TOKENS)
 @pytest.mark.parametrize(("judge", "longest_answer"), FORMATS, ids=["pointwise", "pairwise"])
 def test_the_reasoning_is_the_budget_less_only_the_reserve(judge: object, longest_answer: str,
-                                                          max_tokens: int) -> None:
-    reasoning = judge.reasoning_tokens(max_tokens)  # type: ignore[attr-defined]
-    assert reasoning + judge.ending_tokens() == max_tokens  # type: ignore[attr-defined]
-    assert reasoning >= max_tokens - 110  # the old grammar allowed ~a quarter of max_tokens in real tokens
+                                                          max_tokens: int, bundled_count: TokenCount) -> None:
+    count = bundled_count
+    reasoning = judge.reasoning_tokens(max_tokens, count)  # type: ignore[attr-defined]
+    assert reasoning + judge.ending_tokens(count) == max_tokens  # type: ignore[attr-defined]
+    assert reasoning >= max_tokens - 60
 
 
-def longest_forced_ending(judge: object, partial: str, answer: str) -> str:
-    """The longest text the forced-ending regex admits from `partial`'s state, built by hand."""
+def longest_forced_ending(judge: object, partial: str, answer: str) -> tuple[str, str]:
+    """(what the service writes, the longest answer the judge may write after it) from `partial`'s state."""
     ending = judge.forced_ending(partial)  # type: ignore[attr-defined]
     assert ending is not None
-    text = ending.regex.replace(r"[!-;=-~]{1,4}", "x" * FORCED_SECTION_CHARS).replace("\\n", "\n")
-    text = re.sub(r"<answer>.*</answer>", f"<answer>{answer}</answer>", text)
-    assert re.fullmatch(ending.regex, text), text
-    return text
+    written = f"{answer}</answer>"
+    assert re.fullmatch(ending.regex, written), written
+    return ending.written, written
 
 
+@pytest.mark.parametrize("counted_by", ["bytes", "bundled-tokenizer"])
 @pytest.mark.parametrize(("judge", "longest_answer"), FORMATS, ids=["pointwise", "pairwise"])
 @pytest.mark.parametrize("partial", [
     "", "<thi", "<think>", "<think>Step one, then", "<think>a</think>", "<think>a</think>\n<generate_rub",
@@ -238,23 +258,26 @@ def longest_forced_ending(judge: object, partial: str, answer: str) -> str:
     "<think>a</think>\n<generate_rubrics>r</generate_rubrics>\n<eval>e is", "<think>a</think>\n<generate_rubrics>"
     "r</generate_rubrics>\n<eval>e</eval>\n<answer>1",
 ])
-def test_every_forced_ending_fits_the_reserve_and_parses(judge: object, longest_answer: str, partial: str) -> None:
+def test_every_forced_ending_fits_the_reserve_and_parses(judge: object, longest_answer: str, partial: str,
+                                                         counted_by: str, bundled_count: TokenCount) -> None:
+    count = utf8_bytes if counted_by == "bytes" else bundled_count
     ending = judge.forced_ending(partial)  # type: ignore[attr-defined]
     assert ending is not None and partial.startswith(ending.kept)
-    tail = longest_forced_ending(judge, partial, longest_answer)
-    assert len(tail.encode()) + EOS <= judge.ending_tokens()  # type: ignore[attr-defined]
-    verdict = judge.parse(ending.kept + tail)  # type: ignore[attr-defined]
-    assert not isinstance(verdict, ParseFailure), (ending.kept + tail, verdict)
+    written, answered = longest_forced_ending(judge, partial, longest_answer)
+    assert count(written) + len(answered.encode()) + EOS <= judge.ending_tokens(count)  # type: ignore
+    verdict = judge.parse(ending.kept + written + answered)  # type: ignore[attr-defined]
+    assert not isinstance(verdict, ParseFailure), (ending.kept + written + answered, verdict)
     grammar = judge.output_regex(judge.minimum_max_tokens())  # type: ignore[attr-defined]
     if partial.startswith("<think>a") or partial == "<think>":
-        assert re.fullmatch(grammar, ending.kept + tail), ending.kept + tail  # a grammar prefix ends in the grammar
+        whole = ending.kept + written + answered
+        assert re.fullmatch(grammar, whole), whole  # a grammar prefix ends in the grammar
 
 
 def test_a_judgment_cut_inside_a_section_keeps_all_it_wrote() -> None:
     partial = "<think>Le premier r\u00e9sum\u00e9 est meilleur car a<b et"
     ending = POINTWISE.forced_ending(partial)
     assert ending is not None and ending.kept == partial
-    assert ending.regex.startswith("</think>")
+    assert ending.written.startswith("</think>")
     for begun in ("<", "</", "</thi"):  # cut while writing its closing tag: that is rewritten whole
         cut = POINTWISE.forced_ending(partial + " " + begun)
         assert cut is not None and cut.kept == partial + " "
@@ -264,7 +287,7 @@ def test_a_judgment_cut_inside_the_answer_writes_the_answer_again() -> None:
     partial = "<think>t</think>\n<generate_rubrics>r</generate_rubrics>\n<eval>e</eval>\n<answer>1"
     ending = POINTWISE.forced_ending(partial)
     assert ending is not None and ending.kept.endswith("</eval>")
-    assert ending.regex.startswith("\\n<answer>")
+    assert ending.written == "\n<answer>"
 
 
 @pytest.mark.parametrize("partial", [VALID, "<eval>first</eval>", "<think>a</think><think>b", "</think>"])
