@@ -98,15 +98,17 @@ async def build_state(
     )
 
 
-def assign_cpu_cores(managed: list[ManagedEngine]) -> None:
+def assign_cpu_cores(managed: list[ManagedEngine], allowed: list[int] | None = None,
+                     busy: dict[int, float] | None = None) -> None:
     """Pin every CPU engine without a `cpu_threads_bind` to the least busy cores no other engine here has
-    (service/engine/cpu_binding.py says why vLLM's own default is not used)."""
+    (service/engine/cpu_binding.py says why vLLM's own default is not used). `allowed` and `busy` default to
+    this machine's cores and their load now."""
     unpinned = [engine for engine in managed if engine.device == "cpu" and engine.cpu_binding is None]
     if not unpinned:
         return
-    allowed = allowed_cores()
+    allowed = allowed_cores() if allowed is None else allowed
     taken = {int(core) for engine in managed if engine.cpu_binding for core in _cores_of(engine.cpu_binding)}
-    busy = core_busy_fractions()
+    busy = core_busy_fractions() if busy is None else busy
     count = cores_per_engine(len([e for e in managed if e.device == "cpu"]), len(allowed))
     for engine in unpinned:
         cores = choose_cores(count, taken, busy, allowed)

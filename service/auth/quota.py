@@ -47,8 +47,9 @@ class TokenBucket:
 
 
 class Quotas:
-    def __init__(self, keys: Sequence[ApiKeySettings], metrics: Metrics) -> None:
-        self._buckets = {key.name: TokenBucket(key.rate, key.bucket_size or key.rate)
+    def __init__(self, keys: Sequence[ApiKeySettings], metrics: Metrics,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._buckets = {key.name: TokenBucket(key.rate, key.bucket_size or key.rate, clock)
                          for key in keys if key.rate is not None}
         self._metrics = metrics
 

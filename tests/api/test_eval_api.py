@@ -26,13 +26,16 @@ PAIRS = [Pair(id=f"p{i}", source="toy", subset="even" if i % 2 == 0 else "odd", 
               prompt=f"Question {i}?", chosen=f"GOOD answer {i}", rejected=f"BAD answer {i}") for i in range(6)]
 
 
-def fair_judge(decode: Decode, gate: asyncio.Event | None = None) -> Callable[[dict[str, Any]], Any]:
+def fair_judge(decode: Decode, gate: asyncio.Event | None = None,
+               held: asyncio.Event | None = None) -> Callable[[dict[str, Any]], Any]:
     """Pointwise: GOOD 8, BAD 3. Pairwise: the GOOD response, wherever it is shown. With `gate`, a request for
-    pair p4 waits on it (to interrupt a run mid-way)."""
+    pair p4 waits on it (to interrupt a run mid-way), and sets `held` once it does."""
 
     async def script(body: dict[str, Any]) -> list[str]:
         text = decode(body)
         if gate is not None and "answer 4" in text:
+            if held is not None:
+                held.set()
             await gate.wait()
         if "<response_a>" in text:
             first = text.split("<response_a>")[-1].split("</response_a>")[0]
@@ -78,13 +81,12 @@ async def test_every_vote_is_recorded_in_the_pairs_own_terms(bundled_model_dir: 
 async def test_an_interrupted_run_keeps_what_it_judged_and_a_rerun_judges_only_the_rest(
     bundled_model_dir: Path, decode: Decode, tmp_path: Path
 ) -> None:
-    log, gate = ResultLog(tmp_path), asyncio.Event()
+    log, gate, held = ResultLog(tmp_path), asyncio.Event(), asyncio.Event()
     settings = JudgeSettings(votes=2, seed=0)
-    async with judge_client(bundled_model_dir, fair_judge(decode, gate)) as (client, fake):
+    async with judge_client(bundled_model_dir, fair_judge(decode, gate, held)) as (client, fake):
         run = asyncio.create_task(run_eval(client, PAIRS, ["pointwise"], settings, log, concurrency=1))
-        while len(log.read()) < 4:
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0.1)  # p4 is in flight, held by the gate
+        await asyncio.wait_for(held.wait(), timeout=60)  # p4 is in flight, held by the gate
+        assert len(log.read()) == 4  # one at a time: p0 to p3 are judged and written
         run.cancel()  # what Ctrl-C does to the asyncio run
         with pytest.raises(asyncio.CancelledError):
             await run

@@ -15,8 +15,11 @@ import pytest
 
 from genrm_client import JudgeClient
 from service.auth.keys import hash_key
+from service.auth.quota import Quotas
+from service.settings import load_settings
 from tests.api.conftest import AppFactory, default_script
 from tests.conftest import ROOT
+from tests.waiting import until
 
 TRAINER, OPERATOR, SLOW = "genrm_trainer-key", "genrm_operator-key", "genrm_slow-key"
 KEYS = [
@@ -91,21 +94,36 @@ async def test_the_client_sends_its_key(make_client: AppFactory, monkeypatch: py
         assert answer.status_code == 200
 
 
+class ManualClock:
+    """A clock the test moves: the quota's refill is shown by advancing it, not by sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 async def test_over_its_rate_a_key_gets_429_with_retry_after_from_its_bucket(make_client: AppFactory) -> None:
     """`slow`: 4 judgments/s, bucket of 8. 6 judgments pass, the next 6 would need 4 more: ~1 s, not a constant;
-    another key is not slowed by it."""
+    another key is not slowed by it; a second later (on the quota's clock) the bucket has refilled."""
     six = {"task": "chat", "votes": 2, "items": [{"prompt": f"Q{n}", "response": "A"} for n in range(3)]}
+    clock = ManualClock()
     async with make_client(service={"api_keys": KEYS}) as (gateway, _):
+        state = gateway._transport.app.state.genrm  # type: ignore[attr-defined]
+        state.quotas = Quotas(load_settings(api_keys=KEYS).api_keys, state.metrics, clock)
         assert (await gateway.post("/v1/score", json=six, headers=bearer(SLOW))).status_code == 200
         limited = await gateway.post("/v1/score", json=six, headers=bearer(SLOW))
         assert limited.status_code == 429 and error_of(limited)["param"] == "Authorization"
         assert limited.headers["Retry-After"] == "1"
         assert "4 judgments per second" in error_of(limited)["message"]
         assert (await gateway.post("/v1/score", json=six, headers=bearer(TRAINER))).status_code == 200
-        await asyncio.sleep(1.1)
+        clock.now += 0.9  # 3.6 judgments back: not yet enough
+        assert (await gateway.post("/v1/score", json=six, headers=bearer(SLOW))).status_code == 429
+        clock.now += 0.1
         assert (await gateway.post("/v1/score", json=six, headers=bearer(SLOW))).status_code == 200
         metrics = (await gateway.get("/metrics")).text
-    assert 'genrm_rate_limited_requests_total{key="slow"} 1.0' in metrics
+    assert 'genrm_rate_limited_requests_total{key="slow"} 2.0' in metrics
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -250,8 +268,7 @@ async def test_a_request_in_flight_keeps_the_rubric_set_it_started_with(make_cli
 
     async with make_client(script=held, service={"rubrics_dir": library}) as (gateway, fake):
         in_flight = asyncio.create_task(gateway.post("/v1/score", json=SCORE))
-        while not fake.requests:
-            await asyncio.sleep(0.01)
+        await until(lambda: bool(fake.requests), "the request reached the engine")
         (library / "chat" / "zz-new.yaml").write_text(
             "id: chat.zz_new\nversion: 1\ndomain: chat\ntitle: New\ndescription: New.\n"
             "bands:\n  - {min: 0, max: 10, description: Any.}\n")
@@ -274,8 +291,7 @@ async def test_a_draining_gateway_refuses_new_work_and_finishes_what_it_accepted
         assert isinstance(transport, httpx.ASGITransport)
         drain = transport.app.state.drain  # type: ignore[attr-defined]
         in_flight = asyncio.create_task(gateway.post("/v1/score", json=SCORE))
-        while not fake.requests:
-            await asyncio.sleep(0.01)
+        await until(lambda: bool(fake.requests), "the request reached the engine")
         drain.begin()
         refused = await gateway.post("/v1/score", json=SCORE)
         ready = await gateway.get("/readyz")

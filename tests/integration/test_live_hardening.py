@@ -32,6 +32,7 @@ from service.engine.processes import group_processes
 from tests.conftest import ROOT
 from tests.fake_engines import FakeBadEngine
 from tests.integration.conftest import MAX_TOKENS
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.engine
 
@@ -127,13 +128,12 @@ def test_sighup_reloads_the_rubric_library(gateway: Gateway) -> None:
         "id: chat.zz_live\nversion: 1\ndomain: chat\ntitle: Live\ndescription: Added while serving.\n"
         "bands:\n  - {min: 0, max: 10, description: Any.}\n")
     os.kill(gateway.process.pid, signal.SIGHUP)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        after = httpx.get(f"{gateway.url}/v1/rubrics", headers=AUTH).json()["library_hash"]
-        if after != before:
-            break
-        time.sleep(0.2)
-    assert after != before
+
+    def library_hash() -> str:
+        return str(httpx.get(f"{gateway.url}/v1/rubrics", headers=AUTH).json()["library_hash"])
+
+    wait_for(lambda: library_hash() != before, "the library hash changes after SIGHUP", timeout_s=30)
+    after = library_hash()
     assert httpx.get(f"{gateway.url}/readyz").json()["rubric_library_hash"] == after
     assert gateway.process.poll() is None
 
@@ -151,7 +151,7 @@ def test_clients_that_vanish_mid_body_or_read_slowly_cost_nothing(gateway: Gatew
     meanwhile = httpx.post(f"{gateway.url}/v1/score", json={"task": "chat", "items": items(1)}, headers=AUTH,
                            timeout=300)
     assert meanwhile.status_code == 200
-    time.sleep(2)
+    time.sleep(2)  # the scenario, not synchronisation: the slow client reads nothing for a while
     received = b""
     slow.settimeout(30)
     while b"\r\n\r\n" not in received or len(received) < 10_000:
@@ -161,8 +161,8 @@ def test_clients_that_vanish_mid_body_or_read_slowly_cost_nothing(gateway: Gatew
         received += chunk
     slow.close()
     assert received.startswith(b"HTTP/1.1 200")
-    time.sleep(1)
-    assert len(os.listdir(f"/proc/{gateway.process.pid}/fd")) <= fds_before + 5  # nothing leaked per client
+    wait_for(lambda: len(os.listdir(f"/proc/{gateway.process.pid}/fd")) <= fds_before + 5,
+             "the gateway holds no descriptor for the 51 clients gone", timeout_s=30)  # nothing leaked per client
 
 
 def test_a_hung_engine_is_abandoned_and_its_work_retried_on_the_real_one(gateway: Gateway) -> None:
@@ -186,9 +186,10 @@ def test_sigterm_while_busy_drains_then_stops_the_engines(gateway: Gateway) -> N
         f"{gateway.url}/v1/score", json={"task": "chat", "votes": 2, "items": items(4, "Drain")}, headers=AUTH,
         timeout=300)))
     busy.start()
-    time.sleep(1.0)
+    wait_for(lambda: metric(gateway, "genrm_engine_in_flight_requests") > 0, "the request is in an engine")
     gateway.process.send_signal(signal.SIGTERM)
-    time.sleep(0.5)
+    wait_for(lambda: httpx.get(f"{gateway.url}/readyz", timeout=30).status_code == 503,
+             "the gateway reports draining after SIGTERM", timeout_s=30)
     refused = httpx.post(f"{gateway.url}/v1/score", json={"task": "chat", "items": items(1)}, headers=AUTH,
                          timeout=30)
     ready = httpx.get(f"{gateway.url}/readyz", timeout=30)
