@@ -17,8 +17,6 @@ from models.formats.framing import Framing
 from models.formats.sections import FormatFailure
 from models.integrity.flags import FlagDetector
 from models.rubrics import RubricLibrary
-from service.api.request_limits import Limits
-from service.api.translation import Resolver
 from service.auth.quota import Quotas
 from service.engine.cpu_binding import allowed_cores, binding, choose_cores, core_busy_fractions, cores_per_engine
 from service.engine.pool import EnginePool, PoolMember
@@ -34,6 +32,8 @@ from service.judging.rubric_store import RubricStore
 from service.judging.runner import JudgmentRunner
 from service.judging.scoring import PointwiseJudge
 from service.metrics import Metrics
+from service.orchestration.limits import Limits
+from service.orchestration.resolving import Resolver
 from service.settings import JudgeModelSettings, ManagedEngineSettings, Settings
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from genrm_wire import RubricReloadResponse
+from service.api.deps import State
 from service.api.errors import ADMIN_ERRORS
-from service.api.routes import State
 
 router = APIRouter()
 

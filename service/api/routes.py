@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -29,9 +28,7 @@ from genrm_wire import (
 )
 from models.formats import PAIRWISE, POINTWISE
 from service.api import translation
-from service.api.access_log import note_judging
-from service.api.admitting import admitted
-from service.api.cancellation import cancel_on_disconnect
+from service.api.deps import CallerDep, State, TimeoutHeader
 from service.api.discovery import engine_targets
 from service.api.errors import (
     JUDGING_ERRORS,
@@ -40,24 +37,14 @@ from service.api.errors import (
     READINESS_ERRORS,
     STATUS_ERRORS,
 )
-from service.api.rewarding import judge_groups
 from service.judging.items import ItemOutcome
 from service.judging.registry import JudgeModel
+from service.orchestration.admitting import admitted
+from service.orchestration.cancellation import cancel_on_disconnect
+from service.orchestration.rewarding import GROUPS_ROUTE, judge_groups
 from service.state import AppState
 
 router = APIRouter()
-
-
-def get_state(request: Request) -> AppState:
-    state: AppState = request.app.state.genrm
-    return state
-
-
-State = Annotated[AppState, Depends(get_state)]
-TimeoutHeader = Annotated[
-    float | None,
-    Header(alias="X-Request-Timeout", gt=0, le=3600, description="Deadline in seconds; the `timeout_s` field wins."),
-]
 
 
 def _count_items(state: AppState, route: str, items: Sequence[ItemOutcome]) -> None:
@@ -68,15 +55,16 @@ def _count_items(state: AppState, route: str, items: Sequence[ItemOutcome]) -> N
 
 
 @router.post("/v1/score", response_model=ScoreResponse, responses=JUDGING_ERRORS)
-async def score(body: ScoreRequest, state: State, request: Request, timeout: TimeoutHeader = None) -> ScoreResponse:
+async def score(body: ScoreRequest, state: State, caller: CallerDep,
+                timeout: TimeoutHeader = None) -> ScoreResponse:
     """Pointwise rubric judging: each item gets `votes` judgments, aggregated by `aggregate`."""
     context = state.resolver.context(body, POINTWISE, len(body.items), body.votes, timeout)
-    with admitted(state, request, context, len(body.items), body.votes):
+    with admitted(state.quotas, state.metrics, caller.key, context, len(body.items), body.votes):
         work = state.pointwise.judge_batch(translation.score_items(body.items), translation.score_settings(body),
                                            context)
-        outcomes = await cancel_on_disconnect(request, work, state.metrics, "/v1/score")
+        outcomes = await cancel_on_disconnect(caller.disconnected, work, state.metrics, "/v1/score")
     _count_items(state, "/v1/score", outcomes)
-    note_judging(request, context, len(outcomes))
+    caller.record(context, len(outcomes))
     return ScoreResponse(
         model=translation.model_ref(context), rubric_set=translation.rubric_ref(context),
         usage=translation.usage_out(context.usage), flag_detector=context.model.flag_detector.version,
@@ -87,17 +75,17 @@ async def score(body: ScoreRequest, state: State, request: Request, timeout: Tim
 
 @router.post("/v1/compare", response_model=CompareResponse, responses=JUDGING_ERRORS)
 async def compare(
-    body: CompareRequest, state: State, request: Request, timeout: TimeoutHeader = None
+    body: CompareRequest, state: State, caller: CallerDep, timeout: TimeoutHeader = None
 ) -> CompareResponse:
     """Pairwise judging with position-swap voting: both orders, `votes` judgments each."""
     orders = 2 if body.swap else 1
     context = state.resolver.context(body, PAIRWISE, len(body.items), body.votes, timeout, orders=orders)
-    with admitted(state, request, context, len(body.items) * orders, body.votes):
+    with admitted(state.quotas, state.metrics, caller.key, context, len(body.items) * orders, body.votes):
         work = state.pairwise.judge_batch(translation.compare_items(body.items), translation.compare_settings(body),
                                           context)
-        outcomes = await cancel_on_disconnect(request, work, state.metrics, "/v1/compare")
+        outcomes = await cancel_on_disconnect(caller.disconnected, work, state.metrics, "/v1/compare")
     _count_items(state, "/v1/compare", outcomes)
-    note_judging(request, context, len(outcomes))
+    caller.record(context, len(outcomes))
     return CompareResponse(
         model=translation.model_ref(context), rubric_set=translation.rubric_ref(context),
         usage=translation.usage_out(context.usage), flag_detector=context.model.flag_detector.version,
@@ -107,12 +95,12 @@ async def compare(
 
 
 @router.post("/v1/groups", response_model=GroupResponse, responses=JUDGING_ERRORS)
-async def groups(body: GroupRequest, state: State, request: Request, timeout: TimeoutHeader = None) -> GroupResponse:
+async def groups(body: GroupRequest, state: State, caller: CallerDep,
+                 timeout: TimeoutHeader = None) -> GroupResponse:
     """Group rewards for RL: every rollout of every group gets a reward from one call (`brpo` against a drawn
     or given reference, `pointwise` scores, `round_robin` over all pairs), failed ones filled by `on_failure`."""
     settings = translation.group_settings(body)
-    run = await judge_groups(state, request, "/v1/groups", body, translation.groups_in(body), settings, timeout,
-                             lambda group, rollout: f"groups.{group}.rollouts.{rollout}", "groups")
+    run = await judge_groups(state, caller, GROUPS_ROUTE, body, translation.groups_in(body), settings, timeout)
     return GroupResponse(
         model=translation.model_ref(run.context), rubric_set=translation.rubric_ref(run.context),
         usage=translation.usage_out(run.context.usage), flag_detector=run.context.model.flag_detector.version,

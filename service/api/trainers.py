@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from genrm_wire import (
     OPENRLHF_MASKED_SCORE,
@@ -35,13 +35,13 @@ from genrm_wire import (
     SlimeResponse,
 )
 from models.chat import to_conversation
+from service.api.deps import CallerDep, State
 from service.api.errors import JUDGING_ERRORS
 from service.api.prompt_text import conversation_from_text, response_from_query
-from service.api.rewarding import judge_groups
-from service.api.routes import State
 from service.errors import InvalidRequest
 from service.judging.failures import FailureHandling, fill
 from service.judging.groups import Group, GroupSettings, RolloutReward
+from service.orchestration.rewarding import Caller, RewardRoute, judge_groups
 
 router = APIRouter(tags=["trainer adapters"])
 # OpenRLHF's client gives up after 180 s and posts again: answer before that, late samples filled as failures.
@@ -100,14 +100,15 @@ def _openrlhf_groups(body: OpenRLHFRequest, mode: Mode) -> list[Group]:
 
 
 async def _openrlhf(body: OpenRLHFRequest, options: AdapterOptions, mode: Mode, state: State,
-                    request: Request) -> OpenRLHFResponse:
+                    caller: Caller) -> OpenRLHFResponse:
     if not body.query:  # a spare server of several gets empty lists
         return OpenRLHFResponse(rewards=[], scores=[],
                                 extra_logs={"judge_unit": [], "judge_failed": [], "judge_flagged": []})
     state.resolver.limits.check_texts(body)  # the trainer's own shape: its texts count as a judging request's
     settings = _settings(options, mode)
-    run = await judge_groups(state, request, f"/v1/openrlhf/{mode}", _judging_request(options, OPENRLHF_DEADLINE_S),
-                             _openrlhf_groups(body, mode), settings, None, lambda group, _: f"query.{group}", "query")
+    route = RewardRoute(f"/v1/openrlhf/{mode}", "query", "query.{group}")
+    run = await judge_groups(state, caller, route, _judging_request(options, OPENRLHF_DEADLINE_S),
+                             _openrlhf_groups(body, mode), settings, None)
     rewards, scores, units, failed, flagged = [], [], [], [], []
     for result in run.results:
         rollout = result.rollouts[0]
@@ -135,26 +136,27 @@ def _reward(rollout: RolloutReward, unit: float | None, options: AdapterOptions,
 
 
 @router.post("/v1/openrlhf/score", response_model=OpenRLHFResponse, responses=JUDGING_ERRORS)
-async def openrlhf_score(body: OpenRLHFRequest, options: Options, state: State, request: Request) -> OpenRLHFResponse:
+async def openrlhf_score(body: OpenRLHFRequest, options: Options, state: State,
+                           caller: CallerDep) -> OpenRLHFResponse:
     """OpenRLHF `--reward.remote_url`: each response's rubric score (unit = score / 10)."""
-    return await _openrlhf(body, options, "score", state, request)
+    return await _openrlhf(body, options, "score", state, caller)
 
 
 @router.post("/v1/openrlhf/compare", response_model=OpenRLHFResponse, responses=JUDGING_ERRORS)
 async def openrlhf_compare(body: OpenRLHFRequest, options: Options, state: State,
-                           request: Request) -> OpenRLHFResponse:
+                           caller: CallerDep) -> OpenRLHFResponse:
     """OpenRLHF `--reward.remote_url`: each response against `labels[i]`, both orders (unit = share of votes)."""
-    return await _openrlhf(body, options, "compare", state, request)
+    return await _openrlhf(body, options, "compare", state, caller)
 
 
 async def _slime(body: SlimeRequest, options: AdapterOptions, mode: Mode, state: State,
-                 request: Request) -> SlimeResponse:
+                 caller: Caller) -> SlimeResponse:
     state.resolver.limits.check_texts(body)
     prompt = conversation_from_text(body.prompt) if isinstance(body.prompt, str) else to_conversation(body.prompt)
     group = Group("0", prompt, (body.response,), _reference(body.label, mode, "label"))
     settings = _settings(options, mode)
-    run = await judge_groups(state, request, f"/v1/slime/{mode}", _judging_request(options), [group], settings,
-                             None, lambda *_: "response", "response")
+    route = RewardRoute(f"/v1/slime/{mode}", "response", "response")
+    run = await judge_groups(state, caller, route, _judging_request(options), [group], settings, None)
     rollout = run.results[0].rollouts[0]
     unit = _unit(rollout, mode)
     filled = None if rollout.status == "ok" else settings.handling.fills_with
@@ -164,13 +166,15 @@ async def _slime(body: SlimeRequest, options: AdapterOptions, mode: Mode, state:
 
 
 @router.post("/v1/slime/score", response_model=SlimeResponse, responses=JUDGING_ERRORS)
-async def slime_score(body: SlimeRequest, options: Options, state: State, request: Request) -> SlimeResponse:
+async def slime_score(body: SlimeRequest, options: Options, state: State,
+                           caller: CallerDep) -> SlimeResponse:
     """slime `--rm-url` with `--reward-key reward`: the response's rubric score (unit = score / 10)."""
-    return await _slime(body, options, "score", state, request)
+    return await _slime(body, options, "score", state, caller)
 
 
 @router.post("/v1/slime/compare", response_model=SlimeResponse, responses=JUDGING_ERRORS)
-async def slime_compare(body: SlimeRequest, options: Options, state: State, request: Request) -> SlimeResponse:
+async def slime_compare(body: SlimeRequest, options: Options, state: State,
+                           caller: CallerDep) -> SlimeResponse:
     """slime `--rm-url` with `--reward-key reward`: the response against `label`, both orders."""
-    return await _slime(body, options, "compare", state, request)
+    return await _slime(body, options, "compare", state, caller)
 

@@ -102,3 +102,37 @@ def test_the_eval_cli_loads_no_server_engine_or_torch() -> None:
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd="/")
     assert loaded.stdout.strip() == "[]"
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module `path` imports, dotted in full (`service.api.routes`)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+# Inside the gateway: HTTP on top (`api`, `app`), the composition root (`state`) under it, then request
+# orchestration, then the judges, engines and keys. Nothing below `api` knows FastAPI or Starlette.
+GATEWAY_BELOW_HTTP = ("orchestration", "judging", "engine", "auth")
+HTTP_ONLY = ("service.api", "service.app", "fastapi", "starlette")
+
+
+@pytest.mark.parametrize("package", GATEWAY_BELOW_HTTP)
+def test_the_gateway_below_http_imports_no_http_and_not_the_state(package: str) -> None:
+    wrong = {
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in sorted((ROOT / "service" / package).rglob("*.py"))
+        for name in imported_modules(path)
+        if name.startswith(HTTP_ONLY) or name == "service.state"
+    }
+    assert not wrong, f"service/{package} imports up: {sorted(wrong)}"
+
+
+def test_the_state_is_built_without_the_http_layer() -> None:
+    wrong = {name for name in imported_modules(ROOT / "service" / "state.py") if name.startswith(HTTP_ONLY)}
+    assert not wrong, f"service/state.py imports the HTTP layer: {sorted(wrong)}"

@@ -3,35 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
-from service.api.cancellation import cancel_on_disconnect
 from service.errors import ClientClosedRequest
 from service.metrics import Metrics
+from service.orchestration.cancellation import cancel_on_disconnect
 
 
-class ChannelStub:
-    """Stands in for a Starlette Request: `receive()` yields `http.disconnect` once `disconnect` is set."""
+class Caller:
+    """The caller's side: `gone()` returns once `disconnect` is set (the HTTP layer reads the ASGI channel)."""
 
     def __init__(self) -> None:
         self.disconnect = asyncio.Event()
 
-    async def receive(self) -> dict[str, Any]:
+    async def gone(self) -> None:
         await self.disconnect.wait()
-        return {"type": "http.disconnect"}
 
 
 async def test_work_that_finishes_returns_its_result() -> None:
     async def work() -> str:
         return "done"
 
-    assert await cancel_on_disconnect(ChannelStub(), work(), Metrics(), "/r") == "done"  # type: ignore[arg-type]
+    assert await cancel_on_disconnect(Caller().gone, work(), Metrics(), "/r") == "done"
 
 
 async def test_a_disconnect_cancels_the_work_and_is_counted() -> None:
-    channel, metrics, cancelled = ChannelStub(), Metrics(), asyncio.Event()
+    caller, metrics, cancelled = Caller(), Metrics(), asyncio.Event()
 
     async def work() -> str:
         try:
@@ -41,8 +39,8 @@ async def test_a_disconnect_cancels_the_work_and_is_counted() -> None:
             raise
         return "never"
 
-    asyncio.get_running_loop().call_later(0.05, channel.disconnect.set)
+    asyncio.get_running_loop().call_later(0.05, caller.disconnect.set)
     with pytest.raises(ClientClosedRequest):
-        await cancel_on_disconnect(channel, work(), metrics, "/v1/score")  # type: ignore[arg-type]
+        await cancel_on_disconnect(caller.gone, work(), metrics, "/v1/score")
     assert cancelled.is_set()
     assert metrics.cancelled.labels("/v1/score")._value.get() == 1
