@@ -22,8 +22,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from evaluation import compare, markdown, report
-from evaluation.judging import JudgeSettings
 from evaluation.loaders import FORMATS, TASKS, load
+from evaluation.pair_judging import JudgeSettings
 from evaluation.pairs import Pair
 from evaluation.results import (
     MODES,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from evaluation.metrics import CREDIT, outcome
+from evaluation.figures import CREDIT, outcome
 from evaluation.results import MODES, ItemResult, read_results, read_run
 from evaluation.stats import paired_test
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from evaluation.judging import JudgeSettings, failed, judge
+from evaluation.pair_judging import JudgeSettings, failed, judge
 from evaluation.pairs import Pair
 from evaluation.progress import Progress
 from evaluation.results import ItemResult, Mode, ResultLog

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evaluation.metrics import mode_summary
+from evaluation.figures import mode_summary
 from evaluation.results import MODES, ItemResult, RunFile
 
 SUMMARY_FILE = "summary.json"

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from genrm_client.launcher import free_port, wait_ready  # noqa: E402
 from loadtests.harness import ROOT  # noqa: E402
-from service.auth.keys import hash_key  # noqa: E402
+from service.auth.api_keys import hash_key  # noqa: E402
 
 KEYS = {"a": "genrm_soak-trainer-a", "b": "genrm_soak-trainer-b"}
 MAX_IN_FLIGHT, MAX_QUEUED = 8, 8

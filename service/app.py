@@ -18,12 +18,12 @@ from service.api.authentication import AuthMiddleware
 from service.api.body_guard import BodyGuardMiddleware
 from service.api.draining import Drain, DrainMiddleware
 from service.api.errors import register_error_handlers
-from service.api.middleware import MetricsMiddleware
+from service.api.metrics_middleware import MetricsMiddleware
 from service.api.openapi import describe_service
 from service.api.routes import router
 from service.api.trainers import router as trainer_router
 from service.api.unread_body import UnreadBodyMiddleware
-from service.auth.keys import Keyring
+from service.auth.api_keys import Keyring
 from service.metrics import Metrics
 from service.settings import Settings
 from service.state import AppState, build_state

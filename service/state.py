@@ -138,7 +138,7 @@ async def _judge_model(
         model_path = await asyncio.to_thread(prepare_bundled_model, settings.cache_dir / "models")
     members = []
     per_request_seed = True
-    for index, engine_settings in enumerate(config.engines):
+    for index, engine_settings in enumerate(config.served_engines()):
         name = f"{config.name}/{index}"
         if isinstance(engine_settings, ManagedEngineSettings):
             process = ManagedEngine(name, config.name, model_path, config.max_model_len, engine_settings,

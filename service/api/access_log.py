@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.authentication import key_name_of
-from service.api.middleware import route_template
+from service.api.metrics_middleware import route_template
 from service.judging.context import JudgingContext
 
 logger = logging.getLogger("genrm.access")

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.errors import error_response
-from service.auth.keys import Keyring
+from service.auth.api_keys import Keyring
 from service.metrics import Metrics
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from service.auth.keys import hash_key, new_key
+from service.auth.api_keys import hash_key, new_key
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 from models.chat import Conversation
 from service.judging import telemetry
 from service.judging.cache import JudgmentCache
+from service.judging.cache_keys import judgment_key
 from service.judging.context import ItemFailure, JudgingContext, within_deadline
 from service.judging.dedup import run_deduplicated
 from service.judging.flagging import Responses, batch_flags
 from service.judging.items import ItemOutcome
-from service.judging.keys import judgment_key
 from service.judging.runner import JudgmentRunner
 from service.metrics import Metrics
 

@@ -8,10 +8,10 @@ from models.formats import PAIRWISE, PairwiseVerdict, ParseFailure
 from service.judging import telemetry
 from service.judging.aggregation import Order, tally_votes, to_original_label
 from service.judging.batch import BatchJudge
+from service.judging.cache_keys import prompt_affinity
 from service.judging.context import ItemFailure, JudgingContext
 from service.judging.flagging import Responses
 from service.judging.items import AdaptiveVoting, CompareItem, CompareOutcome, CompareSettings, Judgment, MappedVote
-from service.judging.keys import prompt_affinity
 from service.judging.runner import PreparedPrompt, Vote, failure_counts
 
 ROUTE = "/v1/compare"

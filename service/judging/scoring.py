@@ -11,10 +11,10 @@ from models.formats.pointwise import MIN_SCORE
 from service.judging import telemetry
 from service.judging.aggregation import Aggregate, aggregate_scores
 from service.judging.batch import BatchJudge
+from service.judging.cache_keys import prompt_affinity
 from service.judging.context import ItemFailure, JudgingContext
 from service.judging.flagging import Responses
 from service.judging.items import AdaptiveVoting, Judgment, ScoreItem, ScoreOutcome, ScoreSettings
-from service.judging.keys import prompt_affinity
 from service.judging.runner import Vote, failure_counts
 
 ROUTE = "/v1/score"

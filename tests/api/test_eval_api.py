@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from evaluation.judging import JudgeSettings, chosen_is_a
-from evaluation.metrics import mode_summary
+from evaluation.figures import mode_summary
+from evaluation.pair_judging import JudgeSettings, chosen_is_a
 from evaluation.pairs import Pair
 from evaluation.results import ResultLog
 from evaluation.runner import EvalAborted, run_eval

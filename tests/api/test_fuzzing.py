@@ -12,7 +12,7 @@ import pytest
 from genrm_client.launcher import free_port, wait_ready
 from loadtests.fuzzing import FuzzReport, run_fuzz
 from service.app import create_app
-from service.auth.keys import hash_key
+from service.auth.api_keys import hash_key
 from service.settings import load_settings
 from tests.api.conftest import default_script
 from tests.conftest import ROOT

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from genrm_client import JudgeClient
-from service.auth.keys import hash_key
+from service.auth.api_keys import hash_key
 from service.auth.quota import Quotas
 from service.settings import load_settings
 from tests.api.conftest import AppFactory, default_script

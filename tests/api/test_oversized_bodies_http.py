@@ -27,7 +27,7 @@ import requests
 from genrm_client import JudgeClient, JudgeRequestError, ScoreItemIn, ScoreRequest
 from genrm_client.launcher import free_port, wait_ready
 from service.app import create_app
-from service.auth.keys import hash_key
+from service.auth.api_keys import hash_key
 from service.settings import load_settings
 from tests.api.conftest import default_script
 from tests.conftest import ROOT

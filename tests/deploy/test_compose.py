@@ -133,7 +133,7 @@ def test_the_gpu_gateway_config_runs_one_pinned_engine_per_gpu(resolved: dict[st
     model = settings.models[0]
     assert (model.name, model.version, str(model.model_path)) == ("qwen3-8b-judge", "2026-11-01", "/models/judge")
     assert "/models/judge" in mounts(gateway)
-    engines = model.engines
+    engines = model.served_engines()
     assert all(isinstance(engine, ManagedEngineSettings) for engine in engines)
     assert [(e.device, e.cuda_visible_devices, e.port, e.bind_host) for e in engines] == [  # type: ignore[union-attr]
         ("cuda", "0", 8101, "0.0.0.0"), ("cuda", "1", 8102, "0.0.0.0"), ("cuda", "3", 8103, "0.0.0.0")]

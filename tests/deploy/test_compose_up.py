@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from genrm_client.launcher import free_port
-from service.auth.keys import hash_key, new_key
+from service.auth.api_keys import hash_key, new_key
 from tests.conftest import ROOT
 from tests.docker_host import SERVE_IMAGE, BuiltImages, docker
 from tests.prometheus_queries import panels_without_data, query, wait_for

@@ -18,7 +18,7 @@ def test_each_example_config_loads(config: Path) -> None:
 
 
 def test_the_gpu_example_runs_one_engine_per_gpu_with_gpu_defaults(tmp_path: Path) -> None:
-    engines = load_settings(ROOT / "deploy" / "gpu-qwen3-8b.yaml").models[0].engines
+    engines = load_settings(ROOT / "deploy" / "gpu-qwen3-8b.yaml").models[0].served_engines()
     assert all(isinstance(engine, ManagedEngineSettings) for engine in engines)
     assert [(e.device, e.cuda_visible_devices, e.dtype, e.enforce_eager) for e in engines] == [  # type: ignore[union-attr]
         ("cuda", "0", None, None), ("cuda", "1", None, None)]  # None: the device's defaults (auto, CUDA graphs)

@@ -27,7 +27,7 @@ import yaml
 
 from genrm_client.launcher import free_port, wait_ready
 from loadtests.fuzzing import run_fuzz
-from service.auth.keys import hash_key
+from service.auth.api_keys import hash_key
 from service.engine.processes import group_processes
 from tests.conftest import ROOT
 from tests.fake_engines import FakeBadEngine

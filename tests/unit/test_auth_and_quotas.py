@@ -6,7 +6,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from service.auth.keys import Keyring, hash_key, new_key
+from service.auth.api_keys import Keyring, hash_key, new_key
 from service.auth.quota import TokenBucket
 from service.engine.pool import EnginePool, PoolMember
 from service.engine.vllm_client import VLLMEngine

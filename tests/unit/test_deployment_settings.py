@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from models.checkpoints import Manifest, write_manifest
 from service.settings import (
     ExternalEngineSettings,
     JudgeModelSettings,
     ManagedEngineSettings,
+    Settings,
     expand_environment,
     load_settings,
 )
@@ -23,20 +25,23 @@ def judge(**fields: object) -> JudgeModelSettings:
 def test_gpus_copies_the_managed_engine_onto_each_gpu_with_consecutive_ports() -> None:
     model = judge(gpus="0, 2,5", engines=[{"kind": "managed", "port": 8101, "max_in_flight": 99},
                                           {"kind": "external", "url": "http://elsewhere:8000"}])
-    managed = [e for e in model.engines if isinstance(e, ManagedEngineSettings)]
+    served = model.served_engines()
+    managed = [e for e in served if isinstance(e, ManagedEngineSettings)]
     assert [(e.device, e.cuda_visible_devices, e.port, e.max_in_flight) for e in managed] == [
         ("cuda", "0", 8101, 99), ("cuda", "2", 8102, 99), ("cuda", "5", 8103, 99)]
-    assert isinstance(model.engines[-1], ExternalEngineSettings)
+    assert isinstance(served[-1], ExternalEngineSettings)
+    assert len(model.engines) == 2 and model.gpus == ["0", "2", "5"]  # the settings themselves are as given
 
 
 def test_gpus_without_a_fixed_port_lets_each_engine_pick_one() -> None:
     model = judge(gpus=[0, 1])
-    assert [(e.cuda_visible_devices, e.port) for e in model.engines] == [("0", 0), ("1", 0)]  # type: ignore[union-attr]
+    served = model.served_engines()
+    assert [(e.cuda_visible_devices, e.port) for e in served] == [("0", 0), ("1", 0)]  # type: ignore[union-attr]
 
 
-def test_expanded_settings_validate_again_to_the_same_engines() -> None:
+def test_settings_validate_again_to_the_same_served_engines() -> None:
     model = judge(gpus="0,1")
-    assert JudgeModelSettings.model_validate(model.model_dump()).engines == model.engines
+    assert JudgeModelSettings.model_validate(model.model_dump()).served_engines() == model.served_engines()
 
 
 @pytest.mark.parametrize(("fields", "message"), [
@@ -79,4 +84,21 @@ def test_a_config_file_reads_the_environment_in_values_only(tmp_path: Path, monk
     monkeypatch.delenv("MAX_MODEL_LEN")
     model = load_settings(config).models[0]
     assert (model.name, model.version, model.max_model_len) == ("judge-a", "dev", 4096)
-    assert [e.cuda_visible_devices for e in model.engines] == ["1", "0"]  # type: ignore[union-attr]
+    assert [e.cuda_visible_devices for e in model.served_engines()] == ["1", "0"]  # type: ignore[union-attr]
+
+
+def test_checkpoints_are_read_when_loading_not_when_validating(tmp_path: Path) -> None:
+    """Validation never touches the disk; `load_settings` reads each manifest and serves its judge."""
+    checkpoint = tmp_path / "par-1"
+    checkpoint.mkdir()
+    assert Settings(checkpoints=[checkpoint]).checkpoints == [checkpoint]  # no manifest yet: still valid
+    with pytest.raises(FileNotFoundError, match="not a checkpoint"):
+        load_settings(checkpoints=[checkpoint])
+    write_manifest(checkpoint, Manifest(name="par-judge", version="1", format="pointwise", pipeline="par",
+                                        base_model="smollm2", data_hash="sha256:0", step=1))
+    served = load_settings(checkpoints=[checkpoint]).models
+    assert [(m.name, m.formats, m.model_path) for m in served] == [("par-judge", ["pointwise"], checkpoint)]
+    both = load_settings(checkpoints=[checkpoint], models=[{"name": "other", "version": "1"}]).models
+    assert [m.name for m in both] == ["other", "par-judge"]
+    with pytest.raises(ValueError, match="unique"):
+        load_settings(checkpoints=[checkpoint], models=[{"name": "par-judge", "version": "0"}])

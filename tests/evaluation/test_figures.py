@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from evaluation.metrics import mode_summary, pairwise_outcome, pointwise_outcome
+from evaluation.figures import mode_summary, pairwise_outcome, pointwise_outcome
 from evaluation.results import ItemResult, Vote
 from evaluation.stats import mcnemar_exact, paired_test, ratio
 

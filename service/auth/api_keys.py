@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from service.settings import ApiKeySettings, Scope
+from service.settings import ApiKeySettings, KeyScope
 
 KEY_PREFIX = "genrm_"
 MAX_KEY_CHARS = 256
@@ -30,7 +30,7 @@ def hash_key(key: str) -> str:
 @dataclass(frozen=True)
 class ApiKey:
     name: str
-    scopes: frozenset[Scope]
+    scopes: frozenset[KeyScope]
     digest: bytes
 
 
