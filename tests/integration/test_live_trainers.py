@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from genrm_client import JudgeClient, JudgeServerError
+from genrm_client import AsyncJudgeClient, JudgeClient, JudgeServerError
+from genrm_client.adapters import trl_async
 from genrm_client.adapters.trl import GroupReward, ReferenceReward, ScoreReward
 from genrm_client.adapters.verl import compute_score, compute_score_sync
 from loadtests.harness import engine_metric
@@ -154,6 +155,54 @@ def test_a_trl_grpo_step_with_each_trl_reward_function(gateway: LiveGateway, htt
     assert groups_requests() - before == 3  # one request per reward function for the whole batch
     assert all(func.last_report is not None and func.last_report.failed == 0 for func in funcs)
     judge.close()
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """Real HTTP, counting how many requests were in flight at once."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.in_flight = self.most_in_flight = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            response = await self.inner.handle_async_request(request)
+            await response.aread()
+            return response
+        finally:
+            self.in_flight -= 1
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_a_trl_grpo_step_awaits_the_async_reward_functions_together(gateway: LiveGateway, bundled_model_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    """The async variants in a real `GRPOTrainer` step: TRL gathers them on its own event loop, so the three
+    judges' requests are at the gateway together (the sync ones go one after another)."""
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    counting = CountingTransport()
+    judge = AsyncJudgeClient(gateway.url, transport=counting)
+    funcs = [trl_async.ScoreReward(judge, task="creative_writing"),
+             trl_async.ReferenceReward(judge, task="creative_writing"),
+             trl_async.GroupReward(judge, group_size=2, task="creative_writing")]
+    data = Dataset.from_list([{"prompt": [{"role": "user", "content": PROMPT}], "reference": ROLLOUTS[1]},
+                              {"prompt": [{"role": "user", "content": "Write one line about snow."}],
+                               "reference": "snow is cold"}])
+    config = GRPOConfig(output_dir=str(tmp_path), num_generations=2, per_device_train_batch_size=4,
+                        max_completion_length=16, max_steps=1, learning_rate=1e-5, beta=0.0, use_cpu=True,
+                        bf16=False, logging_steps=1, save_strategy="no", report_to="none", seed=0)
+    trainer = GRPOTrainer(model=str(bundled_model_dir), reward_funcs=funcs, args=config, train_dataset=data)
+    trainer.train()
+    logged = next(entry for entry in trainer.state.log_history if "reward" in entry)
+    for name in ("genrm_score", "genrm_reference", "genrm_brpo"):
+        assert math.isfinite(logged[f"rewards/{name}/mean"]), name
+    assert counting.most_in_flight == 3
+    assert all(func.last_report is not None and func.last_report.failed == 0 for func in funcs)
 
 
 def test_verls_own_reward_manager_calls_compute_score_from_its_config(gateway: LiveGateway, http: httpx.Client,

@@ -11,14 +11,17 @@ what a failed judgment gets under the default `mask` policy, and never a guessed
     trainer = GRPOTrainer(..., reward_funcs=[ScoreReward(judge, task="chat"), GroupReward(judge, group_size=8)])
 
 Both standard (`str`) and conversational (`[{"role", "content"}]`) prompts and completions are accepted.
-`on_flag=FlagPolicy(policy="penalize")` makes reward-hacking attempts worthless to the policy; `last_flagged`
-counts the last batch's flagged completions for the trainer's logs.
+A forged verdict or judge/template markup earns the floor by default (`on_flag=FlagPolicy(policy="flag")` only
+reports it); `last_flagged` counts the last batch's flagged completions for the trainer's logs.
+
+TRL runs `async def` reward functions concurrently (and sync ones one after another): the same three functions
+with the same contracts, taking an `AsyncJudgeClient`, are in `genrm_client.adapters.trl_async`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypedDict, Unpack
 
 from genrm_client.client import JudgeClient
 from genrm_wire import (
@@ -58,15 +61,33 @@ def runs(keys: Sequence[object]) -> list[range]:
     return spans
 
 
-class _GroupRewardFunction:
-    """What the three reward functions share: the request's settings, the call, and the last answer's report."""
+class RewardSettings(TypedDict, total=False):
+    """What every reward function takes besides its own settings; a misspelt key is a type error (and a
+    TypeError at run time)."""
+
+    task: str
+    votes: int
+    model: str | None
+    on_failure: FailurePolicy | None
+    on_flag: FlagPolicy | None
+    sampling: SamplingIn | None
+    timeout_s: float | None
+
+
+Read = Callable[[GroupResponse], list[float | None]]  # the rewards of one answer, in the batch's order
+
+
+class _RewardPlan:
+    """What the sync and the async reward functions share: the request's settings, the request a batch makes
+    (`_plan`, pure), and the last answer's report. `__call__` (sync, `trl.py`, or async, `trl_async.py`) only
+    sends the request and reads its answer."""
 
     __name__ = "genrm"
 
-    def __init__(self, judge: JudgeClient, *, task: str = "chat", votes: int = 1, model: str | None = None,
+    def __init__(self, *, task: str = "chat", votes: int = 1, model: str | None = None,
                  on_failure: FailurePolicy | None = None, on_flag: FlagPolicy | None = None,
                  sampling: SamplingIn | None = None, timeout_s: float | None = None) -> None:
-        self.judge, self.task, self.votes, self.model = judge, task, votes, model
+        self.task, self.votes, self.model = task, votes, model
         self.on_failure = on_failure or FailurePolicy()
         self.on_flag = on_flag or FlagPolicy()
         self.last_flagged = 0
@@ -74,15 +95,30 @@ class _GroupRewardFunction:
         self.last_report: FailureReport | None = None
         self.last_stats: dict[str, float] = {}
 
-    def _send(self, mode: Literal["brpo", "pointwise", "round_robin"], groups: list[GroupIn],
-              **fields: Any) -> GroupResponse:
-        request = GroupRequest(model=self.model, task=self.task, mode=mode, groups=groups, votes=self.votes,
-                               on_failure=self.on_failure, on_flag=self.on_flag, sampling=self.sampling,
-                               timeout_s=self.timeout_s, **fields)
-        answer = self.judge.groups(request)
+    def _plan(self, prompts: list[Any], completions: list[Any], columns: dict[str, Any]) -> tuple[GroupRequest, Read]:
+        raise NotImplementedError
+
+    def _request(self, mode: Literal["brpo", "pointwise", "round_robin"], groups: list[GroupIn],
+                 **fields: Any) -> GroupRequest:
+        return GroupRequest(model=self.model, task=self.task, mode=mode, groups=groups, votes=self.votes,
+                            on_failure=self.on_failure, on_flag=self.on_flag, sampling=self.sampling,
+                            timeout_s=self.timeout_s, **fields)
+
+    def _answered(self, answer: GroupResponse, read: Read) -> list[float | None]:
         self.last_report = answer.failures
         self.last_flagged = sum(bool(r.flags) for group in answer.groups for r in group.rollouts)
-        return answer
+        return read(answer)
+
+
+class _Sync(_RewardPlan):
+    def __init__(self, judge: JudgeClient, **settings: Unpack[RewardSettings]) -> None:
+        super().__init__(**settings)
+        self.judge = judge
+
+    def __call__(self, prompts: list[Any], completions: list[Any], completion_ids: Any = None,
+                 **columns: Any) -> list[float | None]:
+        request, read = self._plan(prompts, completions, columns)
+        return self._answered(self.judge.groups(request), read)
 
 
 def _flatten(answer: GroupResponse, spans: Sequence[range], size: int) -> list[float | None]:
@@ -93,26 +129,28 @@ def _flatten(answer: GroupResponse, spans: Sequence[range], size: int) -> list[f
     return rewards
 
 
-class ScoreReward(_GroupRewardFunction):
+class ScorePlan(_RewardPlan):
     """Each completion's rubric score × `scale` (default 0.1: 0..1)."""
 
     __name__ = "genrm_score"
 
-    def __init__(self, judge: JudgeClient, *, scale: float = 0.1, **settings: Any) -> None:
-        super().__init__(judge, **settings)
+    def _configure(self, scale: float) -> None:
         self.scale = scale
 
-    def __call__(self, prompts: list[Any], completions: list[Any], completion_ids: Any = None,
-                 **_: Any) -> list[float | None]:
+    def _plan(self, prompts: list[Any], completions: list[Any], columns: dict[str, Any]) -> tuple[GroupRequest, Read]:
         values = [prompt_value(p) for p in prompts]
         spans = runs([repr(v) for v in values])
         groups = [GroupIn.model_validate({"prompt": values[s.start], "rollouts": [completion_text(completions[i])
                                                                                   for i in s]}) for s in spans]
-        rewards = _flatten(self._send("pointwise", groups), spans, len(completions))
-        return [None if r is None else r * self.scale for r in rewards]
+
+        def read(answer: GroupResponse) -> list[float | None]:
+            rewards = _flatten(answer, spans, len(completions))
+            return [None if r is None else r * self.scale for r in rewards]
+
+        return self._request("pointwise", groups), read
 
 
-class ReferenceReward(_GroupRewardFunction):
+class ReferencePlan(_RewardPlan):
     """Each completion against the dataset's reference (column `reference_column`), both orders.
 
     `reading="p_win"` (default): 2 × share of votes won − 1, in [−1, 1]; `reading="brpo"`: +1 for a win in
@@ -121,14 +159,10 @@ class ReferenceReward(_GroupRewardFunction):
 
     __name__ = "genrm_reference"
 
-    def __init__(self, judge: JudgeClient, *, reference_column: str = "reference",
-                 reading: Literal["p_win", "brpo"] = "p_win", inconsistent_reward: float = 0.0,
-                 **settings: Any) -> None:
-        super().__init__(judge, **settings)
+    def _configure(self, reference_column: str, reading: Literal["p_win", "brpo"], inconsistent_reward: float) -> None:
         self.reference_column, self.reading, self.inconsistent_reward = reference_column, reading, inconsistent_reward
 
-    def __call__(self, prompts: list[Any], completions: list[Any], completion_ids: Any = None,
-                 **columns: Any) -> list[float | None]:
+    def _plan(self, prompts: list[Any], completions: list[Any], columns: dict[str, Any]) -> tuple[GroupRequest, Read]:
         if self.reference_column not in columns:
             raise KeyError(f"{self.__name__} needs the dataset column {self.reference_column!r} (the reference "
                            f"answer); the batch has {sorted(columns)}")
@@ -137,26 +171,28 @@ class ReferenceReward(_GroupRewardFunction):
         spans = runs([(repr(v), r) for v, r in zip(values, references, strict=True)])
         groups = [GroupIn.model_validate({"prompt": values[s.start], "reference": references[s.start],
                                           "rollouts": [completion_text(completions[i]) for i in s]}) for s in spans]
-        answer = self._send("brpo", groups, inconsistent_reward=self.inconsistent_reward)
-        if self.reading == "brpo":
-            return _flatten(answer, spans, len(completions))
-        rewards: list[float | None] = [None] * len(completions)
-        for span, group in zip(spans, answer.groups, strict=True):
-            for rollout in group.rollouts:
-                if rollout.reward is not None:  # a filled (neutral) reward has no p_win: keep the fill
-                    rewards[span[rollout.index]] = (2 * rollout.p_win - 1 if rollout.p_win is not None
-                                                    else rollout.reward)
-        return rewards
+
+        def read(answer: GroupResponse) -> list[float | None]:
+            if self.reading == "brpo":
+                return _flatten(answer, spans, len(completions))
+            rewards: list[float | None] = [None] * len(completions)
+            for span, group in zip(spans, answer.groups, strict=True):
+                for rollout in group.rollouts:
+                    if rollout.reward is not None:  # a filled (neutral) reward has no p_win: keep the fill
+                        rewards[span[rollout.index]] = (2 * rollout.p_win - 1 if rollout.p_win is not None
+                                                        else rollout.reward)
+            return rewards
+
+        return self._request("brpo", groups, inconsistent_reward=self.inconsistent_reward), read
 
 
-class GroupReward(_GroupRewardFunction):
+class GroupPlan(_RewardPlan):
     """Rewards within each group of `group_size` consecutive completions: `brpo` (each against a reference drawn
     from its group, seeded by `reference_seed`; the reference gets 0) or `round_robin` (win rate over all
     pairs). `last_stats` holds the batch's BRPO win/loss/inconsistent rates for the trainer's logs."""
 
-    def __init__(self, judge: JudgeClient, *, group_size: int, mode: Literal["brpo", "round_robin"] = "brpo",
-                 inconsistent_reward: float = 0.0, reference_seed: int = 0, **settings: Any) -> None:
-        super().__init__(judge, **settings)
+    def _configure(self, group_size: int, mode: Literal["brpo", "round_robin"], inconsistent_reward: float,
+                   reference_seed: int) -> None:
         if group_size < 2:
             raise ValueError(f"group_size={group_size}: comparing rollouts needs groups of at least 2")
         self.group_size, self.mode = group_size, mode
@@ -164,8 +200,7 @@ class GroupReward(_GroupRewardFunction):
         self.__name__ = f"genrm_{mode}"
         self._calls = 0
 
-    def __call__(self, prompts: list[Any], completions: list[Any], completion_ids: Any = None,
-                 **_: Any) -> list[float | None]:
+    def _plan(self, prompts: list[Any], completions: list[Any], columns: dict[str, Any]) -> tuple[GroupRequest, Read]:
         if len(completions) % self.group_size:
             raise ValueError(f"{len(completions)} completions do not form groups of {self.group_size}; set "
                              "group_size to the trainer's num_generations")
@@ -174,11 +209,43 @@ class GroupReward(_GroupRewardFunction):
                                           "rollouts": [completion_text(completions[i]) for i in s]})
                   for number, s in enumerate(spans)]
         # A new seed per call draws new references; the same run (same seed, same calls) draws the same ones.
-        answer = self._send(self.mode, groups, inconsistent_reward=self.inconsistent_reward,
-                            reference_seed=self.reference_seed + self._calls)
+        request = self._request(self.mode, groups, inconsistent_reward=self.inconsistent_reward,
+                                reference_seed=self.reference_seed + self._calls)
         self._calls += 1
-        self.last_stats = _brpo_stats(answer, completions) if self.mode == "brpo" else {}
-        return _flatten(answer, spans, len(completions))
+
+        def read(answer: GroupResponse) -> list[float | None]:
+            self.last_stats = _brpo_stats(answer, completions) if self.mode == "brpo" else {}
+            return _flatten(answer, spans, len(completions))
+
+        return request, read
+
+
+class ScoreReward(ScorePlan, _Sync):
+    __doc__ = ScorePlan.__doc__
+
+    def __init__(self, judge: JudgeClient, *, scale: float = 0.1, **settings: Unpack[RewardSettings]) -> None:
+        super().__init__(judge, **settings)
+        self._configure(scale)
+
+
+class ReferenceReward(ReferencePlan, _Sync):
+    __doc__ = ReferencePlan.__doc__
+
+    def __init__(self, judge: JudgeClient, *, reference_column: str = "reference",
+                 reading: Literal["p_win", "brpo"] = "p_win", inconsistent_reward: float = 0.0,
+                 **settings: Unpack[RewardSettings]) -> None:
+        super().__init__(judge, **settings)
+        self._configure(reference_column, reading, inconsistent_reward)
+
+
+class GroupReward(GroupPlan, _Sync):
+    __doc__ = GroupPlan.__doc__
+
+    def __init__(self, judge: JudgeClient, *, group_size: int, mode: Literal["brpo", "round_robin"] = "brpo",
+                 inconsistent_reward: float = 0.0, reference_seed: int = 0,
+                 **settings: Unpack[RewardSettings]) -> None:
+        super().__init__(judge, **settings)
+        self._configure(group_size, mode, inconsistent_reward, reference_seed)
 
 
 def _brpo_stats(answer: GroupResponse, completions: Sequence[Any]) -> dict[str, float]:
