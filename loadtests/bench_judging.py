@@ -7,12 +7,20 @@
 
 Workload: `items` pointwise items × `votes`, and `pairs` pairs × `votes` × both orders, with the judge's grammar
 (so output lengths are bounded by `max_tokens`). Paths, each timed separately after a warm-up:
-  raw            the best hand-written client: the service's exact token ids, `n` = votes, everything concurrent
-  service        one /v1/score and one /v1/compare request, through `genrm_client.AsyncJudgeClient`
+  one-request    one engine request per prompt of the whole budget, no forced ending: what judging would cost if
+                 budget forcing were free (a judgment cut there has no verdict); the reference for forcing's cost
+  raw            the best hand-written client doing the service's work: the service's exact token ids, `n` =
+                 votes, everything concurrent, and each cut judgment completed by hand with a second request
+                 (the forced ending, as the gateway's `second_request` mode does it)
+  service        one /v1/score and one /v1/compare request through `genrm_client.AsyncJudgeClient`; the engine
+                 writes forced endings itself (`forced_ending: in_engine`, the default with managed engines)
+  service-2nd    the same, forced endings by a second request (`forced_ending: second_request`; same engine)
   service-small  one HTTP request per item or pair, all concurrent (how OpenRLHF calls a reward server)
-  naive          one engine request per vote (no `n`), the two orders one after the other
+  naive          one engine request per vote (no `n`), the two orders one after the other, no forced endings
 Then: the prefill cost of n = 8 votes against n = 1 (from the engine's own prompt-token counters), and
-adaptive against fixed voting. The last line is `service/raw=<x> service/naive=<y>` (judgments/s ratios).
+adaptive against fixed voting. The last line holds the judgments/s ratios: `gateway=<service-2nd/raw>` (equal
+work), `forcing_in_engine=<service/one-request>` and `forcing_second_request=<service-2nd/one-request>` (what
+forcing costs), `service/naive=<y>`.
 """
 
 from __future__ import annotations
@@ -59,11 +67,14 @@ TIMEOUT = httpx.Timeout(TIMEOUT_S)
 
 
 PATHS = {
-    "raw": "raw (direct to vLLM)",
-    "service": "service, one request per route",
+    "one-request": "one request per prompt, no forced ending (reference)",
+    "raw": "raw (direct to vLLM, endings by hand)",
+    "service": "service, one request per route (ending in the engine)",
+    "service-2nd": "service, one request per route (ending by a second request)",
     "service-small": "service, one request per item",
     "naive": "naive (n=1 per vote, serial orders)",
 }
+SECOND_REQUEST_MODEL = f"{MODEL}-second-request"
 
 
 @dataclass
@@ -100,23 +111,43 @@ class Workload:
         self.rubrics = RubricLibrary.load(ROOT / "rubrics").primary("chat")
         self.judgments = len(self.items) * self.votes + len(self.pairs) * self.votes * 2
 
-    def body(self, messages: list[ChatMessage], judge_format: SectionedFormat, n: int) -> dict[str, Any]:
-        """What the service sends first: the format's grammar, the budget less the forced ending's reserve."""
-        ids = self.template.encode(self.template.render(messages))
-        return {"model": self.served_name, "prompt": ids, "n": n,
-                "max_tokens": judge_format.reasoning_tokens(self.max_tokens), "temperature": 0.8, "top_p": 0.95,
-                "structured_outputs": {"regex": judge_format.output_regex(self.max_tokens)}}
+    def count(self, text: str) -> int:
+        return len(self.template.encode_literal(text))
 
-    def pointwise(self, item: dict[str, Any], n: int) -> dict[str, Any]:
+    def body(self, messages: list[ChatMessage], judge_format: SectionedFormat, n: int,
+             reserve: bool = True) -> dict[str, Any]:
+        """What the service's `second_request` mode sends first: the format's grammar, the budget less the forced
+        ending's reserve (counted with the judge's tokenizer); `reserve=False`: the whole budget."""
+        ids = self.template.encode(self.template.render(messages))
+        budget = judge_format.reasoning_tokens(self.max_tokens, self.count) if reserve else self.max_tokens
+        return {"model": self.served_name, "prompt": ids, "n": n, "max_tokens": budget, "temperature": 0.8,
+                "top_p": 0.95, "structured_outputs": {"regex": judge_format.output_regex(self.max_tokens, self.count)}}
+
+    def pointwise(self, item: dict[str, Any], n: int, reserve: bool = True) -> dict[str, Any]:
         messages = POINTWISE.build_messages("chat", self.rubrics, to_conversation(item["prompt"]), item["response"],
                                             Framing(self.template.special_tokens))
-        return self.body(messages, POINTWISE, n)
+        return self.body(messages, POINTWISE, n, reserve)
 
-    def pairwise(self, pair: dict[str, Any], order: str, n: int) -> dict[str, Any]:
+    def pairwise(self, pair: dict[str, Any], order: str, n: int, reserve: bool = True) -> dict[str, Any]:
         first, second = (pair["response_a"], pair["response_b"])[:: 1 if order == "ab" else -1]
         messages = PAIRWISE.build_messages("chat", self.rubrics, to_conversation(pair["prompt"]), first, second,
                                            Framing(self.template.special_tokens))
-        return self.body(messages, PAIRWISE, n)
+        return self.body(messages, PAIRWISE, n, reserve)
+
+    def every_body(self, reserve: bool) -> list[tuple[dict[str, Any], SectionedFormat]]:
+        bodies = [(self.pointwise(item, self.votes, reserve), POINTWISE) for item in self.items]
+        return bodies + [(self.pairwise(pair, order, self.votes, reserve), PAIRWISE)
+                         for pair in self.pairs for order in ("ab", "ba")]
+
+    def ending(self, body: dict[str, Any], judge_format: SectionedFormat, text: str) -> dict[str, Any] | None:
+        """The second request that completes a cut judgment, as the gateway writes it (service/judging/forcing.py)."""
+        ending = judge_format.forced_ending(text)
+        if ending is None:
+            return None
+        prompt = [*body["prompt"], *self.template.encode_literal(ending.kept),
+                  *self.template.encode_literal(ending.written)]
+        return {**body, "prompt": prompt, "n": 1, "max_tokens": judge_format.answer_tokens(),
+                "structured_outputs": {"regex": ending.regex}}
 
 
 def padded(text: str, template: ChatTemplate, tokens: int) -> str:
@@ -135,11 +166,27 @@ async def post_all(client: httpx.AsyncClient, url: str, bodies: list[dict[str, A
     return sum(int(a.json()["usage"]["completion_tokens"]) for a in answers)
 
 
-async def raw(work: Workload, engine: str) -> int:
-    bodies = [work.pointwise(item, work.votes) for item in work.items]
-    bodies += [work.pairwise(pair, order, work.votes) for pair in work.pairs for order in ("ab", "ba")]
+async def one_request(work: Workload, engine: str) -> int:
     async with httpx.AsyncClient(timeout=TIMEOUT) as client:
-        return await post_all(client, f"{engine}/v1/completions", bodies)
+        return await post_all(client, f"{engine}/v1/completions", [b for b, _ in work.every_body(reserve=False)])
+
+
+async def raw(work: Workload, engine: str) -> int:
+    """Every first request concurrently; each cut sample completed by its own second request as soon as its first
+    request answers, as the gateway does."""
+    url = f"{engine}/v1/completions"
+    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+
+        async def judged(body: dict[str, Any], judge_format: SectionedFormat) -> int:
+            answer = await client.post(url, json=body)
+            answer.raise_for_status()
+            payload = answer.json()
+            endings = [work.ending(body, judge_format, choice["text"]) for choice in payload["choices"]
+                       if choice["finish_reason"] == "length"]
+            finished = await post_all(client, url, [e for e in endings if e is not None])
+            return int(payload["usage"]["completion_tokens"]) + finished
+
+        return sum(await asyncio.gather(*(judged(body, f) for body, f in work.every_body(reserve=True))))
 
 
 async def naive(work: Workload, engine: str) -> int:
@@ -157,9 +204,9 @@ async def naive(work: Workload, engine: str) -> int:
         return sum(counts)
 
 
-async def service(work: Workload, gateway: str, per_item: bool) -> int:
+async def service(work: Workload, gateway: str, per_item: bool, model: str = MODEL) -> int:
     """Through the project's client (`genrm_client.AsyncJudgeClient`), as a trainer calls the service."""
-    common: dict[str, Any] = {"model": MODEL, "task": "chat", "votes": work.votes, "dedup": False, "cache": False,
+    common: dict[str, Any] = {"model": model, "task": "chat", "votes": work.votes, "dedup": False, "cache": False,
                               "sampling": SamplingIn(max_tokens=work.max_tokens)}
     items = [ScoreItemIn.model_validate(item) for item in work.items]
     pairs = [CompareItemIn.model_validate(pair) for pair in work.pairs]
@@ -183,8 +230,11 @@ def measure(work: Workload, engine: str, gateway: str, rounds: int) -> list[Run]
     """Each path once per round, paths interleaved so that drift in the machine favours none; totals per path."""
     runs = {key: Run(key) for key in PATHS}
     for _ in range(rounds):
-        for key, coroutine in (("raw", lambda: raw(work, engine)),
+        for key, coroutine in (("one-request", lambda: one_request(work, engine)),
+                               ("raw", lambda: raw(work, engine)),
                                ("service", lambda: service(work, gateway, per_item=False)),
+                               ("service-2nd", lambda: service(work, gateway, per_item=False,
+                                                               model=SECOND_REQUEST_MODEL)),
                                ("service-small", lambda: service(work, gateway, per_item=True)),
                                ("naive", lambda: naive(work, engine))):
             started = time.perf_counter()
@@ -277,8 +327,12 @@ def main() -> None:
         engines = [{"kind": "managed", "port": args.engine_port, "max_in_flight": 1024, "device": args.device,
                     "extra_args": args.engine_arg}]
     work = Workload(args, ChatTemplate.from_directory(model_path), served)
-    models = [{"name": MODEL, "version": "bench", "model_path": str(model_path), "engines": engines,
-               "max_queued_requests": 100_000, "max_model_len": args.max_model_len}]
+    common = {"version": "bench", "model_path": str(model_path), "max_queued_requests": 100_000,
+              "max_model_len": args.max_model_len}
+    # The second model shares the first one's engine, which loads the forced-ending processor either way.
+    second = {"kind": "external", "url": engine, "served_model_name": served, "max_in_flight": 1024}
+    models = [{"name": MODEL, "engines": engines, "forced_ending": "in_engine", **common},
+              {"name": SECOND_REQUEST_MODEL, "engines": [second], "forced_ending": "second_request", **common}]
     with LocalGateway(models, workdir=ROOT, port=args.port) as gateway:
         asyncio.run(raw(work, engine))  # warm-up: every path now finds the same prefixes cached
         runs = measure(work, engine, gateway, args.rounds)
@@ -301,7 +355,10 @@ def report(args: argparse.Namespace, runs: list[Run], prefill: dict[str, float],
           f"({prefill['8 x n=1'] / prefill['n=1']:.2f}x)")
     for line in voting:
         print(line)
-    print(f"service/raw={rate['service'] / rate['raw']:.3f} service/naive={rate['service'] / rate['naive']:.3f}")
+    print(f"gateway={rate['service-2nd'] / rate['raw']:.3f} "
+          f"forcing_in_engine={rate['service'] / rate['one-request']:.3f} "
+          f"forcing_second_request={rate['service-2nd'] / rate['one-request']:.3f} "
+          f"service/naive={rate['service'] / rate['naive']:.3f}")
 
 
 if __name__ == "__main__":

@@ -161,5 +161,14 @@ async def _judge_model(
         flag_detector=FlagDetector(template.special_tokens),
         admission=Admission(config.name, pool, config.max_queued_requests, metrics),
         max_model_len=config.max_model_len, sampling=config.sampling, per_request_seed=per_request_seed,
-        request_timeout_s=config.request_timeout_s,
+        request_timeout_s=config.request_timeout_s, forces_in_engine=_forces_in_engine(config),
     )
+
+
+def _forces_in_engine(config: JudgeModelSettings) -> bool:
+    """`auto`: managed engines load the forced-ending processor; an external one may not have it. The answer's
+    grammar is what ends a forced judgment, so an unconstrained checkpoint keeps the second request."""
+    if config.forced_ending == "auto":
+        every_managed = all(isinstance(e, ManagedEngineSettings) for e in config.served_engines())
+        return every_managed and config.constrained
+    return config.forced_ending == "in_engine" and config.constrained

@@ -152,6 +152,22 @@ def forced_ending(partial: str, answer_regex: str) -> ForcedEnding | None:
     return ForcedEnding(kept, _minimal_sections(done, bool(tags)), answer)
 
 
+def continuation_to_answer(text: str) -> str | None:
+    """What to append to `text`, a judgment cut off by its budget, so that it ends in `<answer>`: the forced
+    ending's written part, as a continuation of exactly `text` (an engine cannot take back what it generated,
+    so a closing tag it had begun is completed, not rewritten). `""` when `text` is already inside its answer
+    (the grammar finishes it); None when it cannot be finished (misordered, or already complete)."""
+    ending = forced_ending(text, "")
+    if ending is None:
+        return None
+    target = ending.kept + ending.written
+    if target.startswith(text):
+        return target[len(text):]
+    if text.startswith(target) and _TAG.search(text, len(target)) is None:
+        return ""  # cut inside the answer: the answer's grammar holds the rest
+    return None
+
+
 def _without_partial_tag(partial: str, closing_tag: str) -> str:
     """`partial` less a closing tag it had begun to write when it was cut (`<`, `</ev`), so that the whole
     judgment, forced ending included, is still in the grammar."""

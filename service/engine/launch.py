@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from service.engine.forcing_contract import PROCESSOR_FQCN
 from service.settings import ManagedEngineSettings
 
 Device = Literal["cpu", "cuda"]
@@ -108,6 +109,7 @@ def engine_launch(settings: ManagedEngineSettings, options: EngineOptions, targe
         argv.append("--enable-chunked-prefill" if options.chunked_prefill else "--no-enable-chunked-prefill")
     if settings.gpu_memory_utilization is not None and options.device == "cuda":
         argv += ["--gpu-memory-utilization", str(settings.gpu_memory_utilization)]
+    argv += ["--logits-processors", PROCESSOR_FQCN]  # budget forcing in the engine (forced_ending_processor.py)
     env = dict(base_env)
     env.update({"VLLM_CACHE_ROOT": str(target.runtime_dir / "vllm-cache"), "TMPDIR": str(target.runtime_dir / "tmp")})
     if options.device == "cpu":

@@ -25,12 +25,16 @@ class GenerationRequest:
     # Requests with the same key share a prompt prefix (votes, swapped orders, a group's rollouts): a pool
     # sends them to the same engine, where that prefix is cached.
     affinity_key: str | None = None
+    # Budget forcing inside the engine: after this many tokens, the engine's logits processor writes the ending
+    # (service/engine/forced_ending_processor.py). None: the engine is not asked to.
+    force_at: int | None = None
 
 
 @dataclass(frozen=True)
 class Sample:
     text: str
     finish_reason: str | None
+    tokens: int | None = None  # how many tokens the engine generated for it, where asked (`force_at` set)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from service.engine.forcing_contract import FORCE_AT
 from service.engine.requests import GenerationRequest, GenerationResult, Sample
 from service.errors import EngineServerError, EngineTimeout, EngineUnavailable, UpstreamError
 
@@ -62,6 +63,9 @@ class VLLMEngine:
             body["seed"] = sampling.seed
         if request.regex is not None:
             body["structured_outputs"] = {"regex": request.regex}
+        if request.force_at is not None:
+            body["vllm_xargs"] = {FORCE_AT: request.force_at}
+            body["return_token_ids"] = True  # each sample's length says whether it reached `force_at`
         return body
 
 
@@ -70,7 +74,8 @@ def _result(payload: dict[str, Any]) -> GenerationResult:
         choices = sorted(payload["choices"], key=lambda choice: int(choice["index"]))
         usage = payload["usage"]
         return GenerationResult(
-            samples=[Sample(str(c["text"]), c.get("finish_reason")) for c in choices],
+            samples=[Sample(str(c["text"]), c.get("finish_reason"),
+                            len(c["token_ids"]) if c.get("token_ids") is not None else None) for c in choices],
             prompt_tokens=int(usage["prompt_tokens"]),
             completion_tokens=int(usage["completion_tokens"]),
         )

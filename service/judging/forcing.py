@@ -20,6 +20,7 @@ from typing import Any
 
 from models.formats.judge_format import JudgeFormat
 from models.formats.sections import TokenCount
+from service.engine.forcing_contract import ENGINE_SLACK_TOKENS
 from service.engine.requests import GenerationRequest, GenerationResult, Sample
 from service.judging.context import JudgingContext
 
@@ -47,6 +48,17 @@ def first_draw_tokens(judge_format: JudgeFormat[Any], max_tokens: int, count: To
     if can_force(judge_format, max_tokens, count):
         return judge_format.reasoning_tokens(max_tokens, count)
     return max_tokens
+
+
+def engine_force_at(judge_format: JudgeFormat[Any], max_tokens: int, count: TokenCount) -> int:
+    """Where the engine's processor starts the ending, in a request of the whole `max_tokens`: the reserve and
+    the processor's slack held back (at least one token written freely)."""
+    return max(1, judge_format.reasoning_tokens(max_tokens, count) - ENGINE_SLACK_TOKENS)
+
+
+def forced_in_engine(samples: Sequence[Sample], force_at: int) -> list[Drawn]:
+    """The samples of a request the engine forced: a sample that reached `force_at` tokens got its ending there."""
+    return [Drawn(s.text, s.finish_reason, forced=(s.tokens or 0) > force_at) for s in samples]
 
 
 async def finish_cut_off(

@@ -29,6 +29,7 @@ class JudgeModel:
     sampling: SamplingDefaults
     per_request_seed: bool
     request_timeout_s: float
+    forces_in_engine: bool = False  # its engines write a cut judgment's ending themselves (one request)
 
     def __post_init__(self) -> None:
         self._token_counts: dict[str, int] = {}

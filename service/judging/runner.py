@@ -19,7 +19,7 @@ from models.formats.sections import ParseFailure
 from service.engine.requests import GenerationRequest, GenerationResult, Sample
 from service.errors import EngineTimeout, UpstreamError
 from service.judging.context import ItemFailure, JudgingContext
-from service.judging.forcing import finish_cut_off, first_draw_tokens
+from service.judging.forcing import engine_force_at, finish_cut_off, first_draw_tokens, forced_in_engine
 from service.metrics import Metrics
 
 VerdictT = TypeVar("VerdictT")
@@ -74,18 +74,26 @@ class JudgmentRunner:
     async def draw(self, context: JudgingContext, prompt: PreparedPrompt[VerdictT], n: int) -> list[Vote[VerdictT]]:
         """`n` votes on `prompt`: one engine request, so the samples share the prompt's prefix. The judge writes
         within `max_tokens` less the forced ending's reserve; a sample cut off there gets its forced ending."""
-        model, judge_format = context.model, prompt.judge_format
-        first = dataclasses.replace(context.sampling,
-                                    max_tokens=first_draw_tokens(judge_format, context.sampling.max_tokens,
-                                                                 model.count_tokens))
-        request = GenerationRequest(prompt.prompt_ids, n, first, prompt.regex, prompt.affinity_key)
+        model, judge_format, max_tokens = context.model, prompt.judge_format, context.sampling.max_tokens
+        in_engine = model.forces_in_engine and prompt.regex is not None
+        if in_engine:  # one request of the whole budget; the engine writes the ending at `force_at`
+            force_at = engine_force_at(judge_format, max_tokens, model.count_tokens)
+            request = GenerationRequest(prompt.prompt_ids, n, context.sampling, prompt.regex, prompt.affinity_key,
+                                        force_at)
+        else:
+            first = dataclasses.replace(context.sampling,
+                                        max_tokens=first_draw_tokens(judge_format, max_tokens, model.count_tokens))
+            request = GenerationRequest(prompt.prompt_ids, n, first, prompt.regex, prompt.affinity_key)
         try:
             result = await model.engine.generate(request)
             self._count_engine_answer(context, result, len(result.samples))
-            drawn = await finish_cut_off(
-                context, judge_format, prompt.prompt_ids, result.samples, prompt.affinity_key,
-                lambda ending: self._count_engine_answer(context, ending, 0),
-            )
+            if in_engine:
+                drawn = forced_in_engine(result.samples, force_at)
+            else:
+                drawn = await finish_cut_off(
+                    context, judge_format, prompt.prompt_ids, result.samples, prompt.affinity_key,
+                    lambda ending: self._count_engine_answer(context, ending, 0),
+                )
         except EngineTimeout as error:
             self._metrics.engine_requests.labels(model.name, "timeout").inc()
             raise ItemFailure("timeout", error.message) from error
@@ -107,7 +115,7 @@ class JudgmentRunner:
     def _count(self, model: str, version: str, format_name: str, votes: Sequence[Vote[VerdictT]],
                first_answers: Sequence[Sample]) -> None:
         for vote, first in zip(votes, first_answers, strict=True):
-            if first.finish_reason == "length":
+            if first.finish_reason == "length" or vote.forced:  # the budget ran out (forced in the engine, or not)
                 self._metrics.length_budget_hits.labels(model, version, format_name).inc()
             if vote.forced:
                 result = "parse_failure" if isinstance(vote.outcome, ParseFailure) else "verdict"

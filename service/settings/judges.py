@@ -60,6 +60,13 @@ class JudgeModelSettings(BaseModel):
         description="Engine requests admitted beyond what the engines hold in flight; past it, 429.",
     )
     request_timeout_s: float = Field(default=600, gt=0, description="Default deadline of a judging request.")
+    forced_ending: Literal["auto", "in_engine", "second_request"] = Field(
+        default="auto",
+        description="Where a judgment cut off by its budget gets its ending: `in_engine` (the engine's logits "
+        "processor writes it in the same request; managed engines load it, an external vLLM needs "
+        "`--logits-processors service.engine.forced_ending_processor:ForcedEnding`), or `second_request` (a "
+        "continuation request). `auto`: in the engine when every engine is managed and the model constrained.",
+    )
     markup_display: Display = Field(
         default=Display.STRIP,
         description="How reserved markup found in untrusted text is shown to the judge: `strip` (removed; "

@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from models.chat import ChatTemplate
 from models.formats import POINTWISE
+from service.engine.forcing_contract import ENGINE_SLACK_TOKENS
 from tests.api.conftest import AppFactory
 from tests.fakes import pointwise_completion
 
@@ -114,3 +115,40 @@ async def test_an_unconstrained_checkpoint_below_the_reserve_writes_its_whole_bu
     item = response.json()["items"][0]
     assert response.status_code == 200 and item["status"] == "parse_failed"
     assert [request["max_tokens"] for request in fake.requests] == [64]
+
+
+async def test_in_engine_forcing_is_one_request_of_the_whole_budget(
+    make_client: AppFactory, chat_template: ChatTemplate
+) -> None:
+    """`forced_ending: in_engine`: the request carries the whole `max_tokens`, where the engine's processor must
+    start the ending (`vllm_xargs`), and asks for token ids; a sample that ran past that point is `forced`."""
+    count = lambda text: len(chat_template.encode_literal(text))  # noqa: E731
+    force_at = POINTWISE.reasoning_tokens(256, count) - ENGINE_SLACK_TOKENS
+
+    def engine_forced(body: dict[str, Any]) -> httpx.Response:
+        texts = [(CUT_OFF + WRITTEN + ANSWERED, force_at + 20), ("<think>t</think>\n<generate_rubrics>r"
+                                                                 "</generate_rubrics>\n<eval>e</eval>\n<answer>7"
+                                                                 "</answer>", 30)]
+        return httpx.Response(200, json={
+            "choices": [{"index": i, "text": text, "finish_reason": "stop", "token_ids": [0] * tokens}
+                        for i, (text, tokens) in enumerate(texts)],
+            "usage": {"prompt_tokens": len(body["prompt"]), "completion_tokens": force_at + 50},
+        })
+
+    async with make_client(script=engine_forced, forced_ending="in_engine") as (client, fake):
+        response = await client.post("/v1/score", json={"task": "chat", "votes": 2, "items": [ITEM],
+                                                        "include_judgments": True, "sampling": {"max_tokens": 256}})
+        counts = await forced_counts(client)
+    item = response.json()["items"][0]
+    assert (item["status"], item["scores"]) == ("ok", [6.0, 7.0])
+    assert [j["forced"] for j in item["judgments"]] == [True, False]
+    (request,) = fake.requests  # no second round trip
+    assert request["max_tokens"] == 256 and request["vllm_xargs"] == {"genrm_force_at": force_at}
+    assert request["return_token_ids"] is True
+    assert counts == {"verdict": 1, "parse_failure": 0}
+
+
+async def test_the_second_request_mode_sends_no_engine_arguments(make_client: AppFactory) -> None:
+    async with make_client(script=cut_then_forced, forced_ending="second_request") as (client, fake):
+        await client.post("/v1/score", json={"task": "chat", "items": [ITEM]})
+    assert all("vllm_xargs" not in body for body in fake.requests) and len(fake.requests) == 2

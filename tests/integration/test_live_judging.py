@@ -59,7 +59,7 @@ def test_score_returns_real_constrained_verdicts(client: httpx.Client, chat_temp
             assert grammar.fullmatch(judgment["text"]), judgment["text"]
             assert judgment["finish_reason"] == "stop"
             forced += judgment["forced"]
-    assert data["usage"]["engine_requests"] == len(ITEMS) + forced  # one continuation per forced ending
+    assert data["usage"]["engine_requests"] == len(ITEMS)  # forced endings are written by the engine, in-request
     assert 0 < data["usage"]["completion_tokens"] <= len(ITEMS) * 2 * MAX_TOKENS
 
 
@@ -72,12 +72,8 @@ def test_engine_sees_exactly_the_prompt_the_gateway_counted(
     messages = POINTWISE.build_messages("chat", rubrics, item["prompt"], item["response"],
                                         Framing(chat_template.special_tokens))
     local_count = len(chat_template.encode(chat_template.render(messages)))
-    judgment = data["items"][0]["judgments"][0]
-    if not judgment["forced"]:
-        assert data["usage"]["prompt_tokens"] == local_count
-    else:  # the forced ending's request: the same prompt, then what the judge wrote before it was cut off
-        assert data["usage"]["engine_requests"] == 2
-        assert data["usage"]["prompt_tokens"] > 2 * local_count
+    assert data["usage"]["prompt_tokens"] == local_count  # forced or not: one request, this prompt
+    assert data["usage"]["engine_requests"] == 1
 
 
 def test_compare_returns_real_position_swapped_votes(client: httpx.Client) -> None:
@@ -114,8 +110,11 @@ def test_a_seed_makes_real_verdicts_reproducible(client: httpx.Client) -> None:
     assert judgments(13).json()["items"][0]["cached"] is True, "seeded repeats are cached by default"
 
 
-def test_a_judge_that_runs_out_of_budget_still_gives_a_verdict(client: httpx.Client) -> None:
-    """At 128 tokens the bundled judge gets 26 to reason in, and a long-winded prompt makes it use them all."""
+def test_a_judge_that_runs_out_of_budget_still_gives_a_verdict(client: httpx.Client,
+                                                                chat_template: ChatTemplate) -> None:
+    """At 128 tokens the bundled judge gets 71 to reason in (the ending's reserve counted with its tokenizer,
+    and the engine's slack), and a long-winded prompt makes it use them all. The engine's logits processor then
+    writes the ending in the same request."""
     item = {"id": "rome", "prompt": "Write a detailed essay on every emperor of Rome, with dates and reasons.",
             "response": "Augustus ruled from 27 BC. Tiberius followed in AD 14. " * 6}
     data = client.post("/v1/score", json={"task": "chat", "votes": 4, "items": [item],
@@ -123,12 +122,14 @@ def test_a_judge_that_runs_out_of_budget_still_gives_a_verdict(client: httpx.Cli
     scored = data["items"][0]
     assert (scored["status"], scored["votes_used"], scored["parse_failures"]) == ("ok", 4, {}), scored
     forced = [judgment for judgment in scored["judgments"] if judgment["forced"]]
-    assert forced, "no judgment ran out of its 26 reasoning tokens"
+    assert forced, "no judgment ran out of its 71 reasoning tokens"
     grammar = re.compile(POINTWISE.output_regex(MAX_TOKENS))
     for judgment in forced:
         assert grammar.fullmatch(judgment["text"]) and judgment["finish_reason"] == "stop", judgment["text"]
-    assert data["usage"]["engine_requests"] == 1 + len(forced)
-    assert data["usage"]["completion_tokens"] <= 4 * MAX_TOKENS  # the caller's budget is the real budget
+        assert "</think>" in judgment["text"] and judgment["text"].endswith("</answer>")
+        assert len(chat_template.encode_literal(judgment["text"])) <= MAX_TOKENS  # the budget is the real budget
+    assert data["usage"]["engine_requests"] == 1  # no second round trip
+    assert data["usage"]["completion_tokens"] <= 4 * MAX_TOKENS
 
 
 CJK = re.compile(r"[\u3400-\u9fff]")

@@ -79,6 +79,12 @@ def test_a_cpu_engine_gets_cpu_defaults_and_its_cores() -> None:
     assert cpu.env["PATH"] == "/usr/bin" and cpu.env["VLLM_CACHE_ROOT"] == "/run/genrm/vllm-cache"
 
 
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_every_managed_engine_loads_the_forced_ending_processor(device: Device) -> None:
+    argv = launch(device).argv
+    assert flag_value(argv, "--logits-processors") == "service.engine.forced_ending_processor:ForcedEnding"
+
+
 def test_explicit_engine_settings_win_over_the_device_defaults() -> None:
     argv = launch("cuda", dtype="bfloat16", enforce_eager=True, block_size=32, extra_args=["--seed", "3"]).argv
     assert flag_value(argv, "--dtype") == "bfloat16"

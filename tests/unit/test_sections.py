@@ -16,6 +16,7 @@ from models.formats.sections import (
     FormatFailure,
     ParseFailure,
     TokenCount,
+    continuation_to_answer,
     ending_tokens,
     every_written_ending,
     free_text_regex,
@@ -366,3 +367,22 @@ def test_regex_requires_the_separator_between_sections() -> None:
     assert re.fullmatch(regex, completion(sep="\n"))
     assert re.fullmatch(regex, completion(sep="")) is None
     assert re.fullmatch(regex, completion(sep="\n\n")) is None
+
+
+@pytest.mark.parametrize(("text", "rest"), [
+    ("", "<think>n/a</think>\n<generate_rubrics>n/a</generate_rubrics>\n<eval>n/a</eval>\n<answer>"),
+    ("<thi", "nk>n/a</think>\n<generate_rubrics>n/a</generate_rubrics>\n<eval>n/a</eval>\n<answer>"),
+    ("<think>Step one", "</think>\n<generate_rubrics>n/a</generate_rubrics>\n<eval>n/a</eval>\n<answer>"),
+    ("<think>a</think>\n<generate_rubrics>r</generate_rubrics>\n<eval>e</ev", "al>\n<answer>"),
+    ("<think>a</think>\n<generate_rubrics>r</generate_rubrics>\n<eval>e</eval>\n<ans", "wer>"),
+    ("<think>a</think>\n<generate_rubrics>r</generate_rubrics>\n<eval>e</eval>\n<answer>1", ""),
+    ("<think>a</think>\n<generate_rubrics>r</generate_rubrics>\n<eval>e</eval>\n<answer>1</answer>", None),
+    ("<eval>first</eval>", None),
+])
+def test_the_engine_continues_exactly_what_was_cut(text: str, rest: str | None) -> None:
+    """The engine cannot take back a token: the ending continues `text` itself (a begun tag is completed), and
+    the whole judgment then parses once the judge writes its answer."""
+    assert continuation_to_answer(text) == rest
+    if rest is not None:
+        whole = text + rest + ("7" if rest else "") + "</answer>"
+        assert not isinstance(POINTWISE.parse(whole), ParseFailure), whole
