@@ -183,7 +183,7 @@ def _write_outputs(directory: Path, run: RunFile) -> None:
     if not results:
         return
     summary = summarize(results, run)
-    (directory / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (directory / SUMMARY_FILE).write_text(summary.to_json() + "\n", encoding="utf-8")
     table = markdown.render(summary)
     (directory / "summary.md").write_text(table, encoding="utf-8")
     (directory / report.REPORT_FILE).write_text(report.render(summary), encoding="utf-8")

@@ -13,10 +13,9 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 from evaluation.results import ItemResult, Mode
-from evaluation.stats import Estimate, ratio
+from evaluation.stats import ratio
+from evaluation.summary_types import Accuracy, Cost, ModeSummary, RMBench, ScalingPoint, ScoreGap
 
 Outcome = Literal["correct", "tie", "wrong"]
 CREDIT: dict[Outcome, float] = {"correct": 1.0, "tie": 0.5, "wrong": 0.0}
@@ -47,56 +46,47 @@ def _versus(chosen: float, rejected: float) -> Outcome:
     return "correct" if chosen > rejected else "tie" if chosen == rejected else "wrong"
 
 
-def accuracy(outcomes: Iterable[Outcome | None]) -> dict[str, Estimate]:
+def accuracy(outcomes: Iterable[Outcome | None]) -> Accuracy:
     """Strict accuracy (ties are not right), the tie rate, and accuracy with a tie as half right."""
     judged = [o for o in outcomes if o is not None]
-    return {"accuracy": ratio([o == "correct" for o in judged]), "tie_rate": ratio([o == "tie" for o in judged]),
-            "accuracy_ties_half": ratio([CREDIT[o] for o in judged])}
+    return Accuracy(accuracy=ratio([o == "correct" for o in judged]), tie_rate=ratio([o == "tie" for o in judged]),
+                    accuracy_ties_half=ratio([CREDIT[o] for o in judged]))
 
 
-def mode_summary(results: list[ItemResult], mode: Mode, vote_counts: list[int]) -> dict[str, Any]:
+def scaling(outcomes_at: Callable[[int], Iterable[Outcome | None]], vote_counts: list[int]) -> list[ScalingPoint]:
+    return [ScalingPoint(votes=k, **dict(accuracy(outcomes_at(k)))) for k in sorted(vote_counts)]
+
+
+def mode_summary(results: list[ItemResult], mode: Mode, vote_counts: list[int]) -> ModeSummary:
     """The figures of one mode, at the run's largest vote count unless named per vote count."""
     items = [r for r in results if r.mode == mode]
     ok = [r for r in items if r.status == "ok"]
     top = max(vote_counts)
     judge_outcome: Callable[[ItemResult, int], Outcome | None] = (
         pointwise_outcome if mode == "pointwise" else pairwise_outcome)
-    summary: dict[str, Any] = {
-        "pairs": len(items), "judged": len(ok), "failed": len(items) - len(ok),
-        "failures": dict(Counter(_failure_kind(r.error) for r in items if r.status != "ok")),
-        "parse_failures": dict(sum((Counter(r.parse_failures) for r in items), Counter())),
-        "flags": dict(Counter(flag for r in items for flag in r.flags)),
-        **accuracy(judge_outcome(r, top) for r in ok),
-        "scaling": [{"votes": k, **accuracy(judge_outcome(r, k) for r in ok)} for k in sorted(vote_counts)],
-        **{f"by_{field}": _grouped(ok, field, lambda r: judge_outcome(r, top)) for field in GROUPINGS},
-        "cost": _cost(items),
-    }
-    if any(r.styles for r in ok):
-        summary["rm_bench"] = rm_bench(ok, lambda r: judge_outcome(r, top))
-    if mode == "pointwise":
-        summary["score_gap"] = score_gap(ok)
-    else:
-        summary["no_swap"] = accuracy(pairwise_outcome(r, top, swap=False) for r in ok)
-        summary["no_swap_scaling"] = [{"votes": k, **accuracy(pairwise_outcome(r, k, swap=False) for r in ok)}
-                                      for k in sorted(vote_counts)]
-        summary.update(position(ok))
-    plain_summary: dict[str, Any] = plain(summary)
-    return plain_summary
-
-
-def plain(value: Any) -> Any:
-    """The summary as JSON-ready data: every `Estimate` a dict."""
-    if isinstance(value, BaseModel):
-        return value.model_dump()
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    return value
+    at_top: Callable[[ItemResult], Outcome | None] = lambda r: judge_outcome(r, top)  # noqa: E731
+    pairwise: dict[str, Any] = {}
+    if mode == "pairwise":
+        pairwise = {"no_swap": accuracy(pairwise_outcome(r, top, swap=False) for r in ok),
+                    "no_swap_scaling": scaling(lambda k: (pairwise_outcome(r, k, swap=False) for r in ok), vote_counts),
+                    **position(ok)}
+    return ModeSummary(
+        pairs=len(items), judged=len(ok), failed=len(items) - len(ok),
+        failures=dict(Counter(_failure_kind(r.error) for r in items if r.status != "ok")),
+        parse_failures=dict(sum((Counter(r.parse_failures) for r in items), Counter())),
+        flags=dict(Counter(flag for r in items for flag in r.flags)),
+        **dict(accuracy(at_top(r) for r in ok)),
+        scaling=scaling(lambda k: (judge_outcome(r, k) for r in ok), vote_counts),
+        by_source=_grouped(ok, "source", at_top), by_subset=_grouped(ok, "subset", at_top),
+        by_task=_grouped(ok, "task", at_top), cost=_cost(items),
+        rm_bench=rm_bench(ok, at_top) if any(r.styles for r in ok) else None,
+        score_gap=score_gap(ok) if mode == "pointwise" else None,
+        **pairwise,
+    )
 
 
 def _grouped(results: list[ItemResult], field: str, judge_outcome: Callable[[ItemResult], Outcome | None],
-             ) -> dict[str, dict[str, Estimate]]:
+             ) -> dict[str, Accuracy]:
     groups: dict[str, list[ItemResult]] = defaultdict(list)
     for result in results:
         groups[str(getattr(result, field))].append(result)
@@ -131,17 +121,17 @@ def _consistent(result: ItemResult) -> bool:
     return picks[0] == picks[1] != "tie"
 
 
-def score_gap(results: list[ItemResult]) -> dict[str, Any]:
+def score_gap(results: list[ItemResult]) -> ScoreGap:
     """Chosen minus rejected mean score per pair, and both means (the histograms' data)."""
     chosen = [statistics.fmean(r.chosen_scores) for r in results if r.chosen_scores and r.rejected_scores]
     rejected = [statistics.fmean(r.rejected_scores) for r in results if r.chosen_scores and r.rejected_scores]
     gaps = [c - j for c, j in zip(chosen, rejected, strict=True)]
-    return {"mean": ratio(gaps), "median": round(statistics.median(gaps), 4) if gaps else None,
-            "gaps": [round(g, 4) for g in gaps], "chosen_means": [round(c, 4) for c in chosen],
-            "rejected_means": [round(j, 4) for j in rejected]}
+    return ScoreGap(mean=ratio(gaps), median=round(statistics.median(gaps), 4) if gaps else None,
+                    gaps=[round(g, 4) for g in gaps], chosen_means=[round(c, 4) for c in chosen],
+                    rejected_means=[round(j, 4) for j in rejected])
 
 
-def rm_bench(results: list[ItemResult], judge_outcome: Callable[[ItemResult], Outcome | None]) -> dict[str, Any]:
+def rm_bench(results: list[ItemResult], judge_outcome: Callable[[ItemResult], Outcome | None]) -> RMBench:
     """RM-Bench's 3x3 accuracy (chosen style by rejected style; ties count half, as a scalar RM cannot tie) and
     its easy (below the diagonal), normal (the diagonal) and hard (above) averages."""
     cells: dict[tuple[int, int], list[float]] = defaultdict(list)
@@ -154,17 +144,17 @@ def rm_bench(results: list[ItemResult], judge_outcome: Callable[[ItemResult], Ou
     levels: dict[str, list[float]] = defaultdict(list)
     for (i, j), values in cells.items():
         levels["hard" if i < j else "normal" if i == j else "easy"].extend(values)
-    return {"matrix": matrix, **{level: ratio(levels[level]) for level in ("easy", "normal", "hard")}}
+    return RMBench(matrix=matrix, easy=ratio(levels["easy"]), normal=ratio(levels["normal"]),
+                   hard=ratio(levels["hard"]))
 
 
-def _cost(items: list[ItemResult]) -> dict[str, Any]:
+def _cost(items: list[ItemResult]) -> Cost:
     judge_seconds = sum(r.cost.latency_s for r in items)
-    judgments = sum(r.cost.judgments for r in items)
-    return {"prompt_tokens": sum(r.cost.prompt_tokens for r in items),
-            "completion_tokens": sum(r.cost.completion_tokens for r in items),
-            "engine_requests": sum(r.cost.engine_requests for r in items), "judgments": judgments,
-            "judge_seconds": round(judge_seconds, 2),
-            "seconds_per_pair": round(judge_seconds / len(items), 3) if items else None}
+    return Cost(prompt_tokens=sum(r.cost.prompt_tokens for r in items),
+                completion_tokens=sum(r.cost.completion_tokens for r in items),
+                engine_requests=sum(r.cost.engine_requests for r in items),
+                judgments=sum(r.cost.judgments for r in items), judge_seconds=round(judge_seconds, 2),
+                seconds_per_pair=round(judge_seconds / len(items), 3) if items else None)
 
 
 def _failure_kind(error: str | None) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import matplotlib
 
@@ -12,6 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 from matplotlib.figure import Figure  # noqa: E402
 
 from evaluation.pairs import RM_BENCH_STYLES  # noqa: E402
+from evaluation.stats import Estimate  # noqa: E402
+from evaluation.summary_types import ModeSummary, RMBench, RunSummary, ScoreGap  # noqa: E402
 
 COLORS = {"pointwise": "#3b6ea8", "pairwise": "#d1793b", "no_swap": "#8c8c8c"}
 DPI = 110
@@ -24,21 +25,23 @@ def png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _interval(estimate: dict[str, Any]) -> tuple[float, float, float]:
-    value = estimate.get("value")
-    if value is None:
+def _interval(estimate: Estimate | None) -> tuple[float, float, float]:
+    if estimate is None or estimate.value is None:
         return 0.0, 0.0, 0.0
-    low, high = estimate.get("low", value), estimate.get("high", value)
+    value = estimate.value
+    low = estimate.low if estimate.low is not None else value
+    high = estimate.high if estimate.high is not None else value
     return 100 * value, 100 * (value - low), 100 * (high - value)
 
 
-def accuracy_by_subset(summary: dict[str, Any]) -> bytes:
-    modes = [mode for mode in ("pointwise", "pairwise") if mode in summary]
-    subsets = sorted({name for mode in modes for name in summary[mode]["by_subset"]})
+def accuracy_by_subset(summary: RunSummary) -> bytes:
+    modes = summary.modes()
+    subsets = sorted({name for figures in modes.values() for name in figures.by_subset})
     figure, axes = plt.subplots(figsize=(7.5, 0.55 * len(subsets) * len(modes) + 1.4))
     height = 0.8 / len(modes)
-    for index, mode in enumerate(modes):
-        values = [_interval(summary[mode]["by_subset"].get(name, {}).get("accuracy", {})) for name in subsets]
+    for index, (mode, figures) in enumerate(modes.items()):
+        values = [_interval(figures.by_subset[name].accuracy if name in figures.by_subset else None)
+                  for name in subsets]
         positions = [row + index * height for row in range(len(subsets))]
         axes.barh(positions, [v[0] for v in values], height, xerr=[[v[1] for v in values], [v[2] for v in values]],
                   color=COLORS[mode], label=mode, capsize=3)
@@ -52,23 +55,23 @@ def accuracy_by_subset(summary: dict[str, Any]) -> bytes:
     return png(figure)
 
 
-def scaling_curve(summary: dict[str, Any]) -> bytes:
+def scaling_curve(summary: RunSummary) -> bytes:
     figure, axes = plt.subplots(figsize=(6.5, 3.8))
-    curves = [("pointwise", "pointwise", "scaling"), ("pairwise", "pairwise, both orders", "scaling"),
-              ("pairwise", "pairwise, one order", "no_swap_scaling")]
-    for mode, label, key in curves:
-        if mode not in summary:
+    modes = summary.modes()
+    curves = [("pointwise", "pointwise", False), ("pairwise", "pairwise, both orders", False),
+              ("pairwise", "pairwise, one order", True)]
+    for mode, label, one_order in curves:
+        if mode not in modes:
             continue
-        points = summary[mode][key]
-        votes = [point["votes"] for point in points]
-        values = [_interval(point["accuracy"]) for point in points]
-        color = COLORS["no_swap" if key == "no_swap_scaling" else mode]
+        points = (modes[mode].no_swap_scaling or []) if one_order else modes[mode].scaling
+        votes = [point.votes for point in points]
+        values = [_interval(point.accuracy) for point in points]
+        color = COLORS["no_swap" if one_order else mode]
         axes.errorbar(votes, [v[0] for v in values], yerr=[[v[1] for v in values], [v[2] for v in values]],
                       marker="o", capsize=3, color=color, label=label)
     axes.axhline(50, color="#555", linestyle="--", linewidth=1)
     axes.set_xscale("log", base=2)
-    all_votes = sorted({p["votes"] for mode in ("pointwise", "pairwise") if mode in summary
-                        for p in summary[mode]["scaling"]})
+    all_votes = sorted({p.votes for figures in modes.values() for p in figures.scaling})
     axes.set_xticks(all_votes, [str(v) for v in all_votes])
     axes.set_ylim(0, 100)
     axes.set_xlabel("votes (per order for pairwise)")
@@ -78,11 +81,11 @@ def scaling_curve(summary: dict[str, Any]) -> bytes:
     return png(figure)
 
 
-def position_bias(pairwise: dict[str, Any]) -> bytes:
-    bars = [("first position\nwins", pairwise["first_position_wins"]),
-            ("accuracy,\nchosen shown first", pairwise["accuracy_chosen_first"]),
-            ("accuracy,\nchosen shown second", pairwise["accuracy_chosen_second"]),
-            ("swap\nconsistency", pairwise["swap_consistency"])]
+def position_bias(pairwise: ModeSummary) -> bytes:
+    bars = [("first position\nwins", pairwise.first_position_wins),
+            ("accuracy,\nchosen shown first", pairwise.accuracy_chosen_first),
+            ("accuracy,\nchosen shown second", pairwise.accuracy_chosen_second),
+            ("swap\nconsistency", pairwise.swap_consistency)]
     values = [_interval(estimate) for _, estimate in bars]
     figure, axes = plt.subplots(figsize=(6.5, 3.4))
     axes.bar(range(len(bars)), [v[0] for v in values], yerr=[[v[1] for v in values], [v[2] for v in values]],
@@ -95,25 +98,23 @@ def position_bias(pairwise: dict[str, Any]) -> bytes:
     return png(figure)
 
 
-def score_histograms(pointwise: dict[str, Any]) -> bytes:
-    gap = pointwise["score_gap"]
+def score_histograms(gap: ScoreGap) -> bytes:
     figure, (scores, gaps) = plt.subplots(1, 2, figsize=(9, 3.4))
     bins = [b / 2 for b in range(0, 21)]
-    scores.hist(gap["chosen_means"], bins=bins, alpha=0.6, color="#3b6ea8", label="chosen")
-    scores.hist(gap["rejected_means"], bins=bins, alpha=0.6, color="#c44e52", label="rejected")
+    scores.hist(gap.chosen_means, bins=bins, alpha=0.6, color="#3b6ea8", label="chosen")
+    scores.hist(gap.rejected_means, bins=bins, alpha=0.6, color="#c44e52", label="rejected")
     scores.set_xlabel("mean score (0-10)")
     scores.set_ylabel("pairs")
     scores.set_title("Scores: chosen vs rejected")
     scores.legend(fontsize=8)
-    gaps.hist(gap["gaps"], bins=[b / 2 for b in range(-20, 21)], color="#5a9e6f")
+    gaps.hist(gap.gaps, bins=[b / 2 for b in range(-20, 21)], color="#5a9e6f")
     gaps.axvline(0, color="#555", linestyle="--", linewidth=1)
     gaps.set_xlabel("chosen - rejected")
     gaps.set_title("Score gap per pair")
     return png(figure)
 
 
-def position_confusion(pairwise: dict[str, Any]) -> bytes:
-    confusion = pairwise["position_confusion"]
+def position_confusion(confusion: dict[str, dict[str, int]]) -> bytes:
     rows = ("chosen_first", "chosen_second")
     cells = [[confusion[row]["first_won"], confusion[row]["second_won"]] for row in rows]
     figure, axes = plt.subplots(figsize=(4.6, 3.6))
@@ -128,8 +129,8 @@ def position_confusion(pairwise: dict[str, Any]) -> bytes:
     return png(figure)
 
 
-def rm_bench_matrix(rm_bench: dict[str, Any], mode: str) -> bytes:
-    matrix = [[100 * v if v is not None else float("nan") for v in row] for row in rm_bench["matrix"]]
+def rm_bench_matrix(rm_bench: RMBench, mode: str) -> bytes:
+    matrix = [[100 * v if v is not None else float("nan") for v in row] for row in rm_bench.matrix]
     figure, axes = plt.subplots(figsize=(4.8, 3.9))
     axes.imshow(matrix, cmap="RdYlGn", vmin=0, vmax=100)
     for i, row in enumerate(matrix):

@@ -39,9 +39,9 @@ fi
 "${PIP[@]}" -c "constraints/${ENGINE_EXTRA}.txt" --no-deps "openrlhf==0.11.2" "pylatexenc==2.11" "verl==0.9.1" "ray==2.60.0" "tensordict==0.15.3" \
   "pyvers==0.2.3" "orjson==3.13.0" "omegaconf==2.4.0" "codetiming==1.4.0"
 
-# The tools the deployment tests drive (tests/deploy/, tests/integration/test_live_observability.py): Prometheus
-# with promtool; Docker's engine, docker-compose and mmdebstrap to build the images and bring the compose deployment
-# up (tests/deploy/test_compose_up.py starts dockerd if none runs; mmdebstrap makes the base-image stand-ins where no
+# The tools the deployment tests drive (tests/integration/: test_compose*.py, test_images.py, test_kubernetes.py,
+# test_prometheus_files.py, test_live_observability.py): Prometheus with promtool; Docker's engine, docker-compose and mmdebstrap to build the images and bring the compose deployment
+# up (tests/integration/test_compose_up.py starts dockerd if none runs; mmdebstrap makes the base-image stand-ins where no
 # registry answers); Chromium, in which the eval report's test opens the page; curl, one of the clients that
 # tests/api/test_oversized_bodies_http.py sends an oversized body with. All from Debian's packages.
 SYSTEM_TOOLS=(promtool prometheus dockerd docker-compose mmdebstrap chromium curl)

@@ -2,7 +2,7 @@
 
 Needs only httpx and pydantic: a trainer host uses it without vLLM, FastAPI or torch. The request and response
 models are the service's own (`genrm_wire`); every model that a client method takes or returns, and every type
-inside one, is re-exported here (`tests/client/test_public_surface.py` holds that). Helpers that only launch a
+inside one, is re-exported here (`tests/unit/test_public_surface.py` holds that). Helpers that only launch a
 local gateway (`free_port`, `wait_ready`) stay in `genrm_client.launcher`; trainer adapters in
 `genrm_client.adapters`.
 """

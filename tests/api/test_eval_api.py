@@ -75,7 +75,8 @@ async def test_every_vote_is_recorded_in_the_pairs_own_terms(bundled_model_dir: 
     assert {chosen_is_a(pair, 7) for pair in PAIRS} == {True, False}  # both labels carry the chosen response
     assert all(body["n"] == 3 and body["seed"] == 7 for body in fake.requests)
     summary = mode_summary(list(records.values()), "pairwise", [1, 3])
-    assert summary["accuracy"]["value"] == 1.0 and summary["first_position_wins"]["value"] == 0.5
+    assert summary.accuracy.value == 1.0
+    assert summary.first_position_wins is not None and summary.first_position_wins.value == 0.5
 
 
 async def test_an_interrupted_run_keeps_what_it_judged_and_a_rerun_judges_only_the_rest(
@@ -117,7 +118,7 @@ async def test_a_pair_the_service_refuses_fails_alone_and_is_retried_by_the_next
                                JudgeSettings(votes=1, seed=0), log, concurrency=2)
     assert (again.judged, again.failed, again.already_done) == (2, 2, 4)
     summary = mode_summary(list(log.read().values()), "pointwise", [1])
-    assert summary["failed"] == 1 and summary["failures"] == {"too_long": 1} and summary["judged"] == 2
+    assert summary.failed == 1 and summary.failures == {"too_long": 1} and summary.judged == 2
 
 
 class ThrottleFirst(httpx.AsyncBaseTransport):

@@ -22,6 +22,9 @@ from service.settings import Settings, load_settings
 from service.state import AppState
 from tests.conftest import ROOT
 
+# The Docker daemon and the images built once per run (tests/docker_host.py), for the container tests.
+from tests.docker_host import built_images, docker_daemon  # noqa: F401
+
 # Small judgments keep the suite within minutes on 2 cores; both formats fit in 128 tokens.
 MAX_TOKENS = 128
 MODEL_NAME = "smollm2-judge"

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from evaluation.summary_types import RunSummary
 from tests.conftest import ROOT
 from tests.integration.conftest import LiveGateway
 
@@ -80,6 +81,7 @@ def test_an_interrupted_eval_resumes_and_its_figures_come_from_its_results(live_
     assert all(r["model"] == "smollm2-judge:it-1" and r["cost"]["completion_tokens"] > 0 for r in rows)
 
     summary = json.loads((out / "summary.json").read_text())
+    assert RunSummary.model_validate(summary).model_dump(exclude_none=True) == summary  # the file is the type
     assert summary["run"]["sessions"] == 2 and summary["run"]["interrupted_sessions"] == 1
     for k, point in zip((1, 2), summary["pointwise"]["scaling"], strict=True):
         assert point["votes"] == k and point["accuracy"]["value"] == pytest.approx(pointwise_accuracy(pointwise, k))

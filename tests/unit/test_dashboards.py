@@ -15,6 +15,8 @@ import yaml
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.usefixtures("trainer_key_hash")  # the deploy configs read it
+
 GRAFANA = ROOT / "deploy" / "grafana"
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 import subprocess
 
+import pytest
 import yaml
 
 from genrm_wire import DEFAULT_ACTED_FLAGS
 from tests.conftest import ROOT
 from tests.tools import require_tool
+
+pytestmark = pytest.mark.usefixtures("trainer_key_hash")  # the deploy configs read it
 
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 RUNBOOK = ROOT / "docs" / "operations.md"

@@ -29,7 +29,7 @@ from tests.docker_host import SERVE_IMAGE, BuiltImages, docker
 from tests.prometheus_queries import panels_without_data, query, wait_for
 from tests.tools import require_tool
 
-pytestmark = pytest.mark.containers
+pytestmark = [pytest.mark.containers, pytest.mark.usefixtures("trainer_key_hash")]  # configs read it
 
 COMPOSE = ROOT / "deploy" / "compose"
 SERVICES = ("gateway-cpu", "prometheus")

@@ -46,15 +46,15 @@ def test_a_run_summary_is_recomputed_from_its_items() -> None:
                           error="too_long (chosen): 9000 tokens"),
                scored("f", [7, 7], [3, 3], subset="hard", parse_failures={"no_answer": 2})]
     summary = mode_summary(results, "pointwise", [1, 2])
-    assert (summary["pairs"], summary["judged"], summary["failed"]) == (6, 5, 1)
-    assert summary["failures"] == {"too_long": 1} and summary["parse_failures"] == {"no_answer": 2}
-    assert summary["accuracy"]["value"] == 2 / 5 and summary["accuracy"]["n"] == 5
-    assert summary["tie_rate"]["value"] == 1 / 5 and summary["accuracy_ties_half"]["value"] == 2.5 / 5
-    at_one = summary["scaling"][0]
-    assert at_one["votes"] == 1 and at_one["accuracy"]["value"] == 2 / 5  # c: 2 < 6 at one vote
-    assert summary["by_subset"]["easy"]["accuracy"]["value"] == 0.5
-    assert summary["by_subset"]["hard"]["accuracy"]["value"] == pytest.approx(1 / 3, abs=1e-4)
-    assert summary["score_gap"]["gaps"] == [8.0, 0.0, -1.0, -2.0, 4.0] and summary["score_gap"]["median"] == 0.0
+    assert (summary.pairs, summary.judged, summary.failed) == (6, 5, 1)
+    assert summary.failures == {"too_long": 1} and summary.parse_failures == {"no_answer": 2}
+    assert summary.accuracy.value == 2 / 5 and summary.accuracy.n == 5
+    assert summary.tie_rate.value == 1 / 5 and summary.accuracy_ties_half.value == 2.5 / 5
+    at_one = summary.scaling[0]
+    assert at_one.votes == 1 and at_one.accuracy.value == 2 / 5  # c: 2 < 6 at one vote
+    assert summary.by_subset["easy"].accuracy.value == 0.5
+    assert summary.by_subset["hard"].accuracy.value == pytest.approx(1 / 3, abs=1e-4)
+    assert summary.score_gap.gaps == [8.0, 0.0, -1.0, -2.0, 4.0] and summary.score_gap.median == 0.0
 
 
 def test_position_bias_is_measured_over_votes_with_the_chosen_response_in_each_place() -> None:
@@ -62,21 +62,21 @@ def test_position_bias_is_measured_over_votes_with_the_chosen_response_in_each_p
     biased = [compared(str(i), chosen_first_in_ab=i % 2 == 0, ab="c" * 2 if i % 2 == 0 else "r" * 2,
                        ba="r" * 2 if i % 2 == 0 else "c" * 2) for i in range(6)]
     summary = mode_summary(biased, "pairwise", [2])
-    assert summary["first_position_wins"]["value"] == 1.0
-    assert summary["accuracy_chosen_first"]["value"] == 1.0 and summary["accuracy_chosen_second"]["value"] == 0.0
-    assert summary["swap_consistency"]["value"] == 0.0 and summary["tie_rate"]["value"] == 1.0
-    assert summary["position_confusion"] == {"chosen_first": {"first_won": 12, "second_won": 0},
-                                             "chosen_second": {"first_won": 12, "second_won": 0}}
-    assert summary["no_swap"]["accuracy"]["value"] == 0.5  # one order only: right whenever the chosen is first
+    assert summary.first_position_wins.value == 1.0
+    assert summary.accuracy_chosen_first.value == 1.0 and summary.accuracy_chosen_second.value == 0.0
+    assert summary.swap_consistency.value == 0.0 and summary.tie_rate.value == 1.0
+    assert summary.position_confusion == {"chosen_first": {"first_won": 12, "second_won": 0},
+                                          "chosen_second": {"first_won": 12, "second_won": 0}}
+    assert summary.no_swap.accuracy.value == 0.5  # one order only: right whenever the chosen is first
     fair = mode_summary([compared("x", True, "cc", "cc")], "pairwise", [2])
-    assert fair["swap_consistency"]["value"] == 1.0 and fair["first_position_wins"]["value"] == 0.5
+    assert fair.swap_consistency.value == 1.0 and fair.first_position_wins.value == 0.5
 
 
 def test_rm_bench_pairs_fill_the_style_matrix_and_its_three_levels() -> None:
     results = [scored(f"{i}{j}", [6] if i >= j else [4], [5], styles=[i, j]) for i in range(3) for j in range(3)]
-    rm = mode_summary(results, "pointwise", [1])["rm_bench"]
-    assert rm["matrix"] == [[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [1.0, 1.0, 1.0]]
-    assert (rm["easy"]["value"], rm["normal"]["value"], rm["hard"]["value"]) == (1.0, 1.0, 0.0)
+    rm = mode_summary(results, "pointwise", [1]).rm_bench
+    assert rm.matrix == [[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [1.0, 1.0, 1.0]]
+    assert (rm.easy.value, rm.normal.value, rm.hard.value) == (1.0, 1.0, 0.0)
 
 
 def test_bootstrap_intervals_hold_the_value_and_narrow_with_more_items() -> None:

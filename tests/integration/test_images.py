@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.docker_host import SERVE_IMAGE, STANDIN_LABEL, TRAIN_IMAGE, BuiltImages, docker
 
-pytestmark = pytest.mark.containers
+pytestmark = [pytest.mark.containers, pytest.mark.usefixtures("trainer_key_hash")]  # configs read it
 
 BUILD_INPUTS = ROOT / "deploy" / "images" / "build-inputs"
 NOT_FOR_SERVING = ("trl", "datasets", "deepspeed", "matplotlib", "pytest", "mypy", "hypothesis", "schemathesis",
@@ -74,7 +74,7 @@ def test_the_ca_bundle_the_build_trusted_is_not_in_the_published_images(built_im
 @pytest.mark.train
 def test_the_trainer_image_trains_par_and_serves_its_checkpoint_in_a_container(built_images: BuiltImages) -> None:
     """`training.smoke par`: a cold start on the service in the container, one PAR step, then the checkpoint served
-    and scored. Only PAR, for CI time (all three take ~12 min): tests/training/test_training_live.py trains all three
+    and scored. Only PAR, for CI time (all three take ~12 min): tests/integration/test_training_live.py trains all three
     pipelines on the host from the same code and locked packages."""
     # vLLM shares tensors through /dev/shm: Docker's default 64 MB is too small for its engine (compose sets shm_size).
     result = docker("run", "--rm", "--shm-size", "1g", "-e", "OMP_NUM_THREADS=2", TRAIN_IMAGE,

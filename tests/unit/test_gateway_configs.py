@@ -9,6 +9,8 @@ import pytest
 from service.settings import ExternalEngineSettings, ManagedEngineSettings, load_settings
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.usefixtures("trainer_key_hash")  # the deploy configs read it
+
 EXAMPLES = sorted((ROOT / "deploy").glob("*.yaml"))
 
 

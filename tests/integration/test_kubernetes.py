@@ -16,6 +16,8 @@ from service.settings import ExternalEngineSettings, Settings, expand_environmen
 from tests.conftest import ROOT
 from tests.tools import require_tool
 
+pytestmark = pytest.mark.usefixtures("trainer_key_hash")  # the deploy configs read it
+
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 KUBERNETES_VERSION = "1.33.0"
 

@@ -18,8 +18,8 @@ from mypy import api as mypy_api
 
 from genrm_client import AsyncJudgeClient, JudgeClient
 from genrm_client.adapters import trl, trl_async
-from tests.client.test_trainer_adapters import rollout, service
 from tests.conftest import ROOT
+from tests.unit.test_trainer_adapters import rollout, service
 
 PROMPTS = ["Q1", "Q1", "Q2", "Q2"]
 COMPLETIONS = ["good", "bad", "good", "broken"]

@@ -17,6 +17,8 @@ from service.settings import ManagedEngineSettings, load_settings
 from tests.conftest import ROOT
 from tests.tools import require_tool
 
+pytestmark = pytest.mark.usefixtures("trainer_key_hash")  # the deploy configs read it
+
 COMPOSE = ROOT / "deploy" / "compose"
 ENV_EXAMPLE = COMPOSE / "env.example"
 
