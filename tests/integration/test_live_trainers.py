@@ -128,11 +128,29 @@ def test_openrlhfs_own_reward_fetch_gets_the_judges_reward(gateway: LiveGateway,
     assert direct["cached"] is True and direct["score"] / 10 == score
 
 
-def test_a_trl_grpo_step_with_each_trl_reward_function(gateway: LiveGateway, http: httpx.Client,
-                                                      bundled_model_dir: Path, tmp_path: Path) -> None:
+def grpo_step(reward_funcs: list[Any], model_dir: Path, output_dir: Path) -> dict[str, float]:
+    """One real TRL `GRPOTrainer` step on CPU (the bundled model as the policy) with these reward functions;
+    checks that each logged a finite mean reward, and returns the logged entry."""
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
+    data = Dataset.from_list([{"prompt": [{"role": "user", "content": PROMPT}], "reference": ROLLOUTS[1]},
+                              {"prompt": [{"role": "user", "content": "Write one line about snow."}],
+                               "reference": "snow is cold"}])
+    config = GRPOConfig(output_dir=str(output_dir), num_generations=2, per_device_train_batch_size=4,
+                        max_completion_length=16, max_steps=1, learning_rate=1e-5, beta=0.0, use_cpu=True,
+                        bf16=False, logging_steps=1, save_strategy="no", report_to="none", seed=0)
+    trainer = GRPOTrainer(model=str(model_dir), reward_funcs=reward_funcs, args=config, train_dataset=data)
+    trainer.train()
+    logged: dict[str, float] = next(entry for entry in trainer.state.log_history if "reward" in entry)
+    for name in ("genrm_score", "genrm_reference", "genrm_brpo"):
+        assert math.isfinite(logged[f"rewards/{name}/mean"]), name
+    assert all(func.last_report is not None and func.last_report.failed == 0 for func in reward_funcs)
+    return logged
+
+
+def test_a_trl_grpo_step_with_each_trl_reward_function(gateway: LiveGateway, http: httpx.Client,
+                                                      bundled_model_dir: Path, tmp_path: Path) -> None:
     def groups_requests() -> float:
         return sum(float(line.rsplit(" ", 1)[1]) for line in http.get("/metrics").text.splitlines()
                    if line.startswith("genrm_http_requests_total{") and 'route="/v1/groups"' in line)
@@ -140,20 +158,9 @@ def test_a_trl_grpo_step_with_each_trl_reward_function(gateway: LiveGateway, htt
     judge = JudgeClient(gateway.url)
     funcs = [ScoreReward(judge, task="creative_writing"), ReferenceReward(judge, task="creative_writing"),
              GroupReward(judge, group_size=2, task="creative_writing")]
-    data = Dataset.from_list([{"prompt": [{"role": "user", "content": PROMPT}], "reference": ROLLOUTS[1]},
-                              {"prompt": [{"role": "user", "content": "Write one line about snow."}],
-                               "reference": "snow is cold"}])
-    config = GRPOConfig(output_dir=str(tmp_path), num_generations=2, per_device_train_batch_size=4,
-                        max_completion_length=16, max_steps=1, learning_rate=1e-5, beta=0.0, use_cpu=True,
-                        bf16=False, logging_steps=1, save_strategy="no", report_to="none", seed=0)
     before = groups_requests()
-    trainer = GRPOTrainer(model=str(bundled_model_dir), reward_funcs=funcs, args=config, train_dataset=data)
-    trainer.train()
-    logged = next(entry for entry in trainer.state.log_history if "reward" in entry)
-    for name in ("genrm_score", "genrm_reference", "genrm_brpo"):
-        assert math.isfinite(logged[f"rewards/{name}/mean"]), name
+    grpo_step(funcs, bundled_model_dir, tmp_path)
     assert groups_requests() - before == 3  # one request per reward function for the whole batch
-    assert all(func.last_report is not None and func.last_report.failed == 0 for func in funcs)
     judge.close()
 
 
@@ -182,27 +189,13 @@ def test_a_trl_grpo_step_awaits_the_async_reward_functions_together(gateway: Liv
                                                                      tmp_path: Path) -> None:
     """The async variants in a real `GRPOTrainer` step: TRL gathers them on its own event loop, so the three
     judges' requests are at the gateway together (the sync ones go one after another)."""
-    from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
-
     counting = CountingTransport()
     judge = AsyncJudgeClient(gateway.url, transport=counting)
     funcs = [trl_async.ScoreReward(judge, task="creative_writing"),
              trl_async.ReferenceReward(judge, task="creative_writing"),
              trl_async.GroupReward(judge, group_size=2, task="creative_writing")]
-    data = Dataset.from_list([{"prompt": [{"role": "user", "content": PROMPT}], "reference": ROLLOUTS[1]},
-                              {"prompt": [{"role": "user", "content": "Write one line about snow."}],
-                               "reference": "snow is cold"}])
-    config = GRPOConfig(output_dir=str(tmp_path), num_generations=2, per_device_train_batch_size=4,
-                        max_completion_length=16, max_steps=1, learning_rate=1e-5, beta=0.0, use_cpu=True,
-                        bf16=False, logging_steps=1, save_strategy="no", report_to="none", seed=0)
-    trainer = GRPOTrainer(model=str(bundled_model_dir), reward_funcs=funcs, args=config, train_dataset=data)
-    trainer.train()
-    logged = next(entry for entry in trainer.state.log_history if "reward" in entry)
-    for name in ("genrm_score", "genrm_reference", "genrm_brpo"):
-        assert math.isfinite(logged[f"rewards/{name}/mean"]), name
+    grpo_step(funcs, bundled_model_dir, tmp_path)
     assert counting.most_in_flight == 3
-    assert all(func.last_report is not None and func.last_report.failed == 0 for func in funcs)
 
 
 def test_verls_own_reward_manager_calls_compute_score_from_its_config(gateway: LiveGateway, http: httpx.Client,
