@@ -308,6 +308,9 @@ def main() -> None:
     parser.add_argument("--external-engine", help="Use this running vLLM server instead of a managed one.")
     parser.add_argument("--model-path", type=Path, help="Model directory (tokenizer) for --external-engine.")
     parser.add_argument("--served-name", help="The external engine's served model name.")
+    parser.add_argument("--engine-loads-forcing", action="store_true",
+                        help="The external engine runs with --logits-processors "
+                        "service.engine.forced_ending_processor:ForcedEnding (then `service` forces in the engine).")
     parser.add_argument("--input-tokens", type=int, default=0,
                         help="Pad every response to this many tokens (0: the data's own lengths).")
     parser.add_argument("--max-model-len", type=int, default=2048)
@@ -331,7 +334,9 @@ def main() -> None:
               "max_model_len": args.max_model_len}
     # The second model shares the first one's engine, which loads the forced-ending processor either way.
     second = {"kind": "external", "url": engine, "served_model_name": served, "max_in_flight": 1024}
-    models = [{"name": MODEL, "engines": engines, "forced_ending": "in_engine", **common},
+    # An engine you started writes endings itself only if it loads the processor (README, "Load tests").
+    in_engine = "in_engine" if not args.external_engine or args.engine_loads_forcing else "second_request"
+    models = [{"name": MODEL, "engines": engines, "forced_ending": in_engine, **common},
               {"name": SECOND_REQUEST_MODEL, "engines": [second], "forced_ending": "second_request", **common}]
     with LocalGateway(models, workdir=ROOT, port=args.port) as gateway:
         asyncio.run(raw(work, engine))  # warm-up: every path now finds the same prefixes cached
