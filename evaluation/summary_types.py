@@ -27,14 +27,14 @@ class Cost(BaseModel):
     engine_requests: int
     judgments: int
     judge_seconds: float
-    seconds_per_pair: float | None
+    seconds_per_pair: float | None = None
 
 
 class ScoreGap(BaseModel):
     """Chosen minus rejected mean score per pair, and both means (the histograms' data)."""
 
     mean: Estimate
-    median: float | None
+    median: float | None = None
     gaps: list[float]
     chosen_means: list[float]
     rejected_means: list[float]
@@ -76,18 +76,18 @@ class ModeSummary(Accuracy):
 
 
 class RunInfo(BaseModel):
-    url: str | None
+    url: str | None = None
     data: list[str]
     judge: list[str]
     votes: list[int]
     seed: int
-    max_tokens: int | None
+    max_tokens: int | None = None
     pairs: int
     sessions: int
     interrupted_sessions: int
     wall_s: float
     judgments: int
-    judgments_per_s: float | None
+    judgments_per_s: float | None = None
 
 
 class RunSummary(BaseModel):
