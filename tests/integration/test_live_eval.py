@@ -53,8 +53,11 @@ def pairwise_accuracy(rows: list[dict[str, Any]], votes: int) -> float:
 def test_an_interrupted_eval_resumes_and_its_figures_come_from_its_results(live_gateway: LiveGateway,
                                                                            tmp_path: Path) -> None:
     out = tmp_path / "run"
+    # As in a terminal, where Ctrl-C reaches the eval: a shell's background job (a CI script's `make test &`)
+    # starts with SIGINT ignored, and Python then installs no KeyboardInterrupt for it.
     first = subprocess.Popen(eval_command(live_gateway.url, out), cwd=ROOT, stderr=subprocess.PIPE, text=True,
-                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 600
     while not ((out / "results.jsonl").exists() and len(records(out)) >= 2) and time.monotonic() < deadline:
         time.sleep(0.5)
