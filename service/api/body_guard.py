@@ -34,11 +34,18 @@ def json_depth(body: bytes) -> int:
     return deepest
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def header_of(scope: Scope, name: bytes) -> str | None:
+    """A request header's value (ASGI gives names in lower case)."""
     for key, value in scope["headers"]:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def has_body(scope: Scope) -> bool:
+    """The request declares a body: a non-zero `Content-Length`, or a `Transfer-Encoding`."""
+    declared = header_of(scope, b"content-length")
+    return (declared is not None and declared != "0") or header_of(scope, b"transfer-encoding") is not None
 
 
 def is_json(content_type: str | None) -> bool:
@@ -58,12 +65,12 @@ class BodyGuardMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.limits.max_body_bytes
-        declared = _header(scope, b"content-length")
-        if (declared is None or declared == "0") and _header(scope, b"transfer-encoding") is None:
+        if not has_body(scope):
             await self.app(scope, receive, send)  # no body (e.g. POST /admin/rubrics/reload)
             return
-        if not is_json(_header(scope, b"content-type")):
-            given = _header(scope, b"content-type") or "none"
+        declared = header_of(scope, b"content-length")
+        if not is_json(header_of(scope, b"content-type")):
+            given = header_of(scope, b"content-type") or "none"
             await error_response(415, f"the body must be JSON: send `Content-Type: application/json` (got "
                                  f"{given!r})", "unsupported_media_type", param="Content-Type")(scope, receive, send)
             return

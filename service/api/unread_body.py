@@ -15,15 +15,8 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.api.body_guard import has_body, header_of
 from service.settings import RequestLimits
-
-
-def _headers(scope: Scope) -> dict[bytes, bytes]:
-    return {key.lower(): value for key, value in scope["headers"]}
-
-
-def _may_have_body(headers: dict[bytes, bytes]) -> bool:
-    return headers.get(b"content-length", b"0") not in (b"0", b"") or b"transfer-encoding" in headers
 
 
 class UnreadBodyMiddleware:
@@ -32,8 +25,8 @@ class UnreadBodyMiddleware:
         self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = _headers(scope) if scope["type"] == "http" else {}
-        if not _may_have_body(headers) or headers.get(b"expect", b"").lower() == b"100-continue":
+        if (scope["type"] != "http" or not has_body(scope)
+                or (header_of(scope, b"expect") or "").lower() == "100-continue"):
             await self.app(scope, receive, send)
             return
         done = False  # the body's last chunk has been received, or the client went away

@@ -9,7 +9,6 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from service.engine.supervisor import ManagedEngine
 from service.logs import JsonFormatter
 from service.settings import ManagedEngineSettings
 from service.state import assign_cpu_cores
+from tests.waiting import until
 
 
 def launch(device: Device, cpu_binding: str | None = None, **settings: object) -> EngineLaunch:
@@ -133,14 +133,6 @@ SERVER_WITH_A_CHILD = (
 )
 
 
-async def _wait_for(condition: Callable[[], bool], timeout_s: float = 20) -> None:
-    for _ in range(int(timeout_s / 0.05)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 async def test_a_killed_server_leaves_no_child_behind_after_restart_or_stop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -150,13 +142,14 @@ async def test_a_killed_server_leaves_no_child_behind_after_restart_or_stop(
     await server.start()
     first = server.pid
     assert first is not None
-    await _wait_for(lambda: len(group_processes(first)) == 2)
+    await until(lambda: len(group_processes(first)) == 2, "the server and its child run", timeout_s=20)
     os.kill(first, signal.SIGKILL)
-    await _wait_for(lambda: server.pid != first and server.pid is not None)
+    await until(lambda: server.pid != first and server.pid is not None, "the server was restarted", timeout_s=20)
     assert group_processes(first) == []
     second = server.pid
     assert second is not None
-    await _wait_for(lambda: len(group_processes(second)) == 2)
+    await until(lambda: len(group_processes(second)) == 2, "the restarted server and its child run",
+                timeout_s=20)
     await server.stop()
     assert group_processes(second) == []
 
@@ -170,7 +163,8 @@ async def test_a_starved_start_up_is_reported_with_its_cause_and_the_setting_tha
     monkeypatch.setattr(supervisor, "PROGRESS_INTERVAL_S", 0.5)
     with caplog.at_level(logging.INFO, logger="service.engine.supervisor"):
         await stuck.start()
-        await _wait_for(lambda: any(getattr(r, "event", None) == "engine_startup_timeout" for r in caplog.records))
+        await until(lambda: any(getattr(r, "event", None) == "engine_startup_timeout" for r in caplog.records),
+                    "the start-up timed out", timeout_s=20)
         await stuck.stop()
     progress = [r for r in caplog.records if getattr(r, "event", None) == "engine_still_starting"]
     assert progress and all(r.starved for r in progress)  # type: ignore[attr-defined]
