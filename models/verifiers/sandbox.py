@@ -1,0 +1,126 @@
+"""Run untrusted Python in a real sandbox: bubblewrap (Debian's `bwrap`) under an unprivileged user.
+
+What holds, and how (tests/integration/test_code_sandbox.py attacks each):
+
+- **No network:** a new network namespace with nothing in it (`--unshare-all`).
+- **No writes outside scratch:** only `/usr` is mounted, read-only; `/tmp` is a size-limited tmpfs, the one
+  writable place. Nothing of the host's other files (the project, keys, /root) is visible.
+- **No fork bombs:** `RLIMIT_NPROC` counts processes per real user and root is exempt, so the code runs as an
+  unprivileged user of its own (a uid from the calling process's pid), whose process count is capped.
+- **No endless loops, no memory hogs:** CPU-time (`RLIMIT_CPU`), address-space (`RLIMIT_AS`) and file-size limits,
+  plus a wall-clock limit after which the whole process group is killed; `--die-with-parent` and a new pid
+  namespace take every descendant with it.
+- **No flood of output:** stdout and stderr are read up to a cap; past it the run is killed.
+
+The limits are set with util-linux's `prlimit` and the user switched with `setpriv`, both exec'ing, so the
+process that is killed is bwrap itself.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+RunStatus = Literal["ok", "failed", "timeout", "memory", "output_limit", "unavailable"]
+SANDBOX_UID_BASE = 100_000
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    wall_s: float = 10.0
+    cpu_s: int = 5
+    memory_bytes: int = 1 << 30
+    output_bytes: int = 64 * 1024
+    scratch_bytes: int = 16 << 20
+    processes: int = 16
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: RunStatus
+    exit_code: int | None
+    output: str
+    seconds: float
+
+
+def sandbox_tools() -> dict[str, str | None]:
+    return {tool: shutil.which(tool) for tool in ("bwrap", "prlimit", "setpriv")}
+
+
+def _python() -> str:
+    """The system interpreter under /usr (the only tree the sandbox mounts)."""
+    for candidate in ("/usr/bin/python3", os.path.realpath(shutil.which("python3") or "")):
+        if candidate.startswith("/usr/") and os.access(candidate, os.X_OK):
+            return candidate
+    raise FileNotFoundError("no python3 under /usr for the sandbox")
+
+
+def _command(program_dir: str, limits: SandboxLimits) -> list[str]:
+    uid = str(SANDBOX_UID_BASE + os.getpid() % 50_000)
+    return [
+        "prlimit", f"--cpu={limits.cpu_s}", f"--as={limits.memory_bytes}", f"--nproc={limits.processes}",
+        f"--fsize={limits.scratch_bytes}", "--nofile=64", "--core=0", "--",
+        "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--",
+        "bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr",
+        "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
+        "--proc", "/proc", "--dev", "/dev", "--size", str(limits.scratch_bytes), "--tmpfs", "/tmp",
+        "--ro-bind", program_dir, "/sandbox", "--chdir", "/tmp", "--clearenv", "--setenv", "PATH", "/usr/bin",
+        "--setenv", "HOME", "/tmp", "--",
+        _python(), "-I", "-B", "/sandbox/program.py",
+    ]
+
+
+def run_python(source: str, limits: SandboxLimits) -> RunResult:
+    """Run `source` in the sandbox; its exit code 0 means it passed."""
+    missing = [tool for tool, path in sandbox_tools().items() if path is None]
+    if missing:
+        return RunResult("unavailable", None, f"the code sandbox needs {', '.join(missing)} (Debian: bubblewrap, "
+                         "util-linux); scripts/install.sh installs them", 0.0)
+    with tempfile.TemporaryDirectory(prefix="genrm-sandbox-") as program_dir:
+        Path(program_dir, "program.py").write_text(source)
+        os.chmod(program_dir, 0o755)
+        os.chmod(Path(program_dir, "program.py"), 0o644)
+        return _supervise(_command(program_dir, limits), limits)
+
+
+def _supervise(command: list[str], limits: SandboxLimits) -> RunResult:
+    started = time.monotonic()
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    assert process.stdout is not None
+    output, status = bytearray(), None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while status is None:
+            left = limits.wall_s - (time.monotonic() - started)
+            if left <= 0:
+                status = "timeout"
+            elif selector.select(timeout=left):
+                chunk = os.read(process.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                output += chunk
+                if len(output) > limits.output_bytes:
+                    status = "output_limit"
+    if status is not None:
+        os.killpg(process.pid, 9)
+    exit_code = process.wait()
+    text = bytes(output[: limits.output_bytes]).decode(errors="replace")
+    return RunResult(status or _exit_status(exit_code, text), exit_code, text, time.monotonic() - started)
+
+
+def _exit_status(exit_code: int, output: str) -> RunStatus:
+    if exit_code == 0:
+        return "ok"
+    if exit_code in (-9, 137, -24, 152) or "Killed" in output[-200:]:  # SIGKILL, or SIGXCPU past RLIMIT_CPU
+        return "timeout"
+    if "MemoryError" in output[-2000:]:
+        return "memory"
+    return "failed"
