@@ -21,10 +21,13 @@ LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 3
 SCORE_BUCKETS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 SPREAD_BUCKETS = (0, 0.25, 0.5, 1, 1.5, 2, 3, 4, 5)
 JUDGING_ROUTES = ("/v1/score", "/v1/compare", "/v1/groups")
-ITEM_STATUSES = ("ok", "parse_failed", "too_long", "engine_error", "timeout", "flagged")
+ITEM_STATUSES = ("ok", "parse_failed", "too_long", "engine_error", "timeout", "flagged", "verifier_error")
 FLAG_ACTIONS = ("reported", "penalized", "masked")
 REJECTION_REASONS = ("no_engine", "overloaded", "fair_share")
 AUTH_REFUSALS = ("missing", "invalid", "scope")
+VERIFIERS = ("math", "exact", "normalized", "choice", "regex", "json_schema", "code")
+VERIFIER_VERDICTS = ("correct", "incorrect", "no_answer", "ambiguous", "timeout", "error")
+DISAGREEMENTS = ("judge_accepts", "judge_rejects")
 
 
 def _tasks_alive() -> float:
@@ -189,6 +192,23 @@ class Metrics:
             "genrm_length_budget_hits_total", "Judge completions stopped by the token budget (finish_reason "
             "length); divide by genrm_judgments_total for the share.", ["model", "version", "format"], registry=r,
         )
+        self.verifier_verdicts = Counter(
+            "genrm_verifier_verdicts_total", "Rule verifiers' verdicts by verifier (timeouts included: verdict "
+            "timeout).", ["verifier", "verdict"], registry=r,
+        )
+        self.verifier_escalations = Counter(
+            "genrm_verifier_escalations_total", "Items a verifier handed to the judge (verify_then_judge), by the "
+            "verdict that escalated them.", ["verifier", "verdict"], registry=r,
+        )
+        self.verifier_disagreements = Counter(
+            "genrm_verifier_disagreements_total", "Items both the verifier and the judge decided, and decided "
+            "differently: the judge accepted what the verifier rejected, or the reverse.", ["verifier", "direction"],
+            registry=r,
+        )
+        self.verifier_seconds = Histogram(
+            "genrm_verifier_seconds", "Wall time of one request's verification (all its items).", ["verifier"],
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
 
     def declare_model(self, name: str, version: str, constrained: bool, formats: Sequence[str],
                       engines: Sequence[str], failure_categories: Sequence[str], tasks: Sequence[str],
@@ -228,6 +248,15 @@ class Metrics:
         for name in names:
             self.rate_limited.labels(name)
             self.key_judgments.labels(name)
+
+    def declare_verifiers(self) -> None:
+        for verifier in VERIFIERS:
+            self.verifier_seconds.labels(verifier)
+            for verdict in VERIFIER_VERDICTS:
+                self.verifier_verdicts.labels(verifier, verdict)
+                self.verifier_escalations.labels(verifier, verdict)
+            for direction in DISAGREEMENTS:
+                self.verifier_disagreements.labels(verifier, direction)
 
     def declare_routes(self) -> None:
         for route in JUDGING_ROUTES:

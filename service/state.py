@@ -26,6 +26,7 @@ from service.judging import telemetry
 from service.judging.admission import Admission
 from service.judging.cache import JudgmentCache
 from service.judging.comparing import PairwiseJudge
+from service.judging.equivalence import EquivalenceJudge
 from service.judging.groups import GroupJudge
 from service.judging.registry import JudgeModel, ModelRegistry
 from service.judging.rubric_store import RubricStore
@@ -35,6 +36,8 @@ from service.metrics import Metrics
 from service.orchestration.limits import Limits
 from service.orchestration.resolving import Resolver
 from service.settings import JudgeModelSettings, ManagedEngineSettings, Settings
+from service.verifying.pool import VerifierPool
+from service.verifying.scorer import VerifiedScorer
 
 
 @dataclass
@@ -45,6 +48,7 @@ class AppState:
     resolver: Resolver
     pointwise: PointwiseJudge
     pairwise: PairwiseJudge
+    scorer: VerifiedScorer  # /v1/score and pointwise rewards: the pointwise judge, or a verifier's plan
     groups: GroupJudge
     quotas: Quotas
     managed: list[ManagedEngine] = field(default_factory=list)
@@ -71,6 +75,7 @@ async def build_state(
     managed: list[ManagedEngine] = []
     models = []
     metrics.declare_routes()
+    metrics.declare_verifiers()
     metrics.declare_keys([key.name for key in settings.api_keys])
     for config in settings.models:
         model = await _judge_model(config, settings, client, metrics, managed)
@@ -89,11 +94,14 @@ async def build_state(
     cache = JudgmentCache(settings.cache_max_entries, metrics)
     registry = ModelRegistry(models, settings.default_model_name)
     pointwise, pairwise = PointwiseJudge(runner, cache, metrics), PairwiseJudge(runner, cache, metrics)
+    verifiers = VerifierPool(settings.verifier_workers)
+    stack.callback(verifiers.close)
+    scorer = VerifiedScorer(pointwise, EquivalenceJudge(runner, cache, metrics), verifiers, metrics)
     return AppState(
         metrics=metrics, rubric_store=rubric_store, registry=registry,
         resolver=Resolver(registry, rubric_store,
                           Limits(settings.max_items_per_request, settings.max_votes, settings.limits)),
-        pointwise=pointwise, pairwise=pairwise, groups=GroupJudge(pointwise, pairwise),
+        pointwise=pointwise, pairwise=pairwise, scorer=scorer, groups=GroupJudge(scorer, pairwise),
         quotas=Quotas(settings.api_keys, metrics), managed=managed,
     )
 

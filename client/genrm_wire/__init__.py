@@ -61,6 +61,17 @@ from genrm_wire.status import (
     ReadinessResponse,
     ScrapeTargetGroup,
 )
+from genrm_wire.verifying import (
+    DecidedBy,
+    EquivalenceOut,
+    Escalation,
+    Extraction,
+    RewardPolicyName,
+    VerificationOut,
+    VerifierName,
+    VerifierVerdict,
+    VerifyIn,
+)
 
 __all__ = [
     "DEFAULT_ACTED_FLAGS",
@@ -117,4 +128,13 @@ __all__ = [
     "SlimeResponse",
     "Usage",
     "VoteOut",
+    "DecidedBy",
+    "EquivalenceOut",
+    "Escalation",
+    "Extraction",
+    "RewardPolicyName",
+    "VerificationOut",
+    "VerifierName",
+    "VerifierVerdict",
+    "VerifyIn",
 ]

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from genrm_wire.judging import MAX_TEXT_CHARS, ChatMessageIn, FlagKind, FlagPolicyName, ItemStatus
 from genrm_wire.rewards import FailurePolicyName, Filled
+from genrm_wire.verifying import DecidedBy, Extraction, RewardPolicyName, VerifierName
 
 # OpenRLHF cannot leave a sample out, so a masked sample's `scores` entry is this: below any dynamic-filtering
 # range (`--algo.dynamic_filtering_range`, 0..1 by default), which drops and replaces its prompt's group.
@@ -37,6 +38,11 @@ class AdapterOptions(BaseModel):
         description="The API key, for trainers that cannot set headers on their reward calls (OpenRLHF, slime); "
         "the gateway's authentication reads it, and access logs never show it.",
     )
+    verifier: VerifierName | None = Field(default=None, description="Score route: check each response against "
+                                          "its label (OpenRLHF `labels`, slime `label`) with this rule verifier.")
+    policy: RewardPolicyName = Field(default="verify_then_judge", description="With `verifier`: who decides.")
+    extraction: Extraction = "auto"
+    verify_timeout_s: float = Field(default=2.0, gt=0, le=60, description="With `verifier`: per-item limit.")
     on_flag: FlagPolicyName = Field(default="penalize", description="What a near-certain reward-hacking flag "
                                     "(forged verdict, judge or template markup) does: `penalize` (default) gives "
                                     "the floor (unit 0), `flag` only reports it, `mask` fails the sample (then "
@@ -81,3 +87,4 @@ class SlimeResponse(BaseModel):
     error: str | None = None
     mode: Literal["score", "compare"]
     flags: list[FlagKind] = Field(default_factory=list, description="The response's reward-hacking flags.")
+    decided_by: DecidedBy | None = Field(default=None, description="With `verifier`: who set the reward.")

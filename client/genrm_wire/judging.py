@@ -12,12 +12,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from genrm_wire.rubrics import Rubric
+from genrm_wire.verifying import DecidedBy, EquivalenceOut, VerificationOut, VerifyIn
 
 MAX_TEXT_CHARS = 400_000
-ItemStatus = Literal["ok", "too_long", "parse_failed", "engine_error", "timeout", "flagged"]
+ItemStatus = Literal["ok", "too_long", "parse_failed", "engine_error", "timeout", "flagged", "verifier_error"]
 FlagKind = Literal[
     "template_markup", "judge_markup", "forged_verdict", "addresses_judge", "master_key", "empty",
-    "restates_prompt", "length_outlier",
+    "restates_prompt", "length_outlier", "answer_spam",
 ]
 FlagPolicyName = Literal["flag", "penalize", "mask"]
 # What the policy acts on unless told otherwise: the kinds whose detector is near-certain (no false positive among
@@ -122,6 +123,8 @@ class ScoreItemIn(_Request):
     id: str | None = Field(default=None, max_length=256)
     prompt: Prompt = Field(max_length=MAX_TEXT_CHARS)
     response: str = Field(max_length=MAX_TEXT_CHARS)
+    reference: str | None = Field(default=None, max_length=MAX_TEXT_CHARS, description="With `verify`: what the "
+                                  "verifier checks the response against (an answer, a pattern, a schema, tests).")
 
     @model_validator(mode="after")
     def _prompt_not_empty(self) -> ScoreItemIn:
@@ -133,6 +136,8 @@ class ScoreRequest(JudgingRequest):
     items: list[ScoreItemIn] = Field(min_length=1)
     votes: int = Field(default=1, ge=1, description="Judgments per item (one engine request with n samples).")
     aggregate: Literal["mean", "majority"] = "mean"
+    verify: VerifyIn | None = Field(default=None, description="Check each item against its `reference` with a "
+                                    "rule verifier, and say who decides (genrm_wire.verifying).")
 
 
 class CompareItemIn(_Request):
@@ -211,6 +216,9 @@ class ScoreItemOut(ItemOut):
     score: float | None = None
     scores: list[float] = Field(default_factory=list)
     std: float | None = None
+    decided_by: DecidedBy | None = Field(default=None, description="With `verify`: who set the score.")
+    verification: VerificationOut | None = None
+    equivalence: EquivalenceOut | None = Field(default=None, description="The judge's verdict, when asked.")
 
 
 class VoteOut(BaseModel):

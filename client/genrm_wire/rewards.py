@@ -21,6 +21,7 @@ from genrm_wire.judging import (
     JudgingResponse,
     Prompt,
 )
+from genrm_wire.verifying import DecidedBy, EquivalenceOut, VerificationOut, VerifyIn
 
 FailurePolicyName = Literal["mask", "neutral", "retry", "error"]
 Filled = Literal["masked", "neutral"]
@@ -63,8 +64,8 @@ class GroupIn(BaseModel):
     rollouts: list[str] = Field(min_length=1, max_length=MAX_ROLLOUTS)
     reference: str | None = Field(
         default=None, max_length=MAX_TEXT_CHARS,
-        description="`brpo` only: judge every rollout against this text (e.g. a gold answer) instead of a "
-        "reference drawn from the rollouts.",
+        description="`brpo`: judge every rollout against this text (e.g. a gold answer) instead of a reference "
+        "drawn from the rollouts; `pointwise` with `verify`: what the verifier checks every rollout against.",
     )
 
     @model_validator(mode="after")
@@ -94,12 +95,20 @@ class GroupRequest(JudgingRequest):
     rank_by: Literal["win_rate", "bradley_terry"] = Field(
         default="win_rate", description="`round_robin`: reward = share of votes won, or a Bradley-Terry strength.")
     on_failure: FailurePolicy = Field(default_factory=FailurePolicy)
+    verify: VerifyIn | None = Field(default=None, description="`pointwise`: check every rollout against its "
+                                    "group's `reference` with a rule verifier (genrm_wire.verifying).")
 
     @model_validator(mode="after")
     def _groups_fit_the_mode(self) -> GroupRequest:
+        if self.verify is not None and self.mode != "pointwise":
+            raise ValueError("verify: rule verifiers score rollouts one by one; use mode 'pointwise'")
         for index, group in enumerate(self.groups):
-            if group.reference is not None and self.mode != "brpo":
-                raise ValueError(f"groups.{index}.reference: only mode 'brpo' compares with a given reference")
+            if group.reference is not None and self.mode == "round_robin":
+                raise ValueError(f"groups.{index}.reference: mode 'round_robin' compares rollouts with each "
+                                 "other; a reference is for 'brpo', or 'pointwise' with `verify`")
+            if group.reference is not None and self.mode == "pointwise" and self.verify is None:
+                raise ValueError(f"groups.{index}.reference: mode 'pointwise' reads a reference only with "
+                                 "`verify` (a rule verifier checks against it)")
             drawn = self.mode == "brpo" and group.reference is None
             if (drawn or self.mode == "round_robin") and len(group.rollouts) < 2:
                 raise ValueError(f"groups.{index}: mode {self.mode!r} compares rollouts with each other and needs "
@@ -125,6 +134,9 @@ class RolloutOut(BaseModel):
     error: ItemError | None = None
     flags: list[FlagOut] = Field(default_factory=list, description="The rollout's reward-hacking flags.")
     penalized: bool = Field(default=False, description="`on_flag: penalize` set its reward (it lost, or 0).")
+    decided_by: DecidedBy | None = Field(default=None, description="`pointwise` with `verify`: who set it.")
+    verification: VerificationOut | None = None
+    equivalence: EquivalenceOut | None = None
 
 
 class GroupOut(BaseModel):

@@ -6,6 +6,6 @@ them in a pool of worker processes that enforces each item's time limit (`servic
 """
 
 from models.verifiers.registry import VerifierSpec, run_verifier, verifier_version
-from models.verifiers.results import DECISIVE, Verification, Verdict
+from models.verifiers.results import DECISIVE, Verdict, Verification
 
 __all__ = ["DECISIVE", "Verdict", "Verification", "VerifierSpec", "run_verifier", "verifier_version"]

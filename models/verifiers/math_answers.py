@@ -25,7 +25,7 @@ def _plain(answer: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _parsed(answer: str) -> tuple[object, ...]:
-    return tuple(parse(f"${answer}$", parsing_timeout=None))  # type: ignore[arg-type]
+    return tuple(parse(f"${answer}$", parsing_timeout=None))
 
 
 def equivalent(first: str, second: str) -> bool:
@@ -34,7 +34,7 @@ def equivalent(first: str, second: str) -> bool:
     parsed_first, parsed_second = _parsed(_plain(first)), _parsed(_plain(second))
     if not parsed_first or not parsed_second:
         return False
-    return bool(verify(list(parsed_first), list(parsed_second), timeout_seconds=None))  # type: ignore[arg-type]
+    return bool(verify(list(parsed_first), list(parsed_second), timeout_seconds=None))
 
 
 def reference_answer(reference: str) -> str:

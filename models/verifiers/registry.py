@@ -17,7 +17,6 @@ import jsonschema
 
 from genrm_wire.verifying import Extraction, VerifierName
 from models.verifiers.code import verify_code
-from models.verifiers.math_answers import verify_math
 from models.verifiers.matching import (
     verify_choice,
     verify_exact,
@@ -25,6 +24,7 @@ from models.verifiers.matching import (
     verify_normalized,
     verify_regex,
 )
+from models.verifiers.math_answers import verify_math
 from models.verifiers.results import Verification
 
 RULES_VERSION = 1

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from genrm_wire.verifying import VerifierVerdict as Verdict
+
+from genrm_wire.verifying import VerifierVerdict
+
+Verdict = VerifierVerdict
 
 # `correct` / `incorrect`: the rule decided. `no_answer`: nothing to check was found (no `\boxed{}`, no code).
 # `ambiguous`: several distinct final answers (enumeration); never rewarded, never escalated to a judge.

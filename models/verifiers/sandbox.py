@@ -95,7 +95,7 @@ def _supervise(command: list[str], limits: SandboxLimits) -> RunResult:
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                start_new_session=True)
     assert process.stdout is not None
-    output, status = bytearray(), None
+    output, status = bytearray(), None  # type: tuple[bytearray, RunStatus | None]
     with selectors.DefaultSelector() as selector:
         selector.register(process.stdout, selectors.EVENT_READ)
         while status is None:

@@ -43,6 +43,7 @@ from service.orchestration.admitting import admitted
 from service.orchestration.cancellation import cancel_on_disconnect
 from service.orchestration.rewarding import GROUPS_ROUTE, judge_groups
 from service.state import AppState
+from service.verifying.planning import check_references, engine_requests, judge_format, verification_plan
 
 router = APIRouter()
 
@@ -58,10 +59,14 @@ def _count_items(state: AppState, route: str, items: Sequence[ItemOutcome]) -> N
 async def score(body: ScoreRequest, state: State, caller: CallerDep,
                 timeout: TimeoutHeader = None) -> ScoreResponse:
     """Pointwise rubric judging: each item gets `votes` judgments, aggregated by `aggregate`."""
-    context = state.resolver.context(body, POINTWISE, len(body.items), body.votes, timeout)
-    with admitted(state.quotas, state.metrics, caller.key, context, len(body.items), body.votes):
-        work = state.pointwise.judge_batch(translation.score_items(body.items), translation.score_settings(body),
-                                           context)
+    plan = verification_plan(body.verify)
+    check_references(plan, [item.reference for item in body.items], "items.{index}.reference")
+    orders = 1 if judge_format(plan) is POINTWISE else 2
+    context = state.resolver.context(body, judge_format(plan), len(body.items), body.votes, timeout, orders=orders)
+    with admitted(state.quotas, state.metrics, caller.key, context, engine_requests(plan, len(body.items)),
+                  body.votes):
+        work = state.scorer.judge_batch(translation.score_items(body.items), translation.score_settings(body, plan),
+                                        context)
         outcomes = await cancel_on_disconnect(caller.disconnected, work, state.metrics, "/v1/score")
     _count_items(state, "/v1/score", outcomes)
     caller.record(context, len(outcomes))
@@ -99,8 +104,9 @@ async def groups(body: GroupRequest, state: State, caller: CallerDep,
                  timeout: TimeoutHeader = None) -> GroupResponse:
     """Group rewards for RL: every rollout of every group gets a reward from one call (`brpo` against a drawn
     or given reference, `pointwise` scores, `round_robin` over all pairs), failed ones filled by `on_failure`."""
-    settings = translation.group_settings(body)
-    run = await judge_groups(state, caller, GROUPS_ROUTE, body, translation.groups_in(body), settings, timeout)
+    plan = verification_plan(body.verify)
+    settings = translation.group_settings(body, plan)
+    run = await judge_groups(state, caller, GROUPS_ROUTE, body, translation.groups_in(body, plan), settings, timeout)
     return GroupResponse(
         model=translation.model_ref(run.context), rubric_set=translation.rubric_ref(run.context),
         usage=translation.usage_out(run.context.usage), flag_detector=run.context.model.flag_detector.version,

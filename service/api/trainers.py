@@ -33,6 +33,7 @@ from genrm_wire import (
     SamplingIn,
     SlimeRequest,
     SlimeResponse,
+    VerifyIn,
 )
 from models.chat import to_conversation
 from service.api.deps import CallerDep, State
@@ -41,7 +42,9 @@ from service.api.prompt_text import conversation_from_text, response_from_query
 from service.errors import InvalidRequest
 from service.judging.failures import FailureHandling, fill
 from service.judging.groups import Group, GroupSettings, RolloutReward
+from service.judging.items import VerificationPlan
 from service.orchestration.rewarding import Caller, RewardRoute, judge_groups
+from service.verifying.planning import check_references, verification_plan
 
 router = APIRouter(tags=["trainer adapters"])
 # OpenRLHF's client gives up after 180 s and posts again: answer before that, late samples filled as failures.
@@ -54,7 +57,17 @@ def _settings(options: AdapterOptions, mode: Mode) -> GroupSettings:
     handling = FailureHandling(options.on_failure, options.neutral_value, options.max_retries, can_mask=False)
     return GroupSettings(mode="pointwise" if mode == "score" else "brpo", votes=options.votes, adaptive=None,
                          reference_seed=0, inconsistent_reward=0.0, normalize=False, rank_by="win_rate",
-                         handling=handling)
+                         handling=handling, verification=_plan(options, mode))
+
+
+def _plan(options: AdapterOptions, mode: Mode) -> VerificationPlan | None:
+    if options.verifier is None:
+        return None
+    if mode != "score":
+        raise InvalidRequest("`verifier` checks each response against its label on the score route; drop it from "
+                             "the compare route's URL", param="verifier")
+    return verification_plan(VerifyIn(verifier=options.verifier, policy=options.policy,
+                                       extraction=options.extraction, timeout_s=options.verify_timeout_s))
 
 
 def _unit(rollout: RolloutReward, mode: Mode) -> float | None:
@@ -72,9 +85,9 @@ def _judging_request(options: AdapterOptions, default_timeout_s: float | None = 
                           sampling=sampling, on_flag=FlagPolicy(policy=options.on_flag))
 
 
-def _reference(label: str | None, mode: Mode, param: str) -> str | None:
+def _reference(label: str | None, mode: Mode, param: str, options: AdapterOptions) -> str | None:
     if mode == "score":
-        return None
+        return label if options.verifier is not None else None
     if not label:
         raise InvalidRequest(f"the compare route judges the response against the reference in `{param}`, which "
                              "is empty; put the reference response in the dataset's label column, or use the "
@@ -82,7 +95,7 @@ def _reference(label: str | None, mode: Mode, param: str) -> str | None:
     return label
 
 
-def _openrlhf_groups(body: OpenRLHFRequest, mode: Mode) -> list[Group]:
+def _openrlhf_groups(body: OpenRLHFRequest, mode: Mode, options: AdapterOptions) -> list[Group]:
     if len(body.prompts) != len(body.query) or (body.labels is not None and len(body.labels) != len(body.query)):
         raise InvalidRequest(f"{len(body.query)} queries need as many prompts (got {len(body.prompts)}) and labels",
                              param="prompts")
@@ -95,24 +108,26 @@ def _openrlhf_groups(body: OpenRLHFRequest, mode: Mode) -> list[Group]:
                 "prompt exactly as the policy saw it (OpenRLHF does by default)", param=f"query.{index}")
         label = body.labels[index] if body.labels is not None else None
         groups.append(Group(str(index), conversation_from_text(prompt), (response,),
-                            _reference(label, mode, f"labels.{index}")))
+                            _reference(label, mode, f"labels.{index}", options)))
+    check_references(_plan(options, mode), [group.reference for group in groups], "labels.{index}")
     return groups
 
 
 async def _openrlhf(body: OpenRLHFRequest, options: AdapterOptions, mode: Mode, state: State,
                     caller: Caller) -> OpenRLHFResponse:
     if not body.query:  # a spare server of several gets empty lists
-        return OpenRLHFResponse(rewards=[], scores=[],
-                                extra_logs={"judge_unit": [], "judge_failed": [], "judge_flagged": []})
+        return OpenRLHFResponse(rewards=[], scores=[], extra_logs={
+            "judge_unit": [], "judge_failed": [], "judge_flagged": [], "judge_asked": []})
     state.resolver.limits.check_texts(body)  # the trainer's own shape: its texts count as a judging request's
     settings = _settings(options, mode)
     route = RewardRoute(f"/v1/openrlhf/{mode}", "query", "query.{group}")
     run = await judge_groups(state, caller, route, _judging_request(options, OPENRLHF_DEADLINE_S),
-                             _openrlhf_groups(body, mode), settings, None)
-    rewards, scores, units, failed, flagged = [], [], [], [], []
+                             _openrlhf_groups(body, mode, options), settings, None)
+    rewards, scores, units, failed, flagged, asked = [], [], [], [], [], []
     for result in run.results:
         rollout = result.rollouts[0]
         flagged.append(float(bool(rollout.flags)))
+        asked.append(float(rollout.decided_by != "verifier"))
         unit = _unit(rollout, mode)
         rewards.append(_reward(rollout, unit, options, settings))
         if unit is None:
@@ -123,7 +138,8 @@ async def _openrlhf(body: OpenRLHFRequest, options: AdapterOptions, mode: Mode, 
         units.append(unit if unit is not None else 0.0)
         failed.append(float(unit is None))
     return OpenRLHFResponse(rewards=rewards, scores=scores,
-                            extra_logs={"judge_unit": units, "judge_failed": failed, "judge_flagged": flagged})
+                            extra_logs={"judge_unit": units, "judge_failed": failed, "judge_flagged": flagged,
+                                        "judge_asked": asked})
 
 
 def _reward(rollout: RolloutReward, unit: float | None, options: AdapterOptions, settings: GroupSettings) -> float:
@@ -153,8 +169,9 @@ async def _slime(body: SlimeRequest, options: AdapterOptions, mode: Mode, state:
                  caller: Caller) -> SlimeResponse:
     state.resolver.limits.check_texts(body)
     prompt = conversation_from_text(body.prompt) if isinstance(body.prompt, str) else to_conversation(body.prompt)
-    group = Group("0", prompt, (body.response,), _reference(body.label, mode, "label"))
+    group = Group("0", prompt, (body.response,), _reference(body.label, mode, "label", options))
     settings = _settings(options, mode)
+    check_references(settings.verification, [group.reference], "label")
     route = RewardRoute(f"/v1/slime/{mode}", "response", "response")
     run = await judge_groups(state, caller, route, _judging_request(options), [group], settings, None)
     rollout = run.results[0].rollouts[0]
@@ -162,7 +179,7 @@ async def _slime(body: SlimeRequest, options: AdapterOptions, mode: Mode, state:
     filled = None if rollout.status == "ok" else settings.handling.fills_with
     return SlimeResponse(reward=_reward(rollout, unit, options, settings), status=rollout.status, unit=unit,
                          judge_failed=unit is None, filled=filled, error=rollout.error, mode=mode,
-                         flags=sorted({flag.kind for flag in rollout.flags}))
+                         flags=sorted({flag.kind for flag in rollout.flags}), decided_by=rollout.decided_by)
 
 
 @router.post("/v1/slime/score", response_model=SlimeResponse, responses=JUDGING_ERRORS)

@@ -12,6 +12,7 @@ from genrm_wire import (
     CompareItemIn,
     CompareItemOut,
     CompareRequest,
+    EquivalenceOut,
     FailurePolicy,
     FailureReport,
     FlagOut,
@@ -26,6 +27,7 @@ from genrm_wire import (
     ScoreItemOut,
     ScoreRequest,
     Usage,
+    VerificationOut,
     VoteOut,
 )
 from models.chat import to_conversation
@@ -39,12 +41,16 @@ from service.judging.items import (
     CompareItem,
     CompareOutcome,
     CompareSettings,
+    EquivalenceResult,
     ItemOutcome,
     Judgment,
     ScoreItem,
     ScoreOutcome,
     ScoreSettings,
+    VerificationPlan,
+    VerifiedAnswer,
 )
+from service.verifying.planning import check_references
 
 
 def flags_out(flags: Sequence[Flag]) -> list[FlagOut]:
@@ -62,7 +68,7 @@ def _adaptive(given: AdaptiveIn | None) -> AdaptiveVoting | None:
 
 
 def score_items(items: Sequence[ScoreItemIn]) -> list[ScoreItem]:
-    return [ScoreItem(_item_id(item.id, index), to_conversation(item.prompt), item.response)
+    return [ScoreItem(_item_id(item.id, index), to_conversation(item.prompt), item.response, item.reference)
             for index, item in enumerate(items)]
 
 
@@ -71,9 +77,24 @@ def compare_items(items: Sequence[CompareItemIn]) -> list[CompareItem]:
             for index, item in enumerate(items)]
 
 
-def score_settings(body: ScoreRequest) -> ScoreSettings:
+def score_settings(body: ScoreRequest, plan: VerificationPlan | None) -> ScoreSettings:
     return ScoreSettings(votes=body.votes, aggregate=body.aggregate, adaptive=_adaptive(body.adaptive),
-                         include_judgments=body.include_judgments)
+                         include_judgments=body.include_judgments, verification=plan)
+
+
+def verification_out(verified: VerifiedAnswer | None) -> VerificationOut | None:
+    if verified is None:
+        return None
+    found = verified.verification
+    return VerificationOut(verifier=verified.verifier, verdict=found.verdict, extracted=found.extracted,
+                           detail=found.detail, candidates=list(found.candidates))
+
+
+def equivalence_out(result: EquivalenceResult | None) -> EquivalenceOut | None:
+    if result is None:
+        return None
+    return EquivalenceOut(equivalent=result.equivalent, p_equal=result.p_equal, by_order=dict(result.by_order),
+                          votes_used=result.votes_used)
 
 
 def compare_settings(body: CompareRequest) -> CompareSettings:
@@ -99,9 +120,11 @@ def _common_out(outcome: ItemOutcome) -> dict[str, object]:
 
 
 def score_item_out(outcome: ScoreOutcome) -> ScoreItemOut:
-    return ScoreItemOut.model_validate(
-        {**_common_out(outcome), "score": outcome.score, "scores": list(outcome.scores), "std": outcome.std}
-    )
+    return ScoreItemOut.model_validate({
+        **_common_out(outcome), "score": outcome.score, "scores": list(outcome.scores), "std": outcome.std,
+        "decided_by": outcome.decided_by, "verification": verification_out(outcome.verified),
+        "equivalence": equivalence_out(outcome.equivalence),
+    })
 
 
 def compare_item_out(outcome: CompareOutcome) -> CompareItemOut:
@@ -129,7 +152,7 @@ def failure_handling(policy: FailurePolicy) -> FailureHandling:
     return FailureHandling(policy=policy.policy, neutral_value=policy.neutral_value, max_retries=policy.max_retries)
 
 
-def groups_in(body: GroupRequest) -> list[Group]:
+def groups_in(body: GroupRequest, plan: VerificationPlan | None) -> list[Group]:
     groups = [Group(_item_id(group.id, index), to_conversation(group.prompt), tuple(group.rollouts), group.reference)
               for index, group in enumerate(body.groups)]
     seen: set[str] = set()
@@ -138,14 +161,15 @@ def groups_in(body: GroupRequest) -> list[Group]:
             raise InvalidRequest(f"group id {group.id!r} appears twice; give each group its own id",
                                  param=f"groups.{index}.id")
         seen.add(group.id)
+    check_references(plan, [group.reference for group in groups], "groups.{index}.reference")
     return groups
 
 
-def group_settings(body: GroupRequest) -> GroupSettings:
+def group_settings(body: GroupRequest, plan: VerificationPlan | None) -> GroupSettings:
     return GroupSettings(
         mode=body.mode, votes=body.votes, adaptive=_adaptive(body.adaptive), reference_seed=body.reference_seed,
         inconsistent_reward=body.inconsistent_reward, normalize=body.normalize, rank_by=body.rank_by,
-        handling=failure_handling(body.on_failure),
+        handling=failure_handling(body.on_failure), verification=plan,
     )
 
 
@@ -161,7 +185,8 @@ def groups_out(results: Sequence[GroupResult], handling: FailureHandling) -> lis
                 index=rollout.index, status=rollout.status, reward=reward, filled=filled, reference=rollout.reference,
                 score=rollout.score, advantage=rollout.advantage, p_win=rollout.p_win,
                 consistent=rollout.consistent, outcome=rollout.outcome, comparisons=rollout.comparisons, error=error,
-                flags=flags_out(rollout.flags), penalized=rollout.penalized,
+                flags=flags_out(rollout.flags), penalized=rollout.penalized, decided_by=rollout.decided_by,
+                verification=verification_out(rollout.verified), equivalence=equivalence_out(rollout.equivalence),
             ))
         out.append(GroupOut(id=result.id, reference=result.reference, rollouts=rollouts))
     return out

@@ -73,6 +73,12 @@ class BatchJudge(ABC, Generic[ItemT, SettingsT, OutcomeT]):
                 results.append(dataclasses.replace(self.penalized(item, fields), flags=item_flags, penalized=True))
         return results
 
+    async def judge_unflagged(self, items: Sequence[ItemT], settings: SettingsT,
+                              context: JudgingContext) -> list[OutcomeT]:
+        """Every item judged (dedup, cache, deadline), for a caller that has already screened and acted on the
+        items' flags itself."""
+        return await self._judge_all(items, settings, context)
+
     @abstractmethod
     async def judge_item(self, item: ItemT, settings: SettingsT, context: JudgingContext) -> OutcomeT: ...
 

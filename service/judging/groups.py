@@ -19,6 +19,7 @@ from typing import Literal
 
 from genrm_wire.judging import ItemStatus
 from genrm_wire.rewards import BRPOOutcome
+from genrm_wire.verifying import DecidedBy
 from models.chat import Conversation
 from models.integrity.flags import Flag
 from service.judging.aggregation import Aggregate
@@ -38,11 +39,15 @@ from service.judging.items import (
     CompareItem,
     CompareOutcome,
     CompareSettings,
+    EquivalenceResult,
     ItemOutcome,
     ScoreItem,
+    ScoreOutcome,
     ScoreSettings,
+    VerificationPlan,
+    VerifiedAnswer,
 )
-from service.judging.scoring import PointwiseJudge
+from service.judging.scoring import ScoreBatchJudge
 
 AGGREGATE: Aggregate = "mean"
 
@@ -52,7 +57,8 @@ class Group:
     id: str
     prompt: Conversation
     rollouts: tuple[str, ...]
-    reference: str | None = None  # brpo: a given reference text instead of a drawn rollout
+    # brpo: a given reference text instead of a drawn rollout; pointwise with a verifier: what it checks against
+    reference: str | None = None
 
 
 GroupMode = Literal["brpo", "pointwise", "round_robin"]
@@ -68,6 +74,7 @@ class GroupSettings:
     normalize: bool
     rank_by: Literal["win_rate", "bradley_terry"]
     handling: FailureHandling
+    verification: VerificationPlan | None = None  # pointwise: a rule verifier's plan, with each group's reference
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,9 @@ class RolloutReward:
     comparisons: int = 0
     flags: tuple[Flag, ...] = ()
     penalized: bool = False
+    decided_by: DecidedBy | None = None  # pointwise with a verifier
+    verified: VerifiedAnswer | None = None
+    equivalence: EquivalenceResult | None = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +107,7 @@ class GroupResult:
 
 
 class GroupJudge:
-    def __init__(self, pointwise: PointwiseJudge, pairwise: PairwiseJudge) -> None:
+    def __init__(self, pointwise: ScoreBatchJudge, pairwise: PairwiseJudge) -> None:
         self._pointwise = pointwise
         self._pairwise = pairwise
 
@@ -134,10 +144,10 @@ class GroupJudge:
     async def _pointwise_groups(
         self, groups: Sequence[Group], settings: GroupSettings, context: JudgingContext
     ) -> tuple[list[GroupResult], RetryCounts]:
-        items = [ScoreItem(_rollout_id(group, index), group.prompt, rollout)
+        items = [ScoreItem(_rollout_id(group, index), group.prompt, rollout, group.reference)
                  for group in groups for index, rollout in enumerate(group.rollouts)]
         score = ScoreSettings(votes=settings.votes, aggregate=AGGREGATE, adaptive=settings.adaptive,
-                              include_judgments=False)
+                              include_judgments=False, verification=settings.verification)
         outcomes, counts = await judge_with_retries(
             lambda batch, ctx: self._pointwise.judge_batch(batch, score, ctx), items, context, settings.handling
         )
@@ -150,13 +160,20 @@ class GroupJudge:
             rollouts = []
             for index, outcome in enumerate(scored):
                 if outcome.status != "ok" or outcome.score is None:
-                    rollouts.append(_failed(index, outcome, outcome.flags))
+                    rollouts.append(_scored_rollout(index, outcome, None))
                     continue
-                advantage = next(advantages) if advantages is not None else None
-                rollouts.append(RolloutReward(index, "ok", outcome.score, score=outcome.score, advantage=advantage,
-                                              flags=outcome.flags, penalized=outcome.penalized))
+                rollouts.append(_scored_rollout(index, outcome, next(advantages) if advantages is not None else None))
             results.append(GroupResult(group.id, None, tuple(rollouts)))
         return results, counts
+
+
+def _scored_rollout(index: int, outcome: ScoreOutcome, advantage: float | None) -> RolloutReward:
+    """A pointwise rollout's reward: its score, or its failure; with who decided it when a verifier was asked."""
+    failed = outcome.status != "ok" or outcome.score is None
+    return RolloutReward(index, outcome.status, None if failed else outcome.score, error=outcome.error,
+                         score=None if failed else outcome.score, advantage=advantage, flags=outcome.flags,
+                         penalized=outcome.penalized, decided_by=outcome.decided_by, verified=outcome.verified,
+                         equivalence=outcome.equivalence)
 
 
 def _rollout_id(group: Group, index: int) -> str:

@@ -10,8 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from genrm_wire.judging import ItemStatus
+from genrm_wire.verifying import DecidedBy, Escalation, RewardPolicyName
 from models.chat import Conversation
 from models.integrity.flags import Flag
+from models.verifiers import Verification, VerifierSpec
 from service.judging.aggregation import Aggregate, Label, Order, Preference
 
 
@@ -20,6 +22,7 @@ class ScoreItem:
     id: str
     prompt: Conversation
     response: str
+    reference: str | None = None  # what a rule verifier checks the response against
 
 
 @dataclass(frozen=True)
@@ -40,11 +43,23 @@ class AdaptiveVoting:
 
 
 @dataclass(frozen=True)
+class VerificationPlan:
+    """Who decides a scored item: a rule verifier, the reference-equivalence judge, or both (`genrm_wire.verifying`
+    says each policy)."""
+
+    spec: VerifierSpec
+    policy: RewardPolicyName
+    escalate_on: frozenset[Escalation]
+    verifier_weight: float
+
+
+@dataclass(frozen=True)
 class ScoreSettings:
     votes: int
     aggregate: Aggregate
     adaptive: AdaptiveVoting | None
     include_judgments: bool
+    verification: VerificationPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -87,10 +102,29 @@ class ItemOutcome:
 
 
 @dataclass(frozen=True)
+class EquivalenceResult:
+    """The judge's answer on a reference: equivalent when both orders' majorities said so."""
+
+    equivalent: bool
+    p_equal: float
+    by_order: Mapping[str, float]
+    votes_used: int
+
+
+@dataclass(frozen=True)
+class VerifiedAnswer:
+    verifier: str  # name and version
+    verification: Verification
+
+
+@dataclass(frozen=True)
 class ScoreOutcome(ItemOutcome):
     score: float | None = None
     scores: tuple[float, ...] = ()
     std: float | None = None
+    decided_by: DecidedBy | None = None
+    verified: VerifiedAnswer | None = None
+    equivalence: EquivalenceResult | None = None
 
 
 @dataclass(frozen=True)

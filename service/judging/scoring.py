@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
+from typing import Protocol
 
 from models.chat import ChatMessage
 from models.formats import POINTWISE, ParseFailure, PointwiseVerdict
@@ -18,6 +20,13 @@ from service.judging.items import AdaptiveVoting, Judgment, ScoreItem, ScoreOutc
 from service.judging.runner import Vote, failure_counts
 
 ROUTE = "/v1/score"
+
+
+class ScoreBatchJudge(Protocol):
+    """What scores a batch: the pointwise judge, or the verified scorer around it."""
+
+    async def judge_batch(self, items: Sequence[ScoreItem], settings: ScoreSettings,
+                          context: JudgingContext) -> list[ScoreOutcome]: ...
 
 
 class PointwiseJudge(BatchJudge[ScoreItem, ScoreSettings, ScoreOutcome]):

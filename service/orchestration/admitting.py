@@ -15,7 +15,11 @@ from service.metrics import Metrics
 @contextmanager
 def admitted(quotas: Quotas, metrics: Metrics, key: str, context: JudgingContext, engine_requests: int,
              votes: int) -> Iterator[None]:
-    """`engine_requests` is what can be in flight at once (items × orders); each draws `votes` judgments."""
+    """`engine_requests` is what can be in flight at once (items × orders); each draws `votes` judgments. Work
+    that needs no engine (rule verifiers alone: 0) is not the model's to admit."""
+    if engine_requests == 0:
+        yield
+        return
     judgments = engine_requests * votes
     quotas.charge(key, judgments)
     with ExitStack() as stack:

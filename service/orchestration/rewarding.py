@@ -17,6 +17,7 @@ from service.metrics import Metrics
 from service.orchestration.admitting import admitted
 from service.orchestration.cancellation import Disconnected, cancel_on_disconnect
 from service.orchestration.resolving import Resolver
+from service.verifying.planning import engine_requests, judge_format
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,12 @@ async def judge_groups(services: RewardServices, caller: Caller, route: RewardRo
                        groups: Sequence[Group], settings: GroupSettings, timeout_header: float | None) -> RewardRun:
     count = GroupJudge.item_count(groups, settings.mode)
     pointwise = settings.mode == "pointwise"
-    orders = 1 if pointwise else 2
-    context = services.resolver.context(body, POINTWISE if pointwise else PAIRWISE, count, settings.votes,
-                                        timeout_header, items_param=route.items_param, orders=orders)
-    with admitted(services.quotas, services.metrics, caller.key, context, count * orders, settings.votes):
+    judged_in = judge_format(settings.verification) if pointwise else PAIRWISE
+    orders = 1 if judged_in is POINTWISE else 2
+    in_flight = engine_requests(settings.verification, count) if pointwise else count * orders
+    context = services.resolver.context(body, judged_in, count, settings.votes, timeout_header,
+                                        items_param=route.items_param, orders=orders)
+    with admitted(services.quotas, services.metrics, caller.key, context, in_flight, settings.votes):
         work = services.groups.judge(groups, settings, context)
         results, retries = await cancel_on_disconnect(caller.disconnected, work, services.metrics, route.name)
     failed = [FailedItem(route.path_of(g, rollout.index), rollout.status, rollout.error or "")

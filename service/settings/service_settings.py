@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     max_items_per_request: int = Field(default=1024, ge=1)
     max_votes: int = Field(default=32, ge=1)
     cache_max_entries: int = Field(default=100_000, ge=0, description="Judgment-cache size; 0 turns it off.")
+    verifier_workers: int = Field(
+        default=2, ge=1, le=64, description="Worker processes for rule verifiers (`verify`): each runs one check "
+        "(or one code sandbox) at a time. Spawned on the first verified request.",
+    )
     limits: RequestLimits = Field(default_factory=RequestLimits)
     api_keys: list[ApiKeySettings] = Field(
         default_factory=list, description="With none, nothing is authenticated (allowed on loopback only, unless "

@@ -14,6 +14,10 @@ Both standard (`str`) and conversational (`[{"role", "content"}]`) prompts and c
 A forged verdict or judge/template markup earns the floor by default (`on_flag=FlagPolicy(policy="flag")` only
 reports it); `last_flagged` counts the last batch's flagged completions for the trainer's logs.
 
+A math (or any verifiable) run checks each completion against a dataset column with a rule verifier, the judge
+asked only where the rule cannot decide: `VerifiedReward(judge, verify=VerifyIn(verifier="math"),
+reference_column="answer")` (1 correct, 0 not).
+
 TRL runs `async def` reward functions concurrently (and sync ones one after another): the same three functions
 with the same contracts, taking an `AsyncJudgeClient`, are in `genrm_client.adapters.trl_async`.
 """
@@ -32,6 +36,7 @@ from genrm_wire import (
     GroupRequest,
     GroupResponse,
     SamplingIn,
+    VerifyIn,
 )
 
 Prompt = str | list[dict[str, str]]
@@ -186,6 +191,35 @@ class ReferencePlan(_RewardPlan):
         return self._request("brpo", groups, inconsistent_reward=self.inconsistent_reward), read
 
 
+class VerifiedPlan(_RewardPlan):
+    """Each completion checked against the dataset's reference (column `reference_column`: an answer, a pattern,
+    a schema or tests) by a rule verifier, the judge asked by `verify.policy`; reward = score / 10 (1 correct,
+    0 not; `both` mixes). `last_stats` says how often the judge was asked."""
+
+    __name__ = "genrm_verified"
+
+    def _configure_verify(self, verify: VerifyIn, reference_column: str) -> None:
+        self.verify, self.reference_column = verify, reference_column
+
+    def _plan(self, prompts: list[Any], completions: list[Any], columns: dict[str, Any]) -> tuple[GroupRequest, Read]:
+        if self.reference_column not in columns:
+            raise KeyError(f"{self.__name__} needs the dataset column {self.reference_column!r} (what the verifier "
+                           f"checks against); the batch has {sorted(columns)}")
+        references = [str(r) for r in columns[self.reference_column]]
+        values = [prompt_value(p) for p in prompts]
+        spans = runs([repr((v, r)) for v, r in zip(values, references, strict=True)])
+        groups = [GroupIn.model_validate({"prompt": values[s.start], "reference": references[s.start],
+                                          "rollouts": [completion_text(completions[i]) for i in s]}) for s in spans]
+
+        def read(answer: GroupResponse) -> list[float | None]:
+            rollouts = [r for group in answer.groups for r in group.rollouts]
+            self.last_stats = {"judge_asked": sum(r.decided_by in ("judge", "both") for r in rollouts)
+                               / max(len(rollouts), 1)}
+            return [None if r is None else r / 10 for r in _flatten(answer, spans, len(completions))]
+
+        return self._request("pointwise", groups, verify=self.verify), read
+
+
 class GroupPlan(_RewardPlan):
     """Rewards within each group of `group_size` consecutive completions: `brpo` (each against a reference drawn
     from its group, seeded by `reference_seed`; the reference gets 0) or `round_robin` (win rate over all
@@ -236,6 +270,15 @@ class ReferenceReward(ReferencePlan, _Sync):
                  **settings: Unpack[RewardSettings]) -> None:
         super().__init__(judge, **settings)
         self._configure(reference_column, reading, inconsistent_reward)
+
+
+class VerifiedReward(VerifiedPlan, _Sync):
+    __doc__ = VerifiedPlan.__doc__
+
+    def __init__(self, judge: JudgeClient, *, verify: VerifyIn, reference_column: str = "answer",
+                 **settings: Unpack[RewardSettings]) -> None:
+        super().__init__(judge, **settings)
+        self._configure_verify(verify, reference_column)
 
 
 class GroupReward(GroupPlan, _Sync):

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, Unpack
 
-from genrm_client.adapters.trl import GroupPlan, ReferencePlan, RewardSettings, ScorePlan, _RewardPlan
+from genrm_client.adapters.trl import GroupPlan, ReferencePlan, RewardSettings, ScorePlan, VerifiedPlan, _RewardPlan
 from genrm_client.client import AsyncJudgeClient
+from genrm_wire import VerifyIn
 
 
 class _Async(_RewardPlan):
@@ -46,6 +47,15 @@ class ReferenceReward(ReferencePlan, _Async):
                  **settings: Unpack[RewardSettings]) -> None:
         super().__init__(judge, **settings)
         self._configure(reference_column, reading, inconsistent_reward)
+
+
+class VerifiedReward(VerifiedPlan, _Async):
+    __doc__ = VerifiedPlan.__doc__
+
+    def __init__(self, judge: AsyncJudgeClient, *, verify: VerifyIn, reference_column: str = "answer",
+                 **settings: Unpack[RewardSettings]) -> None:
+        super().__init__(judge, **settings)
+        self._configure_verify(verify, reference_column)
 
 
 class GroupReward(GroupPlan, _Async):

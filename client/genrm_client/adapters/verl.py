@@ -8,7 +8,10 @@
 
 `solution_str` is the response alone, so the prompt comes from `extra_info[prompt_key]` (default `"prompt"`: a
 string or chat messages; put it there when preparing the dataset). `mode: compare` judges the response
-against `ground_truth` as the reference. It is `async`: verl's reward loop awaits it, and calls share one
+against `ground_truth` as the reference. `verifier: math` (or any rule verifier, genrm_wire.verifying) checks
+the response against `ground_truth` first and asks the judge by `policy` (default `verify_then_judge`): a math
+RL run needs only `reward_kwargs: {base_url: ..., verifier: math}`; `judge_asked: 1.0` marks the samples the
+judge decided. It is `async`: verl's reward loop awaits it, and calls share one
 connection pool per event loop, at most `max_concurrency` in flight. Each call has a deadline (`timeout_s`);
 a call that misses it is a `timeout` failure, filled like any other.
 
@@ -26,7 +29,18 @@ from typing import Any, Literal
 
 from genrm_client.client import AsyncJudgeClient
 from genrm_client.errors import JudgeClientError
-from genrm_wire import FailurePolicy, FlagPolicy, FlagPolicyName, GroupIn, GroupRequest, SamplingIn
+from genrm_wire import (
+    Extraction,
+    FailurePolicy,
+    FlagPolicy,
+    FlagPolicyName,
+    GroupIn,
+    GroupRequest,
+    RewardPolicyName,
+    SamplingIn,
+    VerifierName,
+    VerifyIn,
+)
 
 DEFAULT_TIMEOUT_S = 300.0
 TRANSPORT_MARGIN_S = 30.0  # the service answers late items itself at the deadline; this covers the transport
@@ -53,9 +67,13 @@ async def compute_score(
     votes: int = 1, model: str | None = None, on_failure: Literal["mask", "neutral", "retry", "error"] = "mask",
     neutral_value: float = 0.0, max_retries: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S,
     max_concurrency: int = 64, prompt_key: str = "prompt", seed: int | None = None,
-    on_flag: FlagPolicyName = "penalize", **_: Any,
+    on_flag: FlagPolicyName = "penalize", verifier: VerifierName | None = None,
+    policy: RewardPolicyName = "verify_then_judge", extraction: Extraction = "auto", verify_timeout_s: float = 2.0,
+    **_: Any,
 ) -> dict[str, float]:
     prompt = (extra_info or {}).get(prompt_key)
+    if not prompt and verifier is not None and policy == "verifier":
+        prompt = f"(a {data_source} problem)"  # rules alone never read it
     if not prompt:
         raise KeyError(f"compute_score needs the prompt in extra_info[{prompt_key!r}] (verl passes the response "
                        f"alone); data_source {data_source!r} has extra_info keys {sorted(extra_info or {})}")
@@ -65,12 +83,18 @@ async def compute_score(
             raise ValueError(f"mode 'compare' judges the response against `ground_truth`, which is empty for "
                              f"data_source {data_source!r}; put the reference answer there, or use mode 'score'")
         group["reference"] = str(ground_truth)
+    verify = None
+    if verifier is not None:
+        if mode != "score":
+            raise ValueError("`verifier` checks the response against `ground_truth` in mode 'score'")
+        group["reference"] = str(ground_truth)
+        verify = VerifyIn(verifier=verifier, policy=policy, extraction=extraction, timeout_s=verify_timeout_s)
     request = GroupRequest(
         model=model, task=task, votes=votes, mode="brpo" if mode == "compare" else "pointwise",
         groups=[GroupIn.model_validate(group)], timeout_s=timeout_s,
         sampling=SamplingIn(seed=seed) if seed is not None else None,
         on_failure=FailurePolicy(policy=on_failure, neutral_value=neutral_value, max_retries=max_retries),
-        on_flag=FlagPolicy(policy=on_flag),
+        on_flag=FlagPolicy(policy=on_flag), verify=verify,
     )
     client, slots = _pool(base_url, max_concurrency, timeout_s)
     try:
@@ -79,13 +103,16 @@ async def compute_score(
     except TimeoutError as error:
         if on_failure == "error":
             raise JudgeTimeout(504, f"no answer from {base_url} within {timeout_s:g} s", "timeout") from error
-        return {"score": neutral_value, "judge_unit": 0.0, "judge_failed": 1.0, "judge_flagged": 0.0}
+        return {"score": neutral_value, "judge_unit": 0.0, "judge_failed": 1.0, "judge_flagged": 0.0,
+                "judge_asked": 0.0}
     rollout = answer.groups[0].rollouts[0]
     flagged = float(bool(rollout.flags))
+    asked = float(rollout.decided_by not in (None, "verifier"))
     if rollout.status != "ok":
-        return {"score": neutral_value, "judge_unit": 0.0, "judge_failed": 1.0, "judge_flagged": flagged}
+        return {"score": neutral_value, "judge_unit": 0.0, "judge_failed": 1.0, "judge_flagged": flagged,
+                "judge_asked": asked}
     unit = rollout.score / 10 if rollout.score is not None else rollout.p_win or 0.0
-    return {"score": unit, "judge_unit": unit, "judge_failed": 0.0, "judge_flagged": flagged}
+    return {"score": unit, "judge_unit": unit, "judge_failed": 0.0, "judge_flagged": flagged, "judge_asked": asked}
 
 
 def compute_score_sync(*args: Any, **kwargs: Any) -> dict[str, float]:

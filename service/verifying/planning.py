@@ -1,0 +1,53 @@
+"""A request's verification plan from its `verify` field, checked before any work: the verifier's references
+and schema, what format the judge would be asked in, and how much engine work to admit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from genrm_wire import VerifyIn
+from models.formats import POINTWISE
+from models.formats.equivalence import EQUIVALENCE
+from models.formats.sections import SectionedFormat
+from models.verifiers import VerifierSpec
+from models.verifiers.registry import reference_problem, schema_problem
+from service.errors import InvalidRequest
+from service.judging.items import VerificationPlan
+
+
+def verification_plan(verify: VerifyIn | None) -> VerificationPlan | None:
+    if verify is None:
+        return None
+    if verify.json_schema is not None:
+        if verify.verifier != "json_schema":
+            raise InvalidRequest(f"verify.schema is read by the json_schema verifier only, not {verify.verifier!r}; "
+                                 "drop it, or use verifier 'json_schema'", param="verify.schema")
+        if (problem := schema_problem(verify.json_schema)) is not None:
+            raise InvalidRequest(f"verify.schema: {problem}", param="verify.schema")
+    spec = VerifierSpec(verify.verifier, verify.extraction, verify.timeout_s, verify.json_schema)
+    return VerificationPlan(spec, verify.policy, frozenset(verify.escalate_on), verify.verifier_weight)
+
+
+def check_references(plan: VerificationPlan | None, references: Sequence[str | None], param: str) -> None:
+    """Each reference the plan checks against is one it can use; `param` names the item (`items.{index}.reference`)."""
+    if plan is None:
+        return
+    for index, reference in enumerate(references):
+        if (problem := reference_problem(plan.spec, reference)) is not None:
+            raise InvalidRequest(f"{problem}; give every item a `reference` for verifier {plan.spec.name!r}",
+                                 param=param.format(index=index))
+
+
+def judge_format(plan: VerificationPlan | None) -> SectionedFormat:
+    """The format the judge is asked in: a rubric score, or (with a verifier) equivalence with the reference."""
+    if plan is None:
+        return POINTWISE
+    return POINTWISE if plan.policy == "verifier" else EQUIVALENCE
+
+
+def engine_requests(plan: VerificationPlan | None, items: int) -> int:
+    """What can be in flight on the engines at once: none for rules alone, both orders of every item at most when
+    the judge may be asked (escalations are not known before verifying)."""
+    if plan is None:
+        return items
+    return 0 if plan.policy == "verifier" else 2 * items
