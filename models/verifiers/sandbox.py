@@ -18,6 +18,7 @@ process that is killed is bwrap itself.
 
 from __future__ import annotations
 
+import functools
 import os
 import selectors
 import shutil
@@ -77,12 +78,29 @@ def _command(program_dir: str, limits: SandboxLimits) -> list[str]:
     ]
 
 
-def run_python(source: str, limits: SandboxLimits) -> RunResult:
-    """Run `source` in the sandbox; its exit code 0 means it passed."""
+@functools.cache
+def sandbox_problem() -> str | None:
+    """Why the sandbox cannot run here, or None: checked once per process by running a trivial program, so a
+    host that forbids namespaces (a container under Docker's default seccomp profile) says so instead of failing
+    every response as if its code were wrong."""
     missing = [tool for tool, path in sandbox_tools().items() if path is None]
     if missing:
-        return RunResult("unavailable", None, f"the code sandbox needs {', '.join(missing)} (Debian: bubblewrap, "
-                         "util-linux); scripts/install.sh installs them", 0.0)
+        return (f"the code sandbox needs {', '.join(missing)} (Debian: bubblewrap, util-linux); scripts/install.sh "
+                "installs them")
+    probe = _run('print("sandbox ok")', SandboxLimits(wall_s=30))
+    if probe.status != "ok" or probe.output.strip() != "sandbox ok":
+        return f"the code sandbox does not start on this host ({probe.status}): {probe.output.strip()[-300:]}"
+    return None
+
+
+def run_python(source: str, limits: SandboxLimits) -> RunResult:
+    """Run `source` in the sandbox; its exit code 0 means it passed."""
+    if (problem := sandbox_problem()) is not None:
+        return RunResult("unavailable", None, problem, 0.0)
+    return _run(source, limits)
+
+
+def _run(source: str, limits: SandboxLimits) -> RunResult:
     with tempfile.TemporaryDirectory(prefix="genrm-sandbox-") as program_dir:
         Path(program_dir, "program.py").write_text(source)
         os.chmod(program_dir, 0o755)

@@ -25,7 +25,7 @@ async def test_openrlhf_score_answers_its_shape_and_judges_only_the_response(mak
     assert body["scores"] == [0.9, 0.1]  # score / 10
     assert [round(r, 6) for r in body["rewards"]] == [0.8, -0.8]  # 2 × unit − 1
     assert body["extra_logs"] == {"judge_unit": [0.9, 0.1], "judge_failed": [0.0, 0.0],
-                                  "judge_flagged": [0.0, 0.0]}
+                                  "judge_flagged": [0.0, 0.0], "judge_asked": [1.0, 1.0]}
     judged = [decode(request) for request in fake.requests]
     assert sorted(block(text, "response") for text in judged) == ["bad line", "good line"]
     assert all("Write a line." in block(text, "prompt") and "im_start" not in block(text, "prompt")
@@ -47,8 +47,8 @@ async def test_openrlhf_spare_servers_get_empty_lists(make_client) -> None:
     async with make_client() as (client, fake):
         response = await client.post("/v1/openrlhf/score", json={"query": [], "prompts": [], "labels": []})
     assert response.status_code == 200 and fake.requests == []
-    assert response.json() == {"rewards": [], "scores": [], "extra_logs": {"judge_unit": [], "judge_failed": [],
-                                                                                  "judge_flagged": []}}
+    assert response.json() == {"rewards": [], "scores": [], "extra_logs": {
+        "judge_unit": [], "judge_failed": [], "judge_flagged": [], "judge_asked": []}}
 
 
 async def test_openrlhf_failed_judgments_are_flagged_and_sink_below_the_filter(make_client, decode) -> None:
@@ -88,7 +88,7 @@ async def test_slime_score_and_compare_answer_a_reward_key(make_client, decode) 
         failed = await client.post("/v1/slime/score?neutral_value=-1",
                                    json={"prompt": "Write.", "response": "broken"})
     assert scored.json() == {"reward": 0.9, "status": "ok", "unit": 0.9, "judge_failed": False, "filled": None,
-                             "error": None, "mode": "score", "flags": []}
+                             "error": None, "mode": "score", "flags": [], "decided_by": None}
     assert compared.json()["reward"] == 0.0 and compared.json()["mode"] == "compare"
     body: dict[str, Any] = failed.json()
     assert body["reward"] == -1 and body["judge_failed"] and body["filled"] == "neutral"
