@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from loadtests.harness import engine_metric
 from models.chat import ChatTemplate
 from models.formats import PAIRWISE, POINTWISE
 from models.formats.framing import Framing
@@ -173,6 +174,30 @@ def test_the_engine_s_grammar_lets_a_section_quote_code_with_angle_brackets(
         assert text.startswith(f"<think>The code says: {code}")
         if choice["finish_reason"] == "stop":
             assert re.fullmatch(grammar, text) and not isinstance(POINTWISE.parse(text), ParseFailure), text
+
+
+def test_verify_then_judge_asks_the_real_judge_in_both_orders_only_where_the_rule_says_no(
+    client: httpx.Client, live_gateway: LiveGateway,
+) -> None:
+    """The math verifier decides the boxed answer alone; the answer in words goes to the real judge, both orders,
+    under the equivalence grammar, and its votes come back parsed."""
+    prompt, reference = "What is 1/2 + 1/4?", r"\frac{3}{4}"
+    before = engine_metric(live_gateway.state.managed[0].url, "vllm:request_success_total")
+    response = client.post("/v1/score", json={
+        "task": "math", "votes": 2, "verify": {"verifier": "math"}, "include_judgments": True,
+        "items": [{"prompt": prompt, "reference": reference, "response": r"Adding gives \boxed{0.75}."},
+                  {"prompt": prompt, "reference": reference, "response": "It is three quarters."}]})
+    assert response.status_code == 200, response.text
+    ruled, judged = response.json()["items"]
+    assert (ruled["status"], ruled["score"], ruled["decided_by"]) == ("ok", 10.0, "verifier")
+    assert ruled["verification"]["verdict"] == "correct" and ruled["equivalence"] is None
+    assert judged["status"] == "ok" and judged["decided_by"] == "judge", judged
+    assert judged["verification"]["verdict"] == "no_answer"
+    equivalence = judged["equivalence"]
+    assert set(equivalence["by_order"]) == {"reference_first", "response_first"} and equivalence["votes_used"] == 4
+    assert judged["score"] == (10.0 if equivalence["equivalent"] else 0.0)
+    assert response.json()["usage"]["engine_requests"] >= 2
+    assert engine_metric(live_gateway.state.managed[0].url, "vllm:request_success_total") - before >= 2
 
 
 def test_too_long_item_fails_alone(client: httpx.Client) -> None:

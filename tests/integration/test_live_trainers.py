@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from genrm_client import AsyncJudgeClient, JudgeClient, JudgeServerError
+from genrm_client import AsyncJudgeClient, JudgeClient, JudgeServerError, VerifyIn
 from genrm_client.adapters import trl_async
-from genrm_client.adapters.trl import GroupReward, ReferenceReward, ScoreReward
+from genrm_client.adapters.trl import GroupReward, ReferenceReward, ScoreReward, VerifiedReward
 from genrm_client.adapters.verl import compute_score, compute_score_sync
 from loadtests.harness import engine_metric
 from tests.integration.conftest import MAX_TOKENS, LiveGateway, serve
@@ -29,6 +29,8 @@ pytestmark = pytest.mark.engine
 PROMPT = "Write one short line about rain."
 ROLLOUTS = ["Rain taps the tin roof like a patient friend.", "rain is wet", "Grey sky. Soft rain. A quiet street."]
 REQUESTS = "vllm:request_success_total"
+# The rule alone (no engine work): the policy's 16-token completions are checked against the dataset's column.
+VERIFY_NORMALIZED = VerifyIn(verifier="normalized", policy="verifier")
 SMOLLM2_DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 
 
@@ -143,7 +145,7 @@ def grpo_step(reward_funcs: list[Any], model_dir: Path, output_dir: Path) -> dic
     trainer = GRPOTrainer(model=str(model_dir), reward_funcs=reward_funcs, args=config, train_dataset=data)
     trainer.train()
     logged: dict[str, float] = next(entry for entry in trainer.state.log_history if "reward" in entry)
-    for name in ("genrm_score", "genrm_reference", "genrm_brpo"):
+    for name in ("genrm_score", "genrm_reference", "genrm_brpo", "genrm_verified"):
         assert math.isfinite(logged[f"rewards/{name}/mean"]), name
     assert all(func.last_report is not None and func.last_report.failed == 0 for func in reward_funcs)
     return logged
@@ -157,10 +159,11 @@ def test_a_trl_grpo_step_with_each_trl_reward_function(gateway: LiveGateway, htt
 
     judge = JudgeClient(gateway.url)
     funcs = [ScoreReward(judge, task="creative_writing"), ReferenceReward(judge, task="creative_writing"),
-             GroupReward(judge, group_size=2, task="creative_writing")]
+             GroupReward(judge, group_size=2, task="creative_writing"),
+             VerifiedReward(judge, verify=VERIFY_NORMALIZED, reference_column="reference")]
     before = groups_requests()
     grpo_step(funcs, bundled_model_dir, tmp_path)
-    assert groups_requests() - before == 3  # one request per reward function for the whole batch
+    assert groups_requests() - before == 4  # one request per reward function for the whole batch
     judge.close()
 
 
@@ -193,9 +196,10 @@ def test_a_trl_grpo_step_awaits_the_async_reward_functions_together(gateway: Liv
     judge = AsyncJudgeClient(gateway.url, transport=counting)
     funcs = [trl_async.ScoreReward(judge, task="creative_writing"),
              trl_async.ReferenceReward(judge, task="creative_writing"),
-             trl_async.GroupReward(judge, group_size=2, task="creative_writing")]
+             trl_async.GroupReward(judge, group_size=2, task="creative_writing"),
+             trl_async.VerifiedReward(judge, verify=VERIFY_NORMALIZED, reference_column="reference")]
     grpo_step(funcs, bundled_model_dir, tmp_path)
-    assert counting.most_in_flight == 3
+    assert counting.most_in_flight == 4
 
 
 def test_verls_own_reward_manager_calls_compute_score_from_its_config(gateway: LiveGateway, http: httpx.Client,
@@ -237,6 +241,48 @@ def test_verls_own_reward_manager_calls_compute_score_from_its_config(gateway: L
     assert direct["cached"] is True and direct["score"] / 10 == score  # exactly this prompt and response
 
 
+def test_a_math_run_in_verls_reward_manager_needs_only_a_verifier_in_its_config(
+        gateway: LiveGateway, bundled_model_dir: Path) -> None:
+    """verl's own reward manager, `reward_kwargs: {base_url, verifier: math}`: the boxed answer is decided by the
+    rule, the answer in words by the real judge (in both orders), both with `ground_truth` as the reference."""
+    import numpy as np
+    import torch
+    from omegaconf import OmegaConf
+    from transformers import AutoTokenizer
+    from verl import DataProto
+    from verl.experimental.reward_loop.reward_manager.naive import NaiveRewardManager
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+
+    import genrm_client.adapters.verl as adapter
+
+    config = OmegaConf.create({"reward": {"custom_reward_function": {
+        "path": adapter.__file__, "name": "compute_score",
+        "reward_kwargs": {"base_url": gateway.url, "task": "math", "verifier": "math"}}}})
+    tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_dir))
+    question = "What is 1/2 + 1/4?"
+
+    def sample(response: str) -> DataProto:
+        prompt_ids = tokenizer.encode(question, add_special_tokens=False)
+        response_ids = tokenizer.encode(response + tokenizer.eos_token, add_special_tokens=False)
+        return DataProto.from_dict(
+            tensors={"prompts": torch.tensor([prompt_ids]), "responses": torch.tensor([response_ids]),
+                     "attention_mask": torch.ones(1, len(prompt_ids) + len(response_ids), dtype=torch.long)},
+            non_tensors={"data_source": np.array(["math"], dtype=object),
+                         "reward_model": np.array([{"ground_truth": r"\frac{3}{4}"}], dtype=object),
+                         "extra_info": np.array([{"prompt": question}], dtype=object)},
+        )
+
+    async def run() -> list[dict[str, Any]]:
+        manager = NaiveRewardManager(config=config, tokenizer=tokenizer, compute_score=get_custom_reward_fn(config))
+        return [dict(await manager.run_single(sample(text)))
+                for text in (r"So the sum is \boxed{0.75}", r"So the sum is \boxed{2/3}", "three quarters")]
+
+    boxed, wrong, words = asyncio.run(run())
+    assert (boxed["reward_score"], boxed["reward_extra_info"]["judge_asked"]) == (1.0, 0.0)
+    assert wrong["reward_extra_info"]["judge_asked"] == 1.0 and wrong["reward_extra_info"]["judge_failed"] == 0.0
+    assert words["reward_extra_info"]["judge_asked"] == 1.0 and words["reward_score"] in (0.0, 1.0)
+
+
 def test_verl_compute_score_fills_timeouts_and_refuses_without_a_prompt(gateway: LiveGateway) -> None:
     bound = functools.partial(compute_score, base_url=gateway.url, task="creative_writing")
     assert inspect.iscoroutinefunction(bound)
@@ -252,7 +298,7 @@ def test_verl_compute_score_fills_timeouts_and_refuses_without_a_prompt(gateway:
 
     compared, late = asyncio.run(score_all())
     assert compared["score"] in (0.0, 0.5, 1.0) and compared["judge_failed"] == 0.0
-    assert late == {"score": -1.0, "judge_unit": 0.0, "judge_failed": 1.0, "judge_flagged": 0.0}
+    assert late == {"score": -1.0, "judge_unit": 0.0, "judge_failed": 1.0, "judge_flagged": 0.0, "judge_asked": 0.0}
     with pytest.raises(JudgeServerError, match="failed under on_failure=error"):
         asyncio.run(bound(data_source="rain", solution_str=ROLLOUTS[2], ground_truth="", extra_info=extra_info,
                           timeout_s=0.01, on_failure="error"))
