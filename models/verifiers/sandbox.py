@@ -13,11 +13,14 @@ What holds, and how (tests/integration/test_code_sandbox.py attacks each):
 - **No flood of output:** stdout and stderr are read up to a cap; past it the run is killed.
 
 The limits are set with util-linux's `prlimit` and the user switched with `setpriv`, both exec'ing, so the
-process that is killed is bwrap itself.
+process that is killed is bwrap itself. bwrap leaves its namespace's init to its parent's parent when it exits
+first; where the host's init does not reap promptly those zombies would count against the process limit of the
+next run, so the calling process becomes a child subreaper and reaps its own sandbox's orphans.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import selectors
@@ -31,6 +34,7 @@ from typing import Literal
 
 RunStatus = Literal["ok", "failed", "timeout", "memory", "output_limit", "unavailable"]
 SANDBOX_UID_BASE = 100_000
+PR_SET_CHILD_SUBREAPER = 36
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ def _python() -> str:
 
 
 def _command(program_dir: str, limits: SandboxLimits) -> list[str]:
-    uid = str(SANDBOX_UID_BASE + os.getpid() % 50_000)
+    uid = str(_sandbox_uid())
     return [
         "prlimit", f"--cpu={limits.cpu_s}", f"--as={limits.memory_bytes}", f"--nproc={limits.processes}",
         f"--fsize={limits.scratch_bytes}", "--nofile=64", "--core=0", "--",
@@ -100,12 +104,45 @@ def run_python(source: str, limits: SandboxLimits) -> RunResult:
     return _run(source, limits)
 
 
+def _sandbox_uid() -> int:
+    return SANDBOX_UID_BASE + os.getpid() % 50_000
+
+
+@functools.cache
+def _adopt_orphans() -> None:
+    """Become the parent of orphaned descendants (Linux `PR_SET_CHILD_SUBREAPER`), so they can be reaped here."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _reap_orphans() -> None:
+    """Reap the finished processes of this process's sandbox user that were handed to it (and only those)."""
+    me, uid = str(os.getpid()), str(_sandbox_uid())
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = dict(line.split(":\t", 1) for line in Path("/proc", entry, "status").read_text().splitlines()
+                          if ":\t" in line)
+        except OSError:
+            continue
+        if status.get("PPid") == me and status.get("Uid", "").split("\t")[0] == uid:
+            try:
+                os.waitpid(int(entry), os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+
 def _run(source: str, limits: SandboxLimits) -> RunResult:
+    _adopt_orphans()
+    _reap_orphans()
     with tempfile.TemporaryDirectory(prefix="genrm-sandbox-") as program_dir:
         Path(program_dir, "program.py").write_text(source)
         os.chmod(program_dir, 0o755)
         os.chmod(Path(program_dir, "program.py"), 0o644)
-        return _supervise(_command(program_dir, limits), limits)
+        try:
+            return _supervise(_command(program_dir, limits), limits)
+        finally:
+            _reap_orphans()
 
 
 def _supervise(command: list[str], limits: SandboxLimits) -> RunResult:

@@ -92,3 +92,10 @@ def test_the_verifier_reports_each_attack_as_incorrect_with_its_reason() -> None
     assert looped.verdict == "incorrect" and "sandbox: timeout" in looped.detail
     flood = run_verifier(spec, "```python\nprint('y' * 10**8)\n```", "assert True")
     assert flood.verdict == "incorrect" and "output_limit" in flood.detail
+
+
+def test_many_runs_in_a_row_do_not_exhaust_the_process_limit() -> None:
+    """bwrap's namespace init outlives bwrap and is handed up; unreaped, those zombies count against the process
+    limit of this process's sandbox user (16), and runs started failing after ~14 (found on this machine)."""
+    results = [run("print('ok')") for _ in range(3 * LIMITS.processes)]
+    assert [r.status for r in results] == ["ok"] * len(results), next(r.output for r in results if r.status != "ok")
