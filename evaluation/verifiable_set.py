@@ -136,7 +136,8 @@ def intervals() -> Iterator[list[Row]]:
 def root_sets() -> Iterator[list[Row]]:
     for r, s in [(2, 3), (-1, 4), (5, -2), (1, 6), (-3, -4), (0, 7)]:
         b, c = -(r + s), r * s
-        problem = f"Find all real roots of x^2 {'+' if b >= 0 else '-'} {abs(b)}x {'+' if c >= 0 else '-'} {abs(c)} = 0."
+        linear, constant = f"{'+' if b >= 0 else '-'} {abs(b)}x", f"{'+' if c >= 0 else '-'} {abs(c)}"
+        problem = f"Find all real roots of x^2 {linear} {constant} = 0."
         ref = f"\\{{{min(r, s)}, {max(r, s)}\\}}"
         yield [
             _row(problem, ref, "canonical", f"Factor: \\boxed{{\\{{{min(r, s)}, {max(r, s)}\\}}}}", True),
@@ -157,7 +158,8 @@ CODE_TASKS: list[tuple[str, str, str, str]] = [
      "def fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a",
      "def fib(n):\n    a, b = 1, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a",
      "assert [fib(i) for i in range(8)] == [0, 1, 1, 2, 3, 5, 8, 13]"),
-    ("Write reverse_words(s) reversing the order of words.", "def reverse_words(s):\n    return ' '.join(s.split()[::-1])",
+    ("Write reverse_words(s) reversing the order of words.",
+     "def reverse_words(s):\n    return ' '.join(s.split()[::-1])",
      "def reverse_words(s):\n    return s[::-1]", "assert reverse_words('a bc d') == 'd bc a'"),
     ("Write count_vowels(s).", "def count_vowels(s):\n    return sum(c in 'aeiouAEIOU' for c in s)",
      "def count_vowels(s):\n    return sum(c in 'aeiou' for c in s)", "assert count_vowels('HEllo') == 2"),

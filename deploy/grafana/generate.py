@@ -172,6 +172,19 @@ INTEGRITY = [
               [(f"sum by (model, action) (rate(genrm_flagged_items_total{{{MODEL_VERSION}}}[{RATE}]))",
                 "{{model}} {{action}}")]),
     ]),
+    Row("Verifiable rewards: rule verifiers and the judge behind them", [
+        Panel("Verifier verdicts", "Rule verifiers' verdicts per second by verifier and verdict (timeouts are "
+              "verdict timeout; ambiguous is an enumerated answer).",
+              [(f"sum by (verifier, verdict) (rate(genrm_verifier_verdicts_total[{RATE}]))",
+                "{{verifier}} {{verdict}}")]),
+        Panel("Escalation share", "Share of verified items handed to the judge (verify_then_judge).",
+              [(f"sum by (verifier) (rate(genrm_verifier_escalations_total[{RATE}])) / "
+                f"sum by (verifier) (rate(genrm_verifier_verdicts_total[{RATE}]))", "{{verifier}}")], "percentunit"),
+        Panel("Verifier and judge disagree", "Items both decided, decided differently: the judge accepted what "
+              "the rule rejected (a rescue, or a false positive) or the reverse.",
+              [(f"sum by (verifier, direction) (rate(genrm_verifier_disagreements_total[{RATE}]))",
+                "{{verifier}} {{direction}}")]),
+    ]),
     Row("Verdict format", [
         Panel("Parse failures by category", "Completions that are not a verdict: missing or misordered tags, "
               "invalid answer.",
