@@ -47,8 +47,10 @@ RUN sh /tmp/build/pip-install.sh "$ENGINE" -r /tmp/build/convert.txt \
     && /app/.venv/bin/python /tmp/build/bundled.py --cache-dir /opt/genrm/models
 
 FROM ${PYTHON_IMAGE} AS serve
-# tini: PID 1; libnuma1: vLLM's CPU kernels (vllm._C) link against it and fail to import without it.
+# tini: PID 1; libnuma1: vLLM's CPU kernels (vllm._C) link against it and fail to import without it; bubblewrap:
+# the `code` verifier's sandbox (it needs user namespaces: docs/operations.md says how to allow them).
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tini libnuma1 \
+    bubblewrap \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
     && useradd --uid 10001 --create-home --shell /usr/sbin/nologin genrm
 ENV PYTHONUNBUFFERED=1 GENRM_HOST=0.0.0.0 GENRM_PORT=8000 PATH=/app/.venv/bin:$PATH HOME=/home/genrm

@@ -20,6 +20,7 @@ next run, so the calling process becomes a child subreaper and reaps its own san
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
@@ -68,11 +69,16 @@ def _python() -> str:
 
 
 def _command(program_dir: str, limits: SandboxLimits) -> list[str]:
-    uid = str(_sandbox_uid())
+    if os.geteuid() == 0:  # root is exempt from RLIMIT_NPROC: run as a user of the sandbox's own
+        uid = str(_sandbox_uid())
+        nproc = limits.processes
+        user = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
+    else:  # an unprivileged gateway (the image's user): the cap counts its own processes too
+        nproc = _own_processes() + limits.processes
+        user = []
     return [
-        "prlimit", f"--cpu={limits.cpu_s}", f"--as={limits.memory_bytes}", f"--nproc={limits.processes}",
-        f"--fsize={limits.scratch_bytes}", "--nofile=64", "--core=0", "--",
-        "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--",
+        "prlimit", f"--cpu={limits.cpu_s}", f"--as={limits.memory_bytes}", f"--nproc={nproc}",
+        f"--fsize={limits.scratch_bytes}", "--nofile=64", "--core=0", "--", *user,
         "bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr",
         "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
         "--proc", "/proc", "--dev", "/dev", "--size", str(limits.scratch_bytes), "--tmpfs", "/tmp",
@@ -104,6 +110,20 @@ def run_python(source: str, limits: SandboxLimits) -> RunResult:
     return _run(source, limits)
 
 
+def _own_processes() -> int:
+    """Processes and threads of this process's user now (what RLIMIT_NPROC counts)."""
+    uid, count = str(os.getuid()), 0
+    for entry in os.listdir("/proc"):
+        try:
+            status = Path("/proc", entry, "status").read_text() if entry.isdigit() else ""
+        except OSError:
+            continue
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        if fields.get("Uid", "").split("\t")[0] == uid:
+            count += int(fields.get("Threads", "1"))
+    return count
+
+
 def _sandbox_uid() -> int:
     return SANDBOX_UID_BASE + os.getpid() % 50_000
 
@@ -115,8 +135,10 @@ def _adopt_orphans() -> None:
 
 
 def _reap_orphans() -> None:
-    """Reap the finished processes of this process's sandbox user that were handed to it (and only those)."""
-    me, uid = str(os.getpid()), str(_sandbox_uid())
+    """Reap the finished bwrap processes handed to this process (and only those: a zombie named bwrap whose
+    parent is this process, of the user the sandbox runs as)."""
+    me = str(os.getpid())
+    uid = str(_sandbox_uid() if os.geteuid() == 0 else os.getuid())
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -125,11 +147,10 @@ def _reap_orphans() -> None:
                           if ":\t" in line)
         except OSError:
             continue
-        if status.get("PPid") == me and status.get("Uid", "").split("\t")[0] == uid:
-            try:
+        zombie = status.get("State", "").startswith("Z") and status.get("Name") == "bwrap"
+        if zombie and status.get("PPid") == me and status.get("Uid", "").split("\t")[0] == uid:
+            with contextlib.suppress(ChildProcessError):
                 os.waitpid(int(entry), os.WNOHANG)
-            except ChildProcessError:
-                pass
 
 
 def _run(source: str, limits: SandboxLimits) -> RunResult:

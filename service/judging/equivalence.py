@@ -10,11 +10,13 @@ from dataclasses import dataclass
 
 from models.chat import Conversation
 from models.formats.equivalence import EQUIVALENCE, EquivalenceVerdict
+from models.formats.sections import ParseFailure
+from service.judging.aggregation import Order
 from service.judging.batch import BatchJudge
 from service.judging.cache_keys import prompt_affinity
 from service.judging.context import ItemFailure, JudgingContext
 from service.judging.flagging import Responses
-from service.judging.items import EquivalenceResult, ItemOutcome
+from service.judging.items import EquivalenceResult, ItemOutcome, Judgment
 from service.judging.runner import Vote, failure_counts
 
 ORDERS = ("reference_first", "response_first")
@@ -31,6 +33,7 @@ class EquivalenceItem:
 @dataclass(frozen=True)
 class EquivalenceSettings:
     votes: int
+    include_judgments: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class EquivalenceJudge(BatchJudge[EquivalenceItem, EquivalenceSettings, Equivale
             drawn = await asyncio.gather(*(self._runner.draw(context, prompt, settings.votes) for prompt in prompts))
         except ItemFailure as failure:
             return self.failed(item.id, failure)
-        return _tally(item.id, dict(zip(ORDERS, drawn, strict=True)))
+        return _tally(item.id, dict(zip(ORDERS, drawn, strict=True)), settings.include_judgments)
 
     def responses(self, item: EquivalenceItem) -> Responses:
         return (("response", item.answer),)
@@ -62,17 +65,33 @@ class EquivalenceJudge(BatchJudge[EquivalenceItem, EquivalenceSettings, Equivale
         return EquivalenceOutcome(id=item.id, status="ok", result=EquivalenceResult(False, 0.0, {}, 0))
 
 
-def _tally(item_id: str, votes: dict[str, list[Vote[EquivalenceVerdict]]]) -> EquivalenceOutcome:
+def _judgments(votes: dict[str, list[Vote[EquivalenceVerdict]]]) -> tuple[Judgment, ...]:
+    """Each vote's text; `order` "ab" is the reference shown first (as response_a), "ba" the answer first."""
+    judgments = []
+    for order, order_votes in votes.items():
+        shown: Order = "ab" if order == "reference_first" else "ba"
+        for vote in order_votes:
+            failure = vote.outcome if isinstance(vote.outcome, ParseFailure) else None
+            judgments.append(Judgment(
+                text=vote.text, finish_reason=vote.finish_reason, order=shown, forced=vote.forced,
+                failure=None if failure is None else failure.category.value,
+                failure_detail=None if failure is None else failure.detail))
+    return tuple(judgments)
+
+
+def _tally(item_id: str, votes: dict[str, list[Vote[EquivalenceVerdict]]],
+           include_judgments: bool) -> EquivalenceOutcome:
     every = [vote for order_votes in votes.values() for vote in order_votes]
     failures = failure_counts(every)
+    judgments = _judgments(votes) if include_judgments else None
     parsed = {order: [v.outcome.equal for v in order_votes if isinstance(v.outcome, EquivalenceVerdict)]
               for order, order_votes in votes.items()}
     if not all(parsed.values()):
-        return EquivalenceOutcome(id=item_id, status="parse_failed", parse_failures=failures,
+        return EquivalenceOutcome(id=item_id, status="parse_failed", parse_failures=failures, judgments=judgments,
                                   error=f"an order has no parsed judgment of equivalence: {failures}")
     by_order = {order: sum(equal) / len(equal) for order, equal in parsed.items()}
     used = sum(len(equal) for equal in parsed.values())
     p_equal = sum(sum(equal) for equal in parsed.values()) / used
     equivalent = all(share > 0.5 for share in by_order.values())
-    return EquivalenceOutcome(id=item_id, status="ok", votes_used=used, parse_failures=failures,
+    return EquivalenceOutcome(id=item_id, status="ok", votes_used=used, parse_failures=failures, judgments=judgments,
                               result=EquivalenceResult(equivalent, p_equal, by_order, used))

@@ -108,7 +108,8 @@ class VerifiedScorer:
                 self._metrics.verifier_escalations.labels(plan.spec.name, verification.verdict).inc()
         items = [EquivalenceItem(item.id, item.prompt, item.reference or "", verification.extracted or item.response)
                  for item, verification in asked]
-        return await self._equivalence.judge_unflagged(items, EquivalenceSettings(settings.votes), context)
+        asked_settings = EquivalenceSettings(settings.votes, settings.include_judgments)
+        return await self._equivalence.judge_unflagged(items, asked_settings, context)
 
     def _flag_acted(self, item: ScoreItem, flags: tuple[Flag, ...], context: JudgingContext) -> ScoreOutcome:
         if context.flag_action.policy == "mask":
@@ -154,12 +155,12 @@ def _decide(item_id: str, plan: VerificationPlan, verified: VerifiedAnswer,
                             decided_by="verifier", verified=verified)
     if judged.status != "ok" or judged.result is None:
         return ScoreOutcome(id=item_id, status=judged.status, error=judged.error, parse_failures=judged.parse_failures,
-                            decided_by="judge", verified=verified, cached=judged.cached)
+                            decided_by="judge", verified=verified, cached=judged.cached, judgments=judged.judgments)
     judge_score = MAX_SCORE if judged.result.equivalent else MIN_SCORE
     decided_by: DecidedBy = "both" if plan.policy == "both" else "judge"
     score = judge_score
     if plan.policy == "both":
         score = plan.verifier_weight * verifier_score + (1 - plan.verifier_weight) * judge_score
     return ScoreOutcome(id=item_id, status="ok", score=score, scores=(score,), votes_used=judged.votes_used,
-                        parse_failures=judged.parse_failures, cached=judged.cached,
+                        parse_failures=judged.parse_failures, cached=judged.cached, judgments=judged.judgments,
                         decided_by=decided_by, verified=verified, equivalence=judged.result)

@@ -72,10 +72,13 @@ async def test_verify_then_judge_asks_the_judge_in_both_orders_only_when_the_rul
             {**MATH, "response": r"\boxed{\frac{3}{4}}"},          # the rule decides: correct
             {**MATH, "response": "The answer is three quarters."},  # the rule says no; the judge rescues it
             {**MATH, "response": r"\boxed{\frac{2}{3}}"},          # the rule says no; the judge agrees
-        ], verify={"verifier": "math"}, votes=2, sampling={"temperature": 0.7})
+        ], verify={"verifier": "math"}, votes=2, sampling={"temperature": 0.7}, include_judgments=True)
         metrics = (await client.get("/metrics")).text
     items = data["items"]
     assert [(i["score"], i["decided_by"]) for i in items] == [(10.0, "verifier"), (10.0, "judge"), (0.0, "judge")]
+    assert items[0]["judgments"] is None  # the rule decided: no judgment was drawn
+    assert sorted(j["order"] for j in items[1]["judgments"]) == ["ab", "ab", "ba", "ba"]
+    assert all("<answer>equal</answer>" in j["text"] for j in items[1]["judgments"])
     rescued = items[1]["equivalence"]
     assert rescued == {"equivalent": True, "p_equal": 1.0, "votes_used": 4,
                        "by_order": {"reference_first": 1.0, "response_first": 1.0}}
