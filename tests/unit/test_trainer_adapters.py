@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from genrm_client import JudgeClient
-from genrm_client.adapters.trl import GroupReward, ReferenceReward, ScoreReward, runs
+from genrm_client import VerifyIn
+from genrm_client.adapters.trl import GroupReward, ReferenceReward, ScoreReward, VerifiedReward, runs
 
 Answer = Callable[[dict[str, Any]], list[list[dict[str, Any]]]]
 
@@ -71,6 +72,24 @@ def test_reference_reward_reads_the_reference_column_as_p_win_or_brpo() -> None:
     assert sent[0]["mode"] == "brpo" and sent[0]["groups"][0]["reference"] == "gold"
     with pytest.raises(KeyError, match="reference"):
         ReferenceReward(client)(["Q"], ["x"], answer=["gold"])
+
+
+def test_verified_reward_groups_by_prompt_and_reference_and_reads_score_over_ten() -> None:
+    sent: list[dict[str, Any]] = []
+
+    def answer(body: dict[str, Any]) -> list[list[dict[str, Any]]]:
+        return [[rollout(i, 10.0 if text == group["reference"] else 0.0, decided_by="judge" if i else "verifier")
+                 for i, text in enumerate(group["rollouts"])] for group in body["groups"]]
+
+    reward = VerifiedReward(service(answer, sent), verify=VerifyIn(verifier="math"), reference_column="answer")
+    got = reward(["Q", "Q", "Q", "R"], ["4", "5", "4", "7"], answer=["4", "4", "5", "7"])
+    assert got == [1.0, 0.0, 0.0, 1.0]
+    assert [(g["prompt"], g["reference"], g["rollouts"]) for g in sent[0]["groups"]] == [
+        ("Q", "4", ["4", "5"]), ("Q", "5", ["4"]), ("R", "7", ["7"])]
+    assert sent[0]["mode"] == "pointwise" and sent[0]["verify"]["verifier"] == "math"
+    assert reward.last_stats == {"judge_asked": 0.25} and reward.__name__ == "genrm_verified"
+    with pytest.raises(KeyError, match="answer"):
+        reward(["Q"], ["x"], reference=["4"])
 
 
 def test_group_reward_sends_groups_of_g_with_a_seed_per_call_and_reports_brpo_stats() -> None:

@@ -155,6 +155,19 @@ class ScorePlan(_RewardPlan):
         return self._request("pointwise", groups), read
 
 
+def _groups_with_references(name: str, prompts: list[Any], completions: list[Any], columns: dict[str, Any],
+                            column: str, what: str) -> tuple[list[GroupIn], list[range]]:
+    """The batch as groups of consecutive completions that share a prompt and a reference (column `column`)."""
+    if column not in columns:
+        raise KeyError(f"{name} needs the dataset column {column!r} ({what}); the batch has {sorted(columns)}")
+    references = [str(r) for r in columns[column]]
+    values = [prompt_value(p) for p in prompts]
+    spans = runs([repr((v, r)) for v, r in zip(values, references, strict=True)])
+    groups = [GroupIn.model_validate({"prompt": values[s.start], "reference": references[s.start],
+                                      "rollouts": [completion_text(completions[i]) for i in s]}) for s in spans]
+    return groups, spans
+
+
 class ReferencePlan(_RewardPlan):
     """Each completion against the dataset's reference (column `reference_column`), both orders.
 
@@ -168,14 +181,8 @@ class ReferencePlan(_RewardPlan):
         self.reference_column, self.reading, self.inconsistent_reward = reference_column, reading, inconsistent_reward
 
     def _plan(self, prompts: list[Any], completions: list[Any], columns: dict[str, Any]) -> tuple[GroupRequest, Read]:
-        if self.reference_column not in columns:
-            raise KeyError(f"{self.__name__} needs the dataset column {self.reference_column!r} (the reference "
-                           f"answer); the batch has {sorted(columns)}")
-        references = [str(r) for r in columns[self.reference_column]]
-        values = [prompt_value(p) for p in prompts]
-        spans = runs([(repr(v), r) for v, r in zip(values, references, strict=True)])
-        groups = [GroupIn.model_validate({"prompt": values[s.start], "reference": references[s.start],
-                                          "rollouts": [completion_text(completions[i]) for i in s]}) for s in spans]
+        groups, spans = _groups_with_references(self.__name__, prompts, completions, columns, self.reference_column,
+                                                "the reference answer")
 
         def read(answer: GroupResponse) -> list[float | None]:
             if self.reading == "brpo":
@@ -202,14 +209,8 @@ class VerifiedPlan(_RewardPlan):
         self.verify, self.reference_column = verify, reference_column
 
     def _plan(self, prompts: list[Any], completions: list[Any], columns: dict[str, Any]) -> tuple[GroupRequest, Read]:
-        if self.reference_column not in columns:
-            raise KeyError(f"{self.__name__} needs the dataset column {self.reference_column!r} (what the verifier "
-                           f"checks against); the batch has {sorted(columns)}")
-        references = [str(r) for r in columns[self.reference_column]]
-        values = [prompt_value(p) for p in prompts]
-        spans = runs([repr((v, r)) for v, r in zip(values, references, strict=True)])
-        groups = [GroupIn.model_validate({"prompt": values[s.start], "reference": references[s.start],
-                                          "rollouts": [completion_text(completions[i]) for i in s]}) for s in spans]
+        groups, spans = _groups_with_references(self.__name__, prompts, completions, columns, self.reference_column,
+                                                "what the verifier checks against")
 
         def read(answer: GroupResponse) -> list[float | None]:
             rollouts = [r for group in answer.groups for r in group.rollouts]
