@@ -43,7 +43,13 @@ from service.orchestration.admitting import admitted
 from service.orchestration.cancellation import cancel_on_disconnect
 from service.orchestration.rewarding import GROUPS_ROUTE, judge_groups
 from service.state import AppState
-from service.verifying.planning import check_references, engine_requests, judge_format, verification_plan
+from service.verifying.planning import (
+    check_references,
+    engine_requests,
+    judge_format,
+    refuse_unread_references,
+    verification_plan,
+)
 
 router = APIRouter()
 
@@ -59,8 +65,10 @@ def _count_items(state: AppState, route: str, items: Sequence[ItemOutcome]) -> N
 async def score(body: ScoreRequest, state: State, caller: CallerDep,
                 timeout: TimeoutHeader = None) -> ScoreResponse:
     """Pointwise rubric judging: each item gets `votes` judgments, aggregated by `aggregate`."""
-    plan = verification_plan(body.verify)
-    check_references(plan, [item.reference for item in body.items], "items.{index}.reference")
+    plan = verification_plan(body.verify, body.adaptive)
+    references = [item.reference for item in body.items]
+    refuse_unread_references(plan, references)
+    check_references(plan, references, "items.{index}.reference")
     orders = 1 if judge_format(plan) is POINTWISE else 2
     context = state.resolver.context(body, judge_format(plan), len(body.items), body.votes, timeout, orders=orders)
     with admitted(state.quotas, state.metrics, caller.key, context, engine_requests(plan, len(body.items)),
@@ -104,7 +112,7 @@ async def groups(body: GroupRequest, state: State, caller: CallerDep,
                  timeout: TimeoutHeader = None) -> GroupResponse:
     """Group rewards for RL: every rollout of every group gets a reward from one call (`brpo` against a drawn
     or given reference, `pointwise` scores, `round_robin` over all pairs), failed ones filled by `on_failure`."""
-    plan = verification_plan(body.verify)
+    plan = verification_plan(body.verify, body.adaptive)
     settings = translation.group_settings(body, plan)
     run = await judge_groups(state, caller, GROUPS_ROUTE, body, translation.groups_in(body, plan), settings, timeout)
     return GroupResponse(

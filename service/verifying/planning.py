@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from genrm_wire import VerifyIn
+from genrm_wire import AdaptiveIn, VerifyIn
 from models.formats import POINTWISE
 from models.formats.equivalence import EQUIVALENCE
 from models.formats.sections import SectionedFormat
@@ -15,9 +15,12 @@ from service.errors import InvalidRequest
 from service.judging.items import VerificationPlan
 
 
-def verification_plan(verify: VerifyIn | None) -> VerificationPlan | None:
+def verification_plan(verify: VerifyIn | None, adaptive: AdaptiveIn | None = None) -> VerificationPlan | None:
     if verify is None:
         return None
+    if adaptive is not None and verify.policy != "verifier":
+        raise InvalidRequest("adaptive voting stops on agreeing scores; the judge of a reference answers equal or "
+                             "different in both orders, so drop `adaptive` and set `votes`", param="adaptive")
     if verify.json_schema is not None:
         if verify.verifier != "json_schema":
             raise InvalidRequest(f"verify.schema is read by the json_schema verifier only, not {verify.verifier!r}; "
@@ -36,6 +39,17 @@ def check_references(plan: VerificationPlan | None, references: Sequence[str | N
         if (problem := reference_problem(plan.spec, reference)) is not None:
             raise InvalidRequest(f"{problem}; give every item a `reference` for verifier {plan.spec.name!r}",
                                  param=param.format(index=index))
+
+
+def refuse_unread_references(plan: VerificationPlan | None, references: Sequence[str | None]) -> None:
+    """`/v1/score` reads an item's `reference` only with `verify`: one sent without would be silently ignored."""
+    if plan is not None:
+        return
+    for index, reference in enumerate(references):
+        if reference is not None:
+            raise InvalidRequest("a `reference` is what a rule verifier checks against, and this request has no "
+                                 "`verify`; add one (e.g. {\"verifier\": \"math\"}) or drop the reference",
+                                 param=f"items.{index}.reference")
 
 
 def judge_format(plan: VerificationPlan | None) -> SectionedFormat:

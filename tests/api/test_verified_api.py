@@ -196,6 +196,10 @@ async def test_bad_verification_input_is_a_422_naming_the_field(make_client) -> 
          "items.0.reference"),
         ({"verify": {"verifier": "math", "escalate_on": ["ambiguous"]},
           "items": [{"prompt": "p", "response": "r", "reference": "1"}]}, "verify.escalate_on.0"),
+        ({"items": [{"prompt": "p", "response": "r"}, {"prompt": "p", "response": "r", "reference": "1"}]},
+         "items.1.reference"),
+        ({"verify": {"verifier": "math"}, "adaptive": {"round_votes": 1}, "votes": 2,
+          "items": [{"prompt": "p", "response": "r", "reference": "1"}]}, "adaptive"),
     ]
     async with make_client() as (client, fake):
         answers = [await client.post("/v1/score", json={"task": "math", **body}) for body, _ in cases]

@@ -11,8 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from genrm_client import JudgeClient
-from genrm_client import VerifyIn
+from genrm_client import JudgeClient, VerifyIn
 from genrm_client.adapters.trl import GroupReward, ReferenceReward, ScoreReward, VerifiedReward, runs
 
 Answer = Callable[[dict[str, Any]], list[list[dict[str, Any]]]]
