@@ -6,6 +6,7 @@ rule gets a new one, and the gateway echoes it with each verdict.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ from models.verifiers.results import Verification
 RULES_VERSION = 1
 
 
+@functools.cache
 def verifier_version(name: VerifierName) -> str:
     """`genrm-math/1 (math-verify 0.9.0)`: the rules' version, and the library's where one decides."""
     libraries = {"math": "math-verify", "json_schema": "jsonschema"}

@@ -69,7 +69,8 @@ class VerifiedScorer:
         flags = [(*item_flags, *_spam_flags(verifications.get(index)))
                  for index, item_flags in enumerate(flags)]
         telemetry.record_flags(self._metrics, context, responses, flags)
-        judged = [index for index in checked if _asks_judge(plan, verifications[index])]
+        acted = [bool(context.flag_action.acted_fields(item_flags)) for item_flags in flags]  # `answer_spam` too
+        judged = [index for index in checked if not acted[index] and _asks_judge(plan, verifications[index])]
         answers = await self._judge(plan, [(items[i], verifications[i]) for i in judged], settings, context)
         by_index = dict(zip(judged, answers, strict=True))
         version = verifier_version(plan.spec.name)
