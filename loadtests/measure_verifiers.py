@@ -40,7 +40,7 @@ def rows(path: Path) -> list[Row]:
 
 def score(http: httpx.Client, items: list[Row], verify: dict[str, Any], votes: int,
           max_tokens: int) -> tuple[list[Row], float]:
-    body = {"task": "math", "votes": votes, "dedup": False, "verify": verify,
+    body = {"task": "math", "votes": votes, "dedup": False, "cache": False, "verify": verify,
             "sampling": {"max_tokens": max_tokens, "seed": 7},
             "items": [{"id": r["id"], "prompt": r["problem"], "response": r["response"], "reference": r["reference"]}
                       for r in items]}
@@ -74,8 +74,13 @@ def metric_sum(http: httpx.Client, name: str) -> float:
     return sum(float(m.group(1)) for line in http.get("/metrics").text.splitlines() if (m := pattern.match(line)))
 
 
-def throughput(http: httpx.Client, verifier: str, batch: int) -> float:
+def throughput(http: httpx.Client, verifier: str, batch: int, symbolic: bool = False) -> float:
+    """Best of three `batch`-item requests, rules only. `symbolic`: each answer is a fraction and its reference a
+    decimal, so math-verify parses and compares both (no string shortcut)."""
     items = [{"prompt": "p", "response": f"The answer is \\boxed{{{i}}}.", "reference": str(i)} for i in range(batch)]
+    if symbolic:
+        items = [{"prompt": "p", "response": f"So \\boxed{{\\frac{{{i}}}{{4}}}}.", "reference": str(i / 4)}
+                 for i in range(batch)]
     body = {"task": "math", "verify": {"verifier": verifier, "policy": "verifier"}, "items": items}
     http.post("/v1/score", json=body).raise_for_status()  # the workers are warm after this
     best = 0.0
@@ -104,9 +109,9 @@ def main() -> None:
         rules = [judged_correct(item) is True for item in alone]
         results["verifier"] = summarize(math_rows, alone, seconds, rules)
         if not args.skip_judge:
-            for name, verify in (("verify_then_judge", {"verifier": "math"}),
-                                 ("verify_then_judge (no_answer only)", {"verifier": "math",
-                                                                        "escalate_on": ["no_answer"]}),
+            for name, verify in (("verify_then_judge (default: no_answer, timeout)", {"verifier": "math"}),
+                                 ("verify_then_judge (+ incorrect)", {"verifier": "math", "escalate_on": [
+                                     "no_answer", "incorrect", "timeout"]}),
                                  ("judge", {"verifier": "math", "policy": "judge"})):
                 verified_before = metric_sum(http, "genrm_verifier_seconds_sum")
                 answered, seconds = score(http, math_rows, verify, args.votes, args.max_tokens)
@@ -116,7 +121,8 @@ def main() -> None:
         code, seconds = score(http, code_rows, {"verifier": "code", "policy": "verifier", "timeout_s": 3}, 1,
                               args.max_tokens)
         results["code verifier"] = summarize(code_rows, code, seconds, [False] * len(code_rows))
-        rates = {verifier: throughput(http, verifier, args.batch) for verifier in ("exact", "math")}
+        rates = {"exact": throughput(http, "exact", args.batch), "math": throughput(http, "math", args.batch),
+                 "math (fractions vs decimals)": throughput(http, "math", args.batch, symbolic=True)}
     print(f"\nverifiable set: {len(math_rows)} math items ({sum(r['correct'] for r in math_rows)} correct), "
           f"{len(code_rows)} code items; bundled judge, votes={args.votes}, max_tokens={args.max_tokens}; "
           f"machine: {platform.node()}\n")
@@ -130,7 +136,8 @@ def main() -> None:
           ", ".join(f"{name} {rate:.0f} items/s" for name, rate in rates.items()))
     print(" ".join(f"{name.replace(' ', '_')}:acc={r['accuracy']:.3f},rescued={r['rescued']},"
                    f"introduced={r['introduced']},ips={r['items_per_s']:.1f}" for name, r in results.items())
-          + " " + " ".join(f"{name}_ips={rate:.0f}" for name, rate in rates.items()))
+          + " " + " ".join(f"{name.split()[0]}{'_symbolic' if '(' in name else ''}_ips={rate:.0f}"
+                           for name, rate in rates.items()))
 
 
 if __name__ == "__main__":

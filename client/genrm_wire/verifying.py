@@ -13,7 +13,7 @@ turn on the verifier; each item's `reference` (a group's, a trainer's label) is 
 | `code` | Python tests (asserts) | its last ```python block, run with the tests in a sandbox |
 
 Policies: `verifier` (rules only), `judge` (the judge decides every item), `verify_then_judge` (the verifier
-decides unless its verdict is in `escalate_on`; then the judge), `both` (both on every item; the reward is
+decides unless its verdict is in `escalate_on`, by default `no_answer` and `timeout`; then the judge), `both` (both on every item; the reward is
 `verifier_weight` × verifier + (1 − verifier_weight) × judge). The judge of a reference is asked in both orders
 whether the response's answer and the reference are equivalent; only two orders that both say so count.
 """
@@ -30,7 +30,11 @@ VerifierVerdict = Literal["correct", "incorrect", "no_answer", "ambiguous", "tim
 RewardPolicyName = Literal["verifier", "judge", "verify_then_judge", "both"]
 Escalation = Literal["no_answer", "incorrect", "timeout", "error"]
 DecidedBy = Literal["verifier", "judge", "both"]
-DEFAULT_ESCALATIONS: tuple[Escalation, ...] = ("no_answer", "incorrect", "timeout")
+# The judge is asked by default only where the rule could not decide at all. Asking it also where the rule says
+# "no" rescues equivalent answers the rule misreads, and pays for every near miss a judge wrongly calls equal:
+# the bundled judge called all 80 near misses of data/verifiable-math.jsonl equal (docs/benchmarks.md), so that
+# is an opt-in for a judge measured to be strong enough (`escalate_on: [no_answer, incorrect, timeout]`).
+DEFAULT_ESCALATIONS: tuple[Escalation, ...] = ("no_answer", "timeout")
 
 
 class VerifyIn(BaseModel):
@@ -41,7 +45,8 @@ class VerifyIn(BaseModel):
     escalate_on: list[Escalation] = Field(
         default_factory=lambda: list(DEFAULT_ESCALATIONS),
         description="`verify_then_judge`: the verifier's verdicts that ask the judge (`ambiguous`, an enumerated "
-        "answer, never does). Leave out `incorrect` to ask the judge only when no answer could be read.",
+        "answer, never does). The default asks only where no answer could be read (or the check timed out); add "
+        "`incorrect` to let a strong judge rescue equivalent answers the rule rejects.",
     )
     extraction: Extraction = Field(default="auto", description="Where the response's final answer is.")
     timeout_s: float = Field(default=2.0, gt=0, le=60, description="Per item: a check that takes longer is "

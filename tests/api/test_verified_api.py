@@ -65,14 +65,16 @@ async def test_verifier_alone_decides_without_the_engine(make_client) -> None:
     assert verdicts == 1
 
 
-async def test_verify_then_judge_asks_the_judge_in_both_orders_only_when_the_rule_says_no(make_client,
-                                                                                           decode) -> None:
+async def test_verify_then_judge_asks_the_judge_in_both_orders_where_the_rule_says_no(make_client,
+                                                                                      decode) -> None:
+    """With `incorrect` in `escalate_on` (opt-in), as NeMo Gym's math_with_judge does."""
     async with make_client(equivalence_judge(decode, words_equal)) as (client, fake):
         data = await score(client, [
             {**MATH, "response": r"\boxed{\frac{3}{4}}"},          # the rule decides: correct
             {**MATH, "response": "The answer is three quarters."},  # the rule says no; the judge rescues it
             {**MATH, "response": r"\boxed{\frac{2}{3}}"},          # the rule says no; the judge agrees
-        ], verify={"verifier": "math"}, votes=2, sampling={"temperature": 0.7}, include_judgments=True)
+        ], verify={"verifier": "math", "escalate_on": ["no_answer", "incorrect"]}, votes=2,
+            sampling={"temperature": 0.7}, include_judgments=True)
         metrics = (await client.get("/metrics")).text
     items = data["items"]
     assert [(i["score"], i["decided_by"]) for i in items] == [(10.0, "verifier"), (10.0, "judge"), (0.0, "judge")]
@@ -96,16 +98,17 @@ async def test_a_judge_that_favours_the_first_answer_cannot_make_a_wrong_answer_
         return "2}{3}" in first  # says equal only when the wrong answer is shown first
 
     async with make_client(equivalence_judge(decode, first_shown_is_right)) as (client, _):
-        data = await score(client, [{**MATH, "response": r"\boxed{\frac{2}{3}}"}], verify={"verifier": "math"})
+        data = await score(client, [{**MATH, "response": r"\boxed{\frac{2}{3}}"}],
+                           verify={"verifier": "math", "escalate_on": ["incorrect"]})
     item = data["items"][0]
     assert item["score"] == 0.0 and item["equivalence"]["equivalent"] is False
     assert item["equivalence"]["by_order"] == {"reference_first": 0.0, "response_first": 1.0}
 
 
-async def test_escalate_on_no_answer_only_keeps_the_rules_no(make_client, decode) -> None:
+async def test_by_default_the_judge_is_asked_only_where_the_rule_read_no_answer(make_client, decode) -> None:
     async with make_client(equivalence_judge(decode, lambda a, b: True)) as (client, fake):
         data = await score(client, [{**MATH, "response": r"\boxed{5}"}, {**MATH, "response": "It is 3/4, I think"}],
-                           verify={"verifier": "math", "escalate_on": ["no_answer"]})
+                           verify={"verifier": "math"})
     assert [(i["score"], i["decided_by"]) for i in data["items"]] == [(0.0, "verifier"), (10.0, "judge")]
     assert len(fake.requests) == 2  # the second item, both orders
     assert all("It is 3/4, I think" in decode(body) for body in fake.requests)  # no answer read: the whole text
@@ -173,7 +176,7 @@ async def test_groups_verify_every_rollout_against_the_group_reference(make_clie
     assert response.status_code == 200, response.text
     rollouts = response.json()["groups"][0]["rollouts"]
     assert [r["reward"] for r in rollouts] == [10.0, 10.0, 0.0, 0.0]
-    assert [r["decided_by"] for r in rollouts] == ["verifier", "judge", "judge", "judge"]
+    assert [r["decided_by"] for r in rollouts] == ["verifier", "judge", "verifier", "judge"]
     assert rollouts[0]["verification"]["verdict"] == "correct" and rollouts[1]["equivalence"]["equivalent"]
     assert [r["advantage"] is not None for r in rollouts] == [True] * 4
 
