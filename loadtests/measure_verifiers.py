@@ -75,18 +75,21 @@ def metric_sum(http: httpx.Client, name: str) -> float:
 
 
 def throughput(http: httpx.Client, verifier: str, batch: int, symbolic: bool = False) -> float:
-    """Best of three `batch`-item requests, rules only. `symbolic`: each answer is a fraction and its reference a
-    decimal, so math-verify parses and compares both (no string shortcut)."""
-    items = [{"prompt": "p", "response": f"The answer is \\boxed{{{i}}}.", "reference": str(i)} for i in range(batch)]
-    if symbolic:
-        items = [{"prompt": "p", "response": f"So \\boxed{{\\frac{{{i}}}{{4}}}}.", "reference": str(i / 4)}
-                 for i in range(batch)]
-    body = {"task": "math", "verify": {"verifier": verifier, "policy": "verifier"}, "items": items}
-    http.post("/v1/score", json=body).raise_for_status()  # the workers are warm after this
+    """Best of three `batch`-item requests, rules only, each with answers not seen before (the verifier caches
+    parses). `symbolic`: each answer is a fraction and its reference a decimal, so math-verify parses and compares
+    both (no string shortcut)."""
+    def body(offset: int) -> dict[str, Any]:
+        numbers = range(offset, offset + batch)
+        items = [{"prompt": "p", "response": f"The answer is \\boxed{{{i}}}.", "reference": str(i)} for i in numbers]
+        if symbolic:
+            items = [{"prompt": "p", "response": f"So \\boxed{{\\frac{{{i}}}{{4}}}}.", "reference": str(i / 4)}
+                     for i in numbers]
+        return {"task": "math", "verify": {"verifier": verifier, "policy": "verifier"}, "items": items}
+
     best = 0.0
-    for _ in range(3):
+    for round_ in range(1, 4):
         started = time.perf_counter()
-        http.post("/v1/score", json=body).raise_for_status()
+        http.post("/v1/score", json=body(round_ * 10 * batch)).raise_for_status()
         best = max(best, batch / (time.perf_counter() - started))
     return best
 
@@ -97,14 +100,22 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=192)
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--skip-judge", action="store_true")
+    parser.add_argument("--model-path", type=Path, default=None,
+                        help="A converted Hugging Face model directory to judge with instead of the bundled one.")
+    parser.add_argument("--judge-every", type=int, default=1,
+                        help="Judge-asking policies on every N-th problem only (all 6 responses of each): for slow "
+                        "judges. Verifier rows always use the whole set.")
     parser.add_argument("--port", type=int, default=8052)
     args = parser.parse_args()
     math_rows, code_rows = rows(MATH), rows(CODE)
     models = [{"name": "judge", "version": "bench", "request_timeout_s": 7200,
-               "sampling": {"max_tokens": args.max_tokens}}]
+               "sampling": {"max_tokens": args.max_tokens},
+               **({"model_path": str(args.model_path)} if args.model_path else {})}]
+    sampled = [r for r in math_rows if (math_rows.index(r) // 6) % args.judge_every == 0]
     results: dict[str, Row] = {}
     with LocalGateway(models, workdir=ROOT, port=args.port) as url, \
             httpx.Client(base_url=url, timeout=7200) as http:
+        score(http, math_rows[:1], {"verifier": "math", "policy": "verifier"}, 1, args.max_tokens)  # start workers
         alone, seconds = score(http, math_rows, {"verifier": "math", "policy": "verifier"}, 1, args.max_tokens)
         rules = [judged_correct(item) is True for item in alone]
         results["verifier"] = summarize(math_rows, alone, seconds, rules)
@@ -114,18 +125,20 @@ def main() -> None:
                                      "no_answer", "incorrect", "timeout"]}),
                                  ("judge", {"verifier": "math", "policy": "judge"})):
                 verified_before = metric_sum(http, "genrm_verifier_seconds_sum")
-                answered, seconds = score(http, math_rows, verify, args.votes, args.max_tokens)
-                results[name] = summarize(math_rows, answered, seconds, rules)
+                answered, seconds = score(http, sampled, verify, args.votes, args.max_tokens)
+                rules_here = [rule for row, rule in zip(math_rows, rules, strict=True) if row in sampled]
+                results[name] = summarize(sampled, answered, seconds, rules_here)
                 results[name]["verifier_share"] = (metric_sum(http, "genrm_verifier_seconds_sum")
                                                    - verified_before) / seconds
         code, seconds = score(http, code_rows, {"verifier": "code", "policy": "verifier", "timeout_s": 3}, 1,
                               args.max_tokens)
-        results["code verifier"] = summarize(code_rows, code, seconds, [False] * len(code_rows))
+        results["code verifier"] = summarize(code_rows, code, seconds, [judged_correct(item) is True for item in code])
         rates = {"exact": throughput(http, "exact", args.batch), "math": throughput(http, "math", args.batch),
                  "math (fractions vs decimals)": throughput(http, "math", args.batch, symbolic=True)}
+    judge = args.model_path.name if args.model_path else "bundled judge"
     print(f"\nverifiable set: {len(math_rows)} math items ({sum(r['correct'] for r in math_rows)} correct), "
-          f"{len(code_rows)} code items; bundled judge, votes={args.votes}, max_tokens={args.max_tokens}; "
-          f"machine: {platform.node()}\n")
+          f"{len(code_rows)} code items; {judge}, votes={args.votes}, max_tokens={args.max_tokens}, judge rows on "
+          f"{len(sampled)} items; machine: {platform.node()}\n")
     print("| policy | accuracy | false negatives rescued | false positives introduced | failed | judge decided | "
           "items/s | verifier share of time |\n|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
