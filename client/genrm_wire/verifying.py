@@ -14,8 +14,9 @@ turn on the verifier; each item's `reference` (a group's, a trainer's label) is 
 
 Policies: `verifier` (rules only), `judge` (the judge decides every item), `verify_then_judge` (the verifier
 decides unless its verdict is in `escalate_on`, by default `no_answer` and `timeout`; then the judge), `both`
-(both on every item; the reward is `verifier_weight` × verifier + (1 − verifier_weight) × judge). The judge of a reference is asked in both orders
-whether the response's answer and the reference are equivalent; only two orders that both say so count.
+(both on every item; the reward is `verifier_weight` × verifier + (1 − verifier_weight) × judge). The judge of a
+reference is asked in both orders whether the response's answer and the reference are equivalent; only two orders
+that both say so count.
 """
 
 from __future__ import annotations
