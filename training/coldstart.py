@@ -9,7 +9,9 @@ constrained judgments (`/v1/score`, `/v1/compare` with `include_judgments`), fil
 - Pairwise: a judgment is kept when its verdict, mapped back from the order it was made in, names the chosen
   response.
 
-Each kept judgment becomes a prompt → completion row whose prompt is exactly the GRPO prompt for that item.
+Each kept judgment becomes a prompt → completion row whose prompt is exactly the GRPO prompt for that item. The
+judgments are drawn with the recipe's seed, so a recipe writes the same cold-start data on the same engine (and a
+run that trains from it is reproducible end to end).
 """
 
 from __future__ import annotations
@@ -29,14 +31,14 @@ from genrm_client import (
 
 
 def par_sft_rows(pairs: list[dict[str, Any]], rows: list[dict[str, Any]], client: JudgeClient, votes: int,
-                 max_tokens: int) -> list[dict[str, Any]]:
+                 max_tokens: int, seed: int | None = None) -> list[dict[str, Any]]:
     prompts = {(row["pair_id"], row["side"]): row["prompt"] for row in rows}
     kept = []
     for pair in pairs:
         items = [ScoreItemIn.model_validate({"id": side, "prompt": pair["prompt"], "response": pair[side]})
                  for side in ("chosen", "rejected")]
         answer = client.score(ScoreRequest(task=pair["task"], items=items, votes=votes, include_judgments=True,
-                                           dedup=False, sampling=SamplingIn(max_tokens=max_tokens)))
+                                           dedup=False, sampling=SamplingIn(max_tokens=max_tokens, seed=seed)))
         chosen, rejected = answer.items
         if chosen.status != "ok" or rejected.status != "ok":
             continue
@@ -51,14 +53,14 @@ def par_sft_rows(pairs: list[dict[str, Any]], rows: list[dict[str, Any]], client
 
 
 def pairwise_sft_rows(pairs: list[dict[str, Any]], rows: list[dict[str, Any]], client: JudgeClient, votes: int,
-                      max_tokens: int) -> list[dict[str, Any]]:
+                      max_tokens: int, seed: int | None = None) -> list[dict[str, Any]]:
     prompts = {(row["pair_id"], row["label"]): row["prompt"] for row in rows}
     kept = []
     for pair in pairs:
         item = CompareItemIn.model_validate({"id": pair["id"], "prompt": pair["prompt"],
                                              "response_a": pair["chosen"], "response_b": pair["rejected"]})
         answer = client.compare(CompareRequest(task=pair["task"], items=[item], votes=votes, include_judgments=True,
-                                               dedup=False, sampling=SamplingIn(max_tokens=max_tokens)))
+                                               dedup=False, sampling=SamplingIn(max_tokens=max_tokens, seed=seed)))
         for judgment in answer.items[0].judgments or []:
             if judgment.winner == "A":  # mapped back: the chosen response won
                 label = "A" if judgment.order == "ab" else "B"

@@ -100,7 +100,7 @@ def _rows(pipeline: str, source: list[dict[str, Any]], template: ChatTemplate) -
 def _cold_start_rows(pipeline: str, source: list[dict[str, Any]], rows: list[dict[str, Any]], client: JudgeClient,
                      recipe: RecipeArguments, grpo: Any) -> list[dict[str, Any]]:
     builder = coldstart.par_sft_rows if pipeline == "par" else coldstart.pairwise_sft_rows
-    sft_rows = builder(source, rows, client, recipe.sft_votes, grpo.max_completion_length)
+    sft_rows = builder(source, rows, client, recipe.sft_votes, grpo.max_completion_length, grpo.seed)
     logger.info("[%s] cold start: %d label-agreeing judgments from the service", pipeline, len(sft_rows))
     return sft_rows
 
