@@ -83,7 +83,8 @@ def reference_problem(spec: VerifierSpec, reference: str | None) -> str | None:
     if spec.name == "json_schema" and spec.schema is not None:
         return None
     if reference is None or not reference.strip():
-        return f"verifier {spec.name!r} checks each response against its reference, and this item has none"
+        return (f"verifier {spec.name!r} checks each response against its reference, and this item has none; give "
+                "every item one (an answer, a pattern, a schema or tests: genrm_wire.verifying)")
     if spec.name == "regex":
         try:
             re.compile(reference)

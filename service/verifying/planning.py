@@ -37,8 +37,7 @@ def check_references(plan: VerificationPlan | None, references: Sequence[str | N
         return
     for index, reference in enumerate(references):
         if (problem := reference_problem(plan.spec, reference)) is not None:
-            raise InvalidRequest(f"{problem}; give every item a `reference` for verifier {plan.spec.name!r}",
-                                 param=param.format(index=index))
+            raise InvalidRequest(problem, param=param.format(index=index))
 
 
 def refuse_unread_references(plan: VerificationPlan | None, references: Sequence[str | None]) -> None:
