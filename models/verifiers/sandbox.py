@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -110,18 +111,26 @@ def run_python(source: str, limits: SandboxLimits) -> RunResult:
     return _run(source, limits)
 
 
-def _own_processes() -> int:
-    """Processes and threads of this process's user now (what RLIMIT_NPROC counts)."""
-    uid, count = str(os.getuid()), 0
+def _process_statuses() -> Iterator[tuple[int, dict[str, str]]]:
+    """Every process's `/proc/<pid>/status` fields now (those that exit meanwhile are left out)."""
     for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
         try:
-            status = Path("/proc", entry, "status").read_text() if entry.isdigit() else ""
+            text = Path("/proc", entry, "status").read_text()
         except OSError:
             continue
-        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
-        if fields.get("Uid", "").split("\t")[0] == uid:
-            count += int(fields.get("Threads", "1"))
-    return count
+        yield int(entry), dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+
+
+def _real_uid(status: dict[str, str]) -> str:
+    return status.get("Uid", "").split("\t")[0]
+
+
+def _own_processes() -> int:
+    """Processes and threads of this process's user now (what RLIMIT_NPROC counts)."""
+    uid = str(os.getuid())
+    return sum(int(status.get("Threads", "1")) for _, status in _process_statuses() if _real_uid(status) == uid)
 
 
 def _sandbox_uid() -> int:
@@ -139,18 +148,11 @@ def _reap_orphans() -> None:
     parent is this process, of the user the sandbox runs as)."""
     me = str(os.getpid())
     uid = str(_sandbox_uid() if os.geteuid() == 0 else os.getuid())
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            status = dict(line.split(":\t", 1) for line in Path("/proc", entry, "status").read_text().splitlines()
-                          if ":\t" in line)
-        except OSError:
-            continue
+    for pid, status in _process_statuses():
         zombie = status.get("State", "").startswith("Z") and status.get("Name") == "bwrap"
-        if zombie and status.get("PPid") == me and status.get("Uid", "").split("\t")[0] == uid:
+        if zombie and status.get("PPid") == me and _real_uid(status) == uid:
             with contextlib.suppress(ChildProcessError):
-                os.waitpid(int(entry), os.WNOHANG)
+                os.waitpid(pid, os.WNOHANG)
 
 
 def _run(source: str, limits: SandboxLimits) -> RunResult:

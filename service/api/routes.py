@@ -68,9 +68,10 @@ async def score(body: ScoreRequest, state: State, caller: CallerDep,
     plan = verification_plan(body.verify, body.adaptive)
     references = [item.reference for item in body.items]
     refuse_unread_references(plan, references)
-    check_references(plan, references, "items.{index}.reference")
-    orders = 1 if judge_format(plan) is POINTWISE else 2
-    context = state.resolver.context(body, judge_format(plan), len(body.items), body.votes, timeout, orders=orders)
+    check_references(plan, references, lambda index: f"items.{index}.reference")
+    judged_in = judge_format(plan)
+    orders = 1 if judged_in is POINTWISE else 2
+    context = state.resolver.context(body, judged_in, len(body.items), body.votes, timeout, orders=orders)
     with admitted(state.quotas, state.metrics, caller.key, context, engine_requests(plan, len(body.items)),
                   body.votes):
         work = state.scorer.judge_batch(translation.score_items(body.items), translation.score_settings(body, plan),
@@ -114,7 +115,7 @@ async def groups(body: GroupRequest, state: State, caller: CallerDep,
     or given reference, `pointwise` scores, `round_robin` over all pairs), failed ones filled by `on_failure`."""
     plan = verification_plan(body.verify, body.adaptive)
     settings = translation.group_settings(body, plan)
-    run = await judge_groups(state, caller, GROUPS_ROUTE, body, translation.groups_in(body, plan), settings, timeout)
+    run = await judge_groups(state, caller, GROUPS_ROUTE, body, translation.groups_in(body), settings, timeout)
     return GroupResponse(
         model=translation.model_ref(run.context), rubric_set=translation.rubric_ref(run.context),
         usage=translation.usage_out(run.context.usage), flag_detector=run.context.model.flag_detector.version,

@@ -44,7 +44,7 @@ from service.judging.failures import FailureHandling, fill
 from service.judging.groups import Group, GroupSettings, RolloutReward
 from service.judging.items import VerificationPlan
 from service.orchestration.rewarding import Caller, RewardRoute, judge_groups
-from service.verifying.planning import check_references, verification_plan
+from service.verifying.planning import verification_plan
 
 router = APIRouter(tags=["trainer adapters"])
 # OpenRLHF's client gives up after 180 s and posts again: answer before that, late samples filled as failures.
@@ -109,7 +109,6 @@ def _openrlhf_groups(body: OpenRLHFRequest, mode: Mode, options: AdapterOptions)
         label = body.labels[index] if body.labels is not None else None
         groups.append(Group(str(index), conversation_from_text(prompt), (response,),
                             _reference(label, mode, f"labels.{index}", options)))
-    check_references(_plan(options, mode), [group.reference for group in groups], "labels.{index}")
     return groups
 
 
@@ -120,7 +119,7 @@ async def _openrlhf(body: OpenRLHFRequest, options: AdapterOptions, mode: Mode, 
             "judge_unit": [], "judge_failed": [], "judge_flagged": [], "judge_asked": []})
     state.resolver.limits.check_texts(body)  # the trainer's own shape: its texts count as a judging request's
     settings = _settings(options, mode)
-    route = RewardRoute(f"/v1/openrlhf/{mode}", "query", "query.{group}")
+    route = RewardRoute(f"/v1/openrlhf/{mode}", "query", "query.{group}", "labels.{group}")
     run = await judge_groups(state, caller, route, _judging_request(options, OPENRLHF_DEADLINE_S),
                              _openrlhf_groups(body, mode, options), settings, None)
     rewards, scores, units, failed, flagged, asked = [], [], [], [], [], []
@@ -171,8 +170,7 @@ async def _slime(body: SlimeRequest, options: AdapterOptions, mode: Mode, state:
     prompt = conversation_from_text(body.prompt) if isinstance(body.prompt, str) else to_conversation(body.prompt)
     group = Group("0", prompt, (body.response,), _reference(body.label, mode, "label", options))
     settings = _settings(options, mode)
-    check_references(settings.verification, [group.reference], "label")
-    route = RewardRoute(f"/v1/slime/{mode}", "response", "response")
+    route = RewardRoute(f"/v1/slime/{mode}", "response", "response", "label")
     run = await judge_groups(state, caller, route, _judging_request(options), [group], settings, None)
     rollout = run.results[0].rollouts[0]
     unit = _unit(rollout, mode)

@@ -50,7 +50,6 @@ from service.judging.items import (
     VerificationPlan,
     VerifiedAnswer,
 )
-from service.verifying.planning import check_references
 
 
 def flags_out(flags: Sequence[Flag]) -> list[FlagOut]:
@@ -152,7 +151,7 @@ def failure_handling(policy: FailurePolicy) -> FailureHandling:
     return FailureHandling(policy=policy.policy, neutral_value=policy.neutral_value, max_retries=policy.max_retries)
 
 
-def groups_in(body: GroupRequest, plan: VerificationPlan | None) -> list[Group]:
+def groups_in(body: GroupRequest) -> list[Group]:
     groups = [Group(_item_id(group.id, index), to_conversation(group.prompt), tuple(group.rollouts), group.reference)
               for index, group in enumerate(body.groups)]
     seen: set[str] = set()
@@ -161,7 +160,6 @@ def groups_in(body: GroupRequest, plan: VerificationPlan | None) -> list[Group]:
             raise InvalidRequest(f"group id {group.id!r} appears twice; give each group its own id",
                                  param=f"groups.{index}.id")
         seen.add(group.id)
-    check_references(plan, [group.reference for group in groups], "groups.{index}.reference")
     return groups
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
-from models.formats import PAIRWISE, PairwiseVerdict, ParseFailure
+from models.formats import PAIRWISE, PairwiseVerdict
 from service.judging import telemetry
-from service.judging.aggregation import Order, tally_votes, to_original_label
+from service.judging.aggregation import Label, Order, tally_votes, to_original_label
 from service.judging.batch import BatchJudge
 from service.judging.cache_keys import prompt_affinity
 from service.judging.context import ItemFailure, JudgingContext
 from service.judging.flagging import Responses
-from service.judging.items import AdaptiveVoting, CompareItem, CompareOutcome, CompareSettings, Judgment, MappedVote
-from service.judging.runner import PreparedPrompt, Vote, failure_counts
+from service.judging.items import AdaptiveVoting, CompareItem, CompareOutcome, CompareSettings, MappedVote
+from service.judging.runner import PreparedPrompt, Vote, failure_counts, judgment_of
 
 ROUTE = "/v1/compare"
 OrderedVotes = list[tuple[Order, Vote[PairwiseVerdict]]]
@@ -92,7 +92,9 @@ def votes_agree(votes: OrderedVotes, swapped: bool, adaptive: AdaptiveVoting) ->
 def _tally_item(item_id: str, votes: OrderedVotes, swapped: bool, include_judgments: bool) -> CompareOutcome:
     mapped = _mapped(votes)
     failures = failure_counts([vote for _, vote in votes])
-    judgments = tuple(_judgment(order, vote) for order, vote in votes) if include_judgments else None
+    judgments = None
+    if include_judgments:
+        judgments = tuple(judgment_of(vote, order, winner=_winner(order, vote)) for order, vote in votes)
     if not mapped:
         message = f"none of the {len(votes)} judgments could be parsed: {failures}"
         return CompareOutcome(id=item_id, status="parse_failed", error=message, parse_failures=failures,
@@ -104,9 +106,6 @@ def _tally_item(item_id: str, votes: OrderedVotes, swapped: bool, include_judgme
     )
 
 
-def _judgment(order: Order, vote: Vote[PairwiseVerdict]) -> Judgment:
-    if isinstance(vote.outcome, ParseFailure):
-        return Judgment(text=vote.text, finish_reason=vote.finish_reason, order=order,
-                        failure=vote.outcome.category.value, failure_detail=vote.outcome.detail, forced=vote.forced)
-    winner = to_original_label(order, vote.outcome.winner)
-    return Judgment(text=vote.text, finish_reason=vote.finish_reason, order=order, winner=winner, forced=vote.forced)
+def _winner(order: Order, vote: Vote[PairwiseVerdict]) -> Label | None:
+    """The vote's winner mapped back to the request's labels; None for a parse failure."""
+    return to_original_label(order, vote.outcome.winner) if isinstance(vote.outcome, PairwiseVerdict) else None

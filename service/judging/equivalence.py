@@ -10,14 +10,13 @@ from dataclasses import dataclass
 
 from models.chat import Conversation
 from models.formats.equivalence import EQUIVALENCE, EquivalenceVerdict
-from models.formats.sections import ParseFailure
 from service.judging.aggregation import Order
 from service.judging.batch import BatchJudge
 from service.judging.cache_keys import prompt_affinity
 from service.judging.context import ItemFailure, JudgingContext
 from service.judging.flagging import Responses
 from service.judging.items import EquivalenceResult, ItemOutcome, Judgment
-from service.judging.runner import Vote, failure_counts
+from service.judging.runner import Vote, failure_counts, judgment_of
 
 ORDERS = ("reference_first", "response_first")
 
@@ -67,16 +66,8 @@ class EquivalenceJudge(BatchJudge[EquivalenceItem, EquivalenceSettings, Equivale
 
 def _judgments(votes: dict[str, list[Vote[EquivalenceVerdict]]]) -> tuple[Judgment, ...]:
     """Each vote's text; `order` "ab" is the reference shown first (as response_a), "ba" the answer first."""
-    judgments = []
-    for order, order_votes in votes.items():
-        shown: Order = "ab" if order == "reference_first" else "ba"
-        for vote in order_votes:
-            failure = vote.outcome if isinstance(vote.outcome, ParseFailure) else None
-            judgments.append(Judgment(
-                text=vote.text, finish_reason=vote.finish_reason, order=shown, forced=vote.forced,
-                failure=None if failure is None else failure.category.value,
-                failure_detail=None if failure is None else failure.detail))
-    return tuple(judgments)
+    shown: dict[str, Order] = {"reference_first": "ab", "response_first": "ba"}
+    return tuple(judgment_of(vote, shown[order]) for order, order_votes in votes.items() for vote in order_votes)
 
 
 def _tally(item_id: str, votes: dict[str, list[Vote[EquivalenceVerdict]]],

@@ -18,8 +18,10 @@ from models.formats.judge_format import JudgeFormat
 from models.formats.sections import ParseFailure
 from service.engine.requests import GenerationRequest, GenerationResult, Sample
 from service.errors import EngineTimeout, UpstreamError
+from service.judging.aggregation import Label, Order
 from service.judging.context import ItemFailure, JudgingContext
 from service.judging.forcing import engine_force_at, finish_cut_off, first_draw_tokens, forced_in_engine
+from service.judging.items import Judgment
 from service.metrics import Metrics
 
 VerdictT = TypeVar("VerdictT")
@@ -31,6 +33,16 @@ class Vote(Generic[VerdictT]):
     outcome: VerdictT | ParseFailure
     finish_reason: str | None
     forced: bool = False
+
+
+def judgment_of(vote: Vote[Any], order: Order | None = None, score: float | None = None,
+                winner: Label | None = None) -> Judgment:
+    """A vote as the response reports it: its text, and its verdict (`score`, `winner`: what the caller read from
+    it) or why it is none."""
+    failure = vote.outcome if isinstance(vote.outcome, ParseFailure) else None
+    return Judgment(text=vote.text, finish_reason=vote.finish_reason, order=order, score=score, winner=winner,
+                    failure=None if failure is None else failure.category.value,
+                    failure_detail=None if failure is None else failure.detail, forced=vote.forced)
 
 
 def failure_counts(votes: Sequence[Vote[Any]]) -> dict[str, int]:

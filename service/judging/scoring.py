@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from models.chat import ChatMessage
-from models.formats import POINTWISE, ParseFailure, PointwiseVerdict
+from models.formats import POINTWISE, PointwiseVerdict
 from models.formats.pointwise import MIN_SCORE
 from service.judging import telemetry
 from service.judging.aggregation import Aggregate, aggregate_scores
@@ -16,8 +16,8 @@ from service.judging.batch import BatchJudge
 from service.judging.cache_keys import prompt_affinity
 from service.judging.context import ItemFailure, JudgingContext
 from service.judging.flagging import Responses
-from service.judging.items import AdaptiveVoting, Judgment, ScoreItem, ScoreOutcome, ScoreSettings
-from service.judging.runner import Vote, failure_counts
+from service.judging.items import AdaptiveVoting, ScoreItem, ScoreOutcome, ScoreSettings
+from service.judging.runner import Vote, failure_counts, judgment_of
 
 ROUTE = "/v1/score"
 
@@ -83,7 +83,7 @@ def _aggregate_item(
     item_id: str, votes: list[Vote[PointwiseVerdict]], method: Aggregate, include_judgments: bool
 ) -> ScoreOutcome:
     scores = _scores(votes)
-    judgments = tuple(_judgment(v) for v in votes) if include_judgments else None
+    judgments = tuple(judgment_of(v, score=_score(v)) for v in votes) if include_judgments else None
     failures = failure_counts(votes)
     if not scores:
         message = f"none of the {len(votes)} judgments could be parsed: {failures}"
@@ -96,8 +96,5 @@ def _aggregate_item(
     )
 
 
-def _judgment(vote: Vote[PointwiseVerdict]) -> Judgment:
-    if isinstance(vote.outcome, ParseFailure):
-        return Judgment(text=vote.text, finish_reason=vote.finish_reason, failure=vote.outcome.category.value,
-                        failure_detail=vote.outcome.detail, forced=vote.forced)
-    return Judgment(text=vote.text, finish_reason=vote.finish_reason, score=vote.outcome.score, forced=vote.forced)
+def _score(vote: Vote[PointwiseVerdict]) -> float | None:
+    return vote.outcome.score if isinstance(vote.outcome, PointwiseVerdict) else None

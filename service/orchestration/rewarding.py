@@ -17,23 +17,25 @@ from service.metrics import Metrics
 from service.orchestration.admitting import admitted
 from service.orchestration.cancellation import Disconnected, cancel_on_disconnect
 from service.orchestration.resolving import Resolver
-from service.verifying.planning import engine_requests, judge_format
+from service.verifying.planning import check_references, engine_requests, judge_format
 
 
 @dataclass(frozen=True)
 class RewardRoute:
     """A reward route's shape: its name (metrics), the request field that holds what is judged (limits), and
-    where a rollout sits in the request, as a template of `group` and `rollout` (failure messages, `param`)."""
+    where a rollout and a group's reference sit in the request, as templates of `group` and `rollout` (failure
+    messages, `param`)."""
 
     name: str
     items_param: str
     rollout_path: str
+    reference_path: str
 
     def path_of(self, group: int, rollout: int) -> str:
         return self.rollout_path.format(group=group, rollout=rollout)
 
 
-GROUPS_ROUTE = RewardRoute("/v1/groups", "groups", "groups.{group}.rollouts.{rollout}")
+GROUPS_ROUTE = RewardRoute("/v1/groups", "groups", "groups.{group}.rollouts.{rollout}", "groups.{group}.reference")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class RewardRun:
 
 async def judge_groups(services: RewardServices, caller: Caller, route: RewardRoute, body: JudgingRequest,
                        groups: Sequence[Group], settings: GroupSettings, timeout_header: float | None) -> RewardRun:
+    check_references(settings.verification, [group.reference for group in groups],
+                     lambda index: route.reference_path.format(group=index))
     count = GroupJudge.item_count(groups, settings.mode)
     pointwise = settings.mode == "pointwise"
     judged_in = judge_format(settings.verification) if pointwise else PAIRWISE

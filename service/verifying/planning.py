@@ -3,7 +3,7 @@ and schema, what format the judge would be asked in, and how much engine work to
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from genrm_wire import AdaptiveIn, VerifyIn
 from models.formats import POINTWISE
@@ -31,13 +31,14 @@ def verification_plan(verify: VerifyIn | None, adaptive: AdaptiveIn | None = Non
     return VerificationPlan(spec, verify.policy, frozenset(verify.escalate_on), verify.verifier_weight)
 
 
-def check_references(plan: VerificationPlan | None, references: Sequence[str | None], param: str) -> None:
-    """Each reference the plan checks against is one it can use; `param` names the item (`items.{index}.reference`)."""
+def check_references(plan: VerificationPlan | None, references: Sequence[str | None],
+                     param_of: Callable[[int], str]) -> None:
+    """Each reference the plan checks against is one it can use; `param_of(index)` names the field at fault."""
     if plan is None:
         return
     for index, reference in enumerate(references):
         if (problem := reference_problem(plan.spec, reference)) is not None:
-            raise InvalidRequest(problem, param=param.format(index=index))
+            raise InvalidRequest(problem, param=param_of(index))
 
 
 def refuse_unread_references(plan: VerificationPlan | None, references: Sequence[str | None]) -> None:
