@@ -21,7 +21,7 @@ from service.auth.quota import Quotas
 from service.engine.cpu_binding import allowed_cores, binding, choose_cores, core_busy_fractions, cores_per_engine
 from service.engine.pool import EnginePool, PoolMember
 from service.engine.supervisor import ManagedEngine
-from service.engine.vllm_client import VLLMEngine
+from service.engine.vllm_client import ENGINE_CONNECT_TIMEOUT_S, VLLMEngine
 from service.judging import telemetry
 from service.judging.admission import Admission
 from service.judging.cache import JudgmentCache
@@ -67,7 +67,7 @@ async def build_state(
     rubric_store = RubricStore(settings.rubrics_dir, RubricLibrary.load(settings.rubrics_dir), metrics)
     client = await stack.enter_async_context(
         httpx.AsyncClient(
-            timeout=httpx.Timeout(max(m.request_timeout_s for m in settings.models), connect=5.0),
+            timeout=httpx.Timeout(max(m.request_timeout_s for m in settings.models), connect=ENGINE_CONNECT_TIMEOUT_S),
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
             transport=engine_transport,
         )

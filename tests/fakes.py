@@ -2,8 +2,9 @@
 
 It answers `/health` and `/v1/completions` like vLLM does, with completions from a script the test gives, and
 records every request body so tests can assert what the gateway sent (n, regex, token ids). One fake can stand
-for several engines: each request's host is recorded, and hosts can be made unhealthy. A script may be async
-(to be slow, or to wait for the test); `cancelled` counts engine requests abandoned mid-flight.
+for several engines: each request's host is recorded, and hosts can be made unhealthy, late to answer /health
+(a read timeout) or slow to accept connections (a connect timeout). A script may be async (to be slow, or to
+wait for the test); `cancelled` counts engine requests abandoned mid-flight.
 """
 
 from __future__ import annotations
@@ -39,11 +40,17 @@ class FakeVLLMTransport(httpx.AsyncBaseTransport):
         self.script = script
         self.healthy = healthy
         self.unhealthy_hosts: set[str] = set()
+        self.late_health_hosts: set[str] = set()
+        self.unaccepting_hosts: set[str] = set()
         self.requests: list[dict[str, Any]] = []
         self.hosts: list[str] = []
         self.cancelled = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host in self.unaccepting_hosts:
+            raise httpx.ConnectTimeout("the fake engine accepts no connection", request=request)
+        if request.url.path == "/health" and request.url.host in self.late_health_hosts:
+            raise httpx.ReadTimeout("the fake engine's /health is late", request=request)
         if request.url.path == "/health":
             up = self.healthy and request.url.host not in self.unhealthy_hosts
             return httpx.Response(200 if up else 503)

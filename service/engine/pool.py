@@ -8,11 +8,17 @@ group's rollouts therefore land where their prefix is cached, and a hot key cann
 Each engine holds at most `max_in_flight` requests; the rest wait for a slot. A background loop checks every
 engine's health, and a sick engine is taken out of rotation until it answers again. A request whose engine fails
 (unreachable, connection dropped, 5xx, garbage) is retried on another engine; the caller's deadline bounds the
-retries because cancelling the caller cancels them. Timeouts are not retried: another engine would be as slow.
+retries because cancelling the caller cancels them. Read timeouts are not retried: another engine would be as slow.
 
 A hung engine (it accepted requests and answers nothing, /health included) fails `HUNG_AFTER_FAILED_CHECKS`
-health checks in a row; then its in-flight requests are abandoned and retried on another engine, and it stays
-out of rotation until /health answers again. A slow engine that still answers /health is left to finish.
+health checks in a row and has answered no request for `HUNG_SILENCE_S`; then its in-flight requests are
+abandoned and retried on another engine, and it stays out of rotation until /health answers again. A slow
+engine that still answers /health, or still finishes requests, is left to finish.
+
+An engine that finished a request within `ANSWERED_RECENTLY_S` counts as healthy even when its /health check
+timed out: a check is also late when this process's own event loop stalls (a long pause on a loaded host), and
+an engine that is demonstrably answering must not drop out of rotation, or have its work abandoned, for that.
+A dead engine is caught anyway: its requests fail at once and mark it unhealthy.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ EWMA_WEIGHT = 0.2
 HEALTH_INTERVAL_S = 2.0
 NO_ENGINE_RETRY_AFTER_S = 5.0
 HUNG_AFTER_FAILED_CHECKS = 2
+HUNG_SILENCE_S = 10.0
+ANSWERED_RECENTLY_S = 10.0
 
 
 @dataclass
@@ -51,6 +59,7 @@ class PoolMember:
     in_flight: int = 0
     failures: int = 0
     failed_checks: int = 0
+    last_answer_at: float = float("-inf")  # monotonic: the last request this engine finished
     slots: asyncio.Semaphore = field(init=False)
     attempts: set[asyncio.Task[object]] = field(default_factory=set)
     abandoned: set[asyncio.Task[object]] = field(default_factory=set)
@@ -64,6 +73,14 @@ class PoolMember:
             self.abandoned.add(attempt)
             attempt.cancel()
         return len(self.attempts)
+
+    def silent_for(self) -> float:
+        return time.monotonic() - self.last_answer_at
+
+    @property
+    def hung(self) -> bool:
+        return (self.failed_checks >= HUNG_AFTER_FAILED_CHECKS and bool(self.attempts)
+                and self.silent_for() >= HUNG_SILENCE_S)
 
     @property
     def available(self) -> bool:
@@ -106,6 +123,7 @@ class EnginePool:
                 member.failures += 1
                 if isinstance(error, EngineUnavailable):
                     member.healthy = False
+                    member.last_answer_at = float("-inf")  # what it answered before no longer vouches for it
                 self._metrics.engine_retries.labels(self.model, member.name).inc()
                 logger.warning("engine %s failed (%s); retrying elsewhere", member.name, error.message,
                                extra={"event": "engine_request_retried", "engine": member.name, "model": self.model})
@@ -150,6 +168,7 @@ class EnginePool:
                     member.attempts.discard(attempt)
                     member.abandoned.discard(attempt)
                 elapsed = time.perf_counter() - started
+                member.last_answer_at = time.monotonic()
                 self._metrics.engine_latency.labels(self.model, member.name).observe(elapsed)
                 self.latency_ewma_s += EWMA_WEIGHT * (elapsed - self.latency_ewma_s)
                 return result
@@ -164,12 +183,14 @@ class EnginePool:
 
     async def check_health(self) -> None:
         answers = await asyncio.gather(*(member.engine.healthy() for member in self.members))
-        for member, answer in zip(self.members, answers, strict=True):
-            member.failed_checks = 0 if answer else member.failed_checks + 1
-            if member.failed_checks == HUNG_AFTER_FAILED_CHECKS and member.attempts:
+        for member, checked in zip(self.members, answers, strict=True):
+            member.failed_checks = 0 if checked else member.failed_checks + 1
+            answer = checked or member.silent_for() < ANSWERED_RECENTLY_S
+            if member.hung:
                 abandoned = member.abandon_in_flight()
-                logger.warning("engine %s failed %d health checks in a row with %d requests in flight; abandoning "
-                               "them to other engines", member.name, member.failed_checks, abandoned,
+                logger.warning("engine %s failed %d health checks in a row and answered nothing for %.0f s with %d "
+                               "requests in flight; abandoning them to other engines", member.name,
+                               member.failed_checks, member.silent_for(), abandoned,
                                extra={"event": "engine_hung", "engine": member.name, "model": self.model,
                                       "abandoned": abandoned})
             if answer != member.healthy:

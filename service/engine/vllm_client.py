@@ -11,6 +11,8 @@ from service.engine.requests import GenerationRequest, GenerationResult, Sample
 from service.errors import EngineServerError, EngineTimeout, EngineUnavailable, UpstreamError
 
 HEALTH_TIMEOUT_S = 3.0
+# An engine that has not accepted a connection in this long is not there (it is retried on another engine).
+ENGINE_CONNECT_TIMEOUT_S = 10.0
 RETRY_AFTER_S = 5.0
 
 
@@ -24,6 +26,10 @@ class VLLMEngine:
         body = self._body(request)
         try:
             response = await self._client.post(f"{self.base_url}/v1/completions", json=body)
+        except httpx.ConnectTimeout as error:  # not slow but not there: another engine may take it
+            raise EngineUnavailable(
+                f"engine at {self.base_url} did not accept a connection in time: {error!r}", retry_after=RETRY_AFTER_S
+            ) from error
         except httpx.TimeoutException as error:
             raise EngineTimeout(f"engine at {self.base_url} did not answer in time: {error!r}") from error
         except httpx.TransportError as error:

@@ -130,9 +130,15 @@ def test_openrlhfs_own_reward_fetch_gets_the_judges_reward(gateway: LiveGateway,
     assert direct["cached"] is True and direct["score"] / 10 == score
 
 
-def grpo_step(reward_funcs: list[Any], model_dir: Path, output_dir: Path) -> dict[str, float]:
+def item_statuses(gateway: LiveGateway) -> list[str]:
+    """The gateway's judged items by route and status, from its /metrics: what a failed step's message shows."""
+    return [line for line in httpx.get(f"{gateway.url}/metrics", timeout=30).text.splitlines()
+            if line.startswith("genrm_items_total{") and not line.endswith(" 0.0")]
+
+
+def grpo_step(reward_funcs: list[Any], model_dir: Path, output_dir: Path, gateway: LiveGateway) -> dict[str, float]:
     """One real TRL `GRPOTrainer` step on CPU (the bundled model as the policy) with these reward functions;
-    checks that each logged a finite mean reward, and returns the logged entry."""
+    checks that each logged a finite mean reward and had no failed item, and returns the logged entry."""
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
@@ -147,7 +153,9 @@ def grpo_step(reward_funcs: list[Any], model_dir: Path, output_dir: Path) -> dic
     logged: dict[str, float] = next(entry for entry in trainer.state.log_history if "reward" in entry)
     for name in ("genrm_score", "genrm_reference", "genrm_brpo", "genrm_verified"):
         assert math.isfinite(logged[f"rewards/{name}/mean"]), name
-    assert all(func.last_report is not None and func.last_report.failed == 0 for func in reward_funcs)
+    reports = {func.__name__: func.last_report for func in reward_funcs}
+    assert all(report is not None and report.failed == 0 for report in reports.values()), (
+        reports, item_statuses(gateway))
     return logged
 
 
@@ -162,7 +170,7 @@ def test_a_trl_grpo_step_with_each_trl_reward_function(gateway: LiveGateway, htt
              GroupReward(judge, group_size=2, task="creative_writing"),
              VerifiedReward(judge, verify=VERIFY_NORMALIZED, reference_column="reference")]
     before = groups_requests()
-    grpo_step(funcs, bundled_model_dir, tmp_path)
+    grpo_step(funcs, bundled_model_dir, tmp_path, gateway)
     assert groups_requests() - before == 4  # one request per reward function for the whole batch
     judge.close()
 
@@ -198,7 +206,7 @@ def test_a_trl_grpo_step_awaits_the_async_reward_functions_together(gateway: Liv
              trl_async.ReferenceReward(judge, task="creative_writing"),
              trl_async.GroupReward(judge, group_size=2, task="creative_writing"),
              trl_async.VerifiedReward(judge, verify=VERIFY_NORMALIZED, reference_column="reference")]
-    grpo_step(funcs, bundled_model_dir, tmp_path)
+    grpo_step(funcs, bundled_model_dir, tmp_path, gateway)
     assert counting.most_in_flight == 4
 
 
