@@ -114,7 +114,7 @@ class JudgingRequest(_Request):
         return self
 
 
-def _check_prompt(prompt: Prompt) -> None:
+def check_prompt(prompt: Prompt) -> None:
     if isinstance(prompt, list) and not prompt:
         raise ValueError("`prompt` as a conversation needs at least one message")
 
@@ -128,7 +128,7 @@ class ScoreItemIn(_Request):
 
     @model_validator(mode="after")
     def _prompt_not_empty(self) -> ScoreItemIn:
-        _check_prompt(self.prompt)
+        check_prompt(self.prompt)
         return self
 
 
@@ -148,7 +148,7 @@ class CompareItemIn(_Request):
 
     @model_validator(mode="after")
     def _prompt_not_empty(self) -> CompareItemIn:
-        _check_prompt(self.prompt)
+        check_prompt(self.prompt)
         return self
 
 

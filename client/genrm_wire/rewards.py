@@ -20,6 +20,7 @@ from genrm_wire.judging import (
     JudgingRequest,
     JudgingResponse,
     Prompt,
+    check_prompt,
 )
 from genrm_wire.verifying import DecidedBy, EquivalenceOut, VerificationOut, VerifyIn
 
@@ -70,8 +71,7 @@ class GroupIn(BaseModel):
 
     @model_validator(mode="after")
     def _prompt_not_empty(self) -> GroupIn:
-        if isinstance(self.prompt, list) and not self.prompt:
-            raise ValueError("`prompt` as a conversation needs at least one message")
+        check_prompt(self.prompt)
         if any(len(rollout) > MAX_TEXT_CHARS for rollout in self.rollouts):
             raise ValueError(f"a rollout is longer than {MAX_TEXT_CHARS} characters")
         return self

@@ -26,8 +26,9 @@ from genrm_wire import (
     ScoreResponse,
     ScrapeTargetGroup,
 )
+from genrm_wire.steps import StepsRequest, StepsResponse
 from models.formats import PAIRWISE, POINTWISE
-from service.api import translation
+from service.api import steps_translation, translation
 from service.api.deps import CallerDep, State, TimeoutHeader
 from service.api.discovery import engine_targets
 from service.api.errors import (
@@ -122,6 +123,28 @@ async def groups(body: GroupRequest, state: State, caller: CallerDep,
         mode=body.mode,
         groups=translation.groups_out(run.results, settings.handling),
         failures=translation.failure_report(run.failed, run.retries, settings.handling),
+    )
+
+
+@router.post("/v1/steps", response_model=StepsResponse, responses=JUDGING_ERRORS)
+async def steps(body: StepsRequest, state: State, caller: CallerDep,
+                timeout: TimeoutHeader = None) -> StepsResponse:
+    """Process rewards: each solution cut into steps (`split`), a verdict and a score for every step with its span
+    in the solution, and the aggregates a trainer reads (`min`, `mean`, `last`, `first_error`)."""
+    items = steps_translation.step_items(body.items)
+    requests = steps_translation.engine_requests(body, items)
+    context = state.resolver.context(body, steps_translation.widest_format(body, items), len(items), body.votes,
+                                     timeout, orders=-(-requests // len(items)))
+    with admitted(state.quotas, state.metrics, caller.key, context, requests, body.votes):
+        work = state.steps.judge_batch(items, steps_translation.step_settings(body), context)
+        outcomes = await cancel_on_disconnect(caller.disconnected, work, state.metrics, "/v1/steps")
+    _count_items(state, "/v1/steps", outcomes)
+    caller.record(context, len(outcomes))
+    return StepsResponse(
+        model=translation.model_ref(context), rubric_set=translation.rubric_ref(context),
+        usage=translation.usage_out(context.usage), flag_detector=context.model.flag_detector.version,
+        strategy=body.strategy,
+        items=[steps_translation.step_item_out(outcome) for outcome in outcomes],
     )
 
 

@@ -56,7 +56,7 @@ def flags_out(flags: Sequence[Flag]) -> list[FlagOut]:
     return [FlagOut(kind=flag.kind, field=flag.field, detail=flag.detail) for flag in flags]
 
 
-def _item_id(given: str | None, index: int) -> str:
+def item_id(given: str | None, index: int) -> str:
     return given if given is not None else str(index)
 
 
@@ -67,12 +67,12 @@ def _adaptive(given: AdaptiveIn | None) -> AdaptiveVoting | None:
 
 
 def score_items(items: Sequence[ScoreItemIn]) -> list[ScoreItem]:
-    return [ScoreItem(_item_id(item.id, index), to_conversation(item.prompt), item.response, item.reference)
+    return [ScoreItem(item_id(item.id, index), to_conversation(item.prompt), item.response, item.reference)
             for index, item in enumerate(items)]
 
 
 def compare_items(items: Sequence[CompareItemIn]) -> list[CompareItem]:
-    return [CompareItem(_item_id(item.id, index), to_conversation(item.prompt), item.response_a, item.response_b)
+    return [CompareItem(item_id(item.id, index), to_conversation(item.prompt), item.response_a, item.response_b)
             for index, item in enumerate(items)]
 
 
@@ -107,7 +107,7 @@ def _judgment_out(judgment: Judgment) -> JudgmentOut:
                        finish_reason=judgment.finish_reason, forced=judgment.forced)
 
 
-def _common_out(outcome: ItemOutcome) -> dict[str, object]:
+def common_out(outcome: ItemOutcome) -> dict[str, object]:
     """The fields every item of a response has."""
     return {
         "id": outcome.id, "status": outcome.status, "cached": outcome.cached, "duplicate_of": outcome.duplicate_of,
@@ -120,7 +120,7 @@ def _common_out(outcome: ItemOutcome) -> dict[str, object]:
 
 def score_item_out(outcome: ScoreOutcome) -> ScoreItemOut:
     return ScoreItemOut.model_validate({
-        **_common_out(outcome), "score": outcome.score, "scores": list(outcome.scores), "std": outcome.std,
+        **common_out(outcome), "score": outcome.score, "scores": list(outcome.scores), "std": outcome.std,
         "decided_by": outcome.decided_by, "verification": verification_out(outcome.verified),
         "equivalence": equivalence_out(outcome.equivalence),
     })
@@ -129,7 +129,7 @@ def score_item_out(outcome: ScoreOutcome) -> ScoreItemOut:
 def compare_item_out(outcome: CompareOutcome) -> CompareItemOut:
     votes = [VoteOut(order=vote.order, winner=vote.winner) for vote in outcome.votes]
     return CompareItemOut.model_validate({
-        **_common_out(outcome), "preference": outcome.preference, "p_a": outcome.p_a,
+        **common_out(outcome), "preference": outcome.preference, "p_a": outcome.p_a,
         "consistent": outcome.consistent, "votes": votes,
     })
 
@@ -152,7 +152,7 @@ def failure_handling(policy: FailurePolicy) -> FailureHandling:
 
 
 def groups_in(body: GroupRequest) -> list[Group]:
-    groups = [Group(_item_id(group.id, index), to_conversation(group.prompt), tuple(group.rollouts), group.reference)
+    groups = [Group(item_id(group.id, index), to_conversation(group.prompt), tuple(group.rollouts), group.reference)
               for index, group in enumerate(body.groups)]
     seen: set[str] = set()
     for index, group in enumerate(groups):

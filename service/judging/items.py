@@ -10,9 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from genrm_wire.judging import ItemStatus
+from genrm_wire.steps import StepStrategy, StepVerdictName
 from genrm_wire.verifying import DecidedBy, Escalation, RewardPolicyName
 from models.chat import Conversation
 from models.integrity.flags import Flag
+from models.steps import Step, StepAggregates
 from models.verifiers import Verification, VerifierSpec
 from service.judging.aggregation import Aggregate, Label, Order, Preference
 
@@ -139,3 +141,34 @@ class CompareOutcome(ItemOutcome):
     p_a: float | None = None
     consistent: bool | None = None
     votes: tuple[MappedVote, ...] = ()
+
+
+@dataclass(frozen=True)
+class StepItem:
+    """A solution cut into steps (`models.steps`); `steps` hold each step's span in `solution`."""
+
+    id: str
+    prompt: Conversation
+    solution: str
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    strategy: StepStrategy
+    votes: int
+    include_judgments: bool
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: Step
+    verdict: StepVerdictName | None
+    score: float | None
+    votes: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class StepOutcome(ItemOutcome):
+    steps: tuple[StepResult, ...] = ()
+    aggregates: StepAggregates | None = None
