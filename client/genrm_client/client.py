@@ -32,6 +32,8 @@ from genrm_wire import (
     RubricReloadResponse,
     ScoreRequest,
     ScoreResponse,
+    StepsRequest,
+    StepsResponse,
 )
 
 DEFAULT_RETRY_AFTER_S = 1.0
@@ -117,6 +119,10 @@ class JudgeClient:
         """`POST /v1/groups`: a reward for every rollout of every group (brpo, pointwise, round_robin)."""
         return _parse(self._send("POST", "/v1/groups", request_body(request)), GroupResponse)
 
+    def steps(self, request: StepsRequest) -> StepsResponse:
+        """`POST /v1/steps`: a verdict and score for every step of each solution, with its span."""
+        return _parse(self._send("POST", "/v1/steps", request_body(request)), StepsResponse)
+
     def rubrics(self) -> RubricListResponse:
         return _parse(self._send("GET", "/v1/rubrics"), RubricListResponse)
 
@@ -174,6 +180,10 @@ class AsyncJudgeClient:
     async def groups(self, request: GroupRequest) -> GroupResponse:
         """`POST /v1/groups`: a reward for every rollout of every group (brpo, pointwise, round_robin)."""
         return _parse(await self._send("POST", "/v1/groups", request_body(request)), GroupResponse)
+
+    async def steps(self, request: StepsRequest) -> StepsResponse:
+        """`POST /v1/steps`: a verdict and score for every step of each solution, with its span."""
+        return _parse(await self._send("POST", "/v1/steps", request_body(request)), StepsResponse)
 
     async def rubrics(self) -> RubricListResponse:
         return _parse(await self._send("GET", "/v1/rubrics"), RubricListResponse)

@@ -61,6 +61,17 @@ from genrm_wire.status import (
     ReadinessResponse,
     ScrapeTargetGroup,
 )
+from genrm_wire.steps import (
+    SplitRule,
+    StepAggregatesOut,
+    StepItemIn,
+    StepItemOut,
+    StepOut,
+    StepsRequest,
+    StepsResponse,
+    StepStrategy,
+    StepVerdictName,
+)
 from genrm_wire.verifying import (
     DecidedBy,
     EquivalenceOut,
@@ -137,4 +148,13 @@ __all__ = [
     "VerifierName",
     "VerifierVerdict",
     "VerifyIn",
+    "SplitRule",
+    "StepAggregatesOut",
+    "StepItemIn",
+    "StepItemOut",
+    "StepOut",
+    "StepStrategy",
+    "StepVerdictName",
+    "StepsRequest",
+    "StepsResponse",
 ]
