@@ -2,7 +2,8 @@
 
 - `prefix`: one `step` judgment per step, each with the steps before it. All of an item's judgments carry one
   affinity key, so a pool keeps them on one engine, where their shared prefix (instructions, problem, earlier
-  steps) is cached.
+  steps) is cached. The first step is judged first and the rest together: an engine does not share a prefix
+  between requests that are computing it at the same moment, so the first computes it for the others.
 - `list`: one `step_list` judgment of the whole solution, whose answer grammar takes exactly one verdict per
   step, in order.
 
@@ -67,7 +68,9 @@ class StepJudge(BatchJudge[StepItem, StepSettings, StepOutcome]):
         prompts = [self._runner.prepare(context, STEP, STEP.build_messages(item.prompt, texts[:index], text,
                                                                            context.model.framing), affinity)
                    for index, text in enumerate(texts)]
-        drawn = await asyncio.gather(*(self._runner.draw(context, prompt, settings.votes) for prompt in prompts))
+        first = await self._runner.draw(context, prompts[0], settings.votes)  # its prefix is then in the cache
+        rest = await asyncio.gather(*(self._runner.draw(context, prompt, settings.votes) for prompt in prompts[1:]))
+        drawn = [first, *rest]
         by_step = [[vote.outcome.verdict for vote in votes if isinstance(vote.outcome, StepVerdict)]
                    for votes in drawn]
         return by_step, [vote for votes in drawn for vote in votes]

@@ -19,7 +19,8 @@ from loadtests.harness import engine_metric
 from models.chat import ChatTemplate
 from models.formats import PAIRWISE, POINTWISE
 from models.formats.framing import Framing
-from models.formats.sections import FormatFailure, ParseFailure
+from models.formats.sections import FormatFailure, ParseFailure, SectionedFormat
+from models.formats.steps import STEP, StepListFormat
 from service.app import create_app
 from service.settings import load_settings
 from tests.conftest import ROOT
@@ -198,6 +199,39 @@ def test_verify_then_judge_asks_the_real_judge_in_both_orders_only_where_the_rul
     assert judged["score"] == (10.0 if equivalence["equivalent"] else 0.0)
     assert response.json()["usage"]["engine_requests"] >= 2
     assert engine_metric(live_gateway.state.managed[0].url, "vllm:request_success_total") - before >= 2
+
+
+STEP_SOLUTION = "We need 17 times 3.\n\n17 * 3 = 41.\n\nSo the answer is 41."
+
+
+@pytest.mark.parametrize(("strategy", "judge_format", "engine_requests"), [
+    ("prefix", STEP, 3), ("list", StepListFormat(steps=3), 1)])
+def test_steps_get_real_constrained_verdicts_with_their_spans(
+    client: httpx.Client, live_gateway: LiveGateway, strategy: str, judge_format: SectionedFormat,
+    engine_requests: int,
+) -> None:
+    """Both strategies on the real judge: every judgment matches its format's grammar (the list's answer holds
+    exactly one verdict per step), every step gets a verdict and its span, and the engine gets one request per
+    step (prefix) or one in all (list). With prefix, the later steps reuse the prefix the first computed."""
+    engine = live_gateway.state.managed[0].url
+    hits_before = engine_metric(engine, "vllm:prefix_cache_hits_total")
+    response = client.post("/v1/steps", json={
+        "strategy": strategy, "votes": 2, "include_judgments": True, "sampling": {"max_tokens": 256},
+        "items": [{"prompt": "What is 17 * 3?", "solution": STEP_SOLUTION}]})
+    assert response.status_code == 200, response.text
+    [item] = response.json()["items"]
+    assert item["status"] == "ok", item
+    assert [STEP_SOLUTION[s["start"]:s["end"]] for s in item["steps"]] == STEP_SOLUTION.split("\n\n")
+    assert all(s["verdict"] in ("correct", "incorrect", "neutral") and 0 <= s["score"] <= 1 for s in item["steps"])
+    assert all(sum(s["votes"].values()) == 2 for s in item["steps"])
+    grammar = re.compile(judge_format.output_regex(256))
+    assert len(item["judgments"]) == 2 * engine_requests
+    assert all(grammar.fullmatch(j["text"]) for j in item["judgments"]), item["judgments"]
+    assert response.json()["usage"]["engine_requests"] == engine_requests
+    aggregates = item["aggregates"]
+    assert aggregates["min"] == min(s["score"] for s in item["steps"])
+    if strategy == "prefix":
+        assert engine_metric(engine, "vllm:prefix_cache_hits_total") > hits_before
 
 
 def test_too_long_item_fails_alone(client: httpx.Client) -> None:
