@@ -3,6 +3,7 @@
     genrm eval DATA... --out DIR [--url URL] [--mode both] [--votes 1,4] [--concurrency 4] [--limit N] [--strict]
     genrm eval compare RUN_A RUN_B [--votes K] [--out DIR]
     genrm eval report DIR          (rewrite summary and report from DIR/results.jsonl, judging nothing)
+    genrm eval steps DATA --out DIR [--strategy prefix,list]   (a step judge on labelled solutions)
 
 Without `--url` the embedded default (the bundled judge, as `make serve` runs it) is started for the run.
 """
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
-from evaluation import compare, markdown, report
+from evaluation import compare, markdown, report, steps_cli
 from evaluation.loaders import FORMATS, TASKS, load
 from evaluation.pair_judging import JudgeSettings
 from evaluation.pairs import Pair
@@ -53,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _compare(args[2:])
     if args[1:2] == ["report"]:
         return _report(args[2:])
+    if args[1:2] == ["steps"]:
+        return steps_cli.main(args[2:])
     return _eval(args[1:])
 
 
