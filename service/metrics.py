@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320)
 SCORE_BUCKETS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 SPREAD_BUCKETS = (0, 0.25, 0.5, 1, 1.5, 2, 3, 4, 5)
-JUDGING_ROUTES = ("/v1/score", "/v1/compare", "/v1/groups", "/v1/steps")
+JUDGING_ROUTES = ("/v1/score", "/v1/compare", "/v1/groups", "/v1/steps", "/v1/trajectories")
 ITEM_STATUSES = ("ok", "parse_failed", "too_long", "engine_error", "timeout", "flagged", "verifier_error")
 FLAG_ACTIONS = ("reported", "penalized", "masked")
 REJECTION_REASONS = ("no_engine", "overloaded", "fair_share")

@@ -33,6 +33,7 @@ from service.judging.rubric_store import RubricStore
 from service.judging.runner import JudgmentRunner
 from service.judging.scoring import PointwiseJudge
 from service.judging.steps import StepJudge
+from service.judging.trajectories import TrajectoryJudge
 from service.metrics import Metrics
 from service.orchestration.limits import Limits
 from service.orchestration.resolving import Resolver
@@ -52,6 +53,7 @@ class AppState:
     scorer: VerifiedScorer  # /v1/score and pointwise rewards: the pointwise judge, or a verifier's plan
     groups: GroupJudge
     steps: StepJudge
+    trajectories: TrajectoryJudge
     quotas: Quotas
     managed: list[ManagedEngine] = field(default_factory=list)
 
@@ -104,7 +106,8 @@ async def build_state(
         resolver=Resolver(registry, rubric_store,
                           Limits(settings.max_items_per_request, settings.max_votes, settings.limits)),
         pointwise=pointwise, pairwise=pairwise, scorer=scorer, groups=GroupJudge(scorer, pairwise),
-        steps=StepJudge(runner, cache, metrics), quotas=Quotas(settings.api_keys, metrics), managed=managed,
+        steps=StepJudge(runner, cache, metrics), trajectories=TrajectoryJudge(runner, cache, metrics),
+        quotas=Quotas(settings.api_keys, metrics), managed=managed,
     )
 
 

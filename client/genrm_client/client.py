@@ -34,6 +34,8 @@ from genrm_wire import (
     ScoreResponse,
     StepsRequest,
     StepsResponse,
+    TrajectoryRequest,
+    TrajectoryResponse,
 )
 
 DEFAULT_RETRY_AFTER_S = 1.0
@@ -123,6 +125,10 @@ class JudgeClient:
         """`POST /v1/steps`: a verdict and score for every step of each solution, with its span."""
         return _parse(self._send("POST", "/v1/steps", request_body(request)), StepsResponse)
 
+    def trajectories(self, request: TrajectoryRequest) -> TrajectoryResponse:
+        """`POST /v1/trajectories`: agent trajectories scored as a whole or at their last turn, and per turn."""
+        return _parse(self._send("POST", "/v1/trajectories", request_body(request)), TrajectoryResponse)
+
     def rubrics(self) -> RubricListResponse:
         return _parse(self._send("GET", "/v1/rubrics"), RubricListResponse)
 
@@ -184,6 +190,10 @@ class AsyncJudgeClient:
     async def steps(self, request: StepsRequest) -> StepsResponse:
         """`POST /v1/steps`: a verdict and score for every step of each solution, with its span."""
         return _parse(await self._send("POST", "/v1/steps", request_body(request)), StepsResponse)
+
+    async def trajectories(self, request: TrajectoryRequest) -> TrajectoryResponse:
+        """`POST /v1/trajectories`: agent trajectories scored as a whole or at their last turn, and per turn."""
+        return _parse(await self._send("POST", "/v1/trajectories", request_body(request)), TrajectoryResponse)
 
     async def rubrics(self) -> RubricListResponse:
         return _parse(await self._send("GET", "/v1/rubrics"), RubricListResponse)

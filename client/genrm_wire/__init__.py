@@ -72,6 +72,19 @@ from genrm_wire.steps import (
     StepStrategy,
     StepVerdictName,
 )
+from genrm_wire.trajectories import (
+    Compaction,
+    ToolCallFunction,
+    ToolCallIn,
+    TrajectoryItemIn,
+    TrajectoryItemOut,
+    TrajectoryMessageIn,
+    TrajectoryRequest,
+    TrajectoryResponse,
+    TrajectoryView,
+    TurnOut,
+    TurnSelection,
+)
 from genrm_wire.verifying import (
     DecidedBy,
     EquivalenceOut,
@@ -157,4 +170,15 @@ __all__ = [
     "StepVerdictName",
     "StepsRequest",
     "StepsResponse",
+    "Compaction",
+    "ToolCallFunction",
+    "ToolCallIn",
+    "TrajectoryItemIn",
+    "TrajectoryItemOut",
+    "TrajectoryMessageIn",
+    "TrajectoryRequest",
+    "TrajectoryResponse",
+    "TrajectoryView",
+    "TurnOut",
+    "TurnSelection",
 ]

@@ -23,7 +23,7 @@ class EngineStatus(BaseModel):
 class ModelInfo(BaseModel):
     name: str
     version: str
-    formats: list[Literal["pointwise", "pairwise", "equivalence", "step", "step_list"]]
+    formats: list[Literal["pointwise", "pairwise", "equivalence", "step", "step_list", "trajectory"]]
     constrained: bool
     max_model_len: int
     available: bool = Field(description="At least one of its engines is in rotation.")

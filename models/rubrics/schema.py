@@ -9,7 +9,7 @@ from genrm_wire.rubrics import Rubric, ScoreBand
 
 __all__ = ["DOMAINS", "Rubric", "ScoreBand", "split_reference"]
 
-DOMAINS: tuple[str, ...] = ("chat", "math", "code", "safety", "instruction_following", "creative_writing")
+DOMAINS: tuple[str, ...] = ("chat", "math", "code", "safety", "instruction_following", "creative_writing", "agent")
 
 _ID_AT_VERSION = re.compile(r"^(?P<id>[^@]+)(@(?P<version>\d+))?$")
 

@@ -27,8 +27,10 @@ from genrm_wire import (
     ScrapeTargetGroup,
 )
 from genrm_wire.steps import StepsRequest, StepsResponse
+from genrm_wire.trajectories import TrajectoryRequest, TrajectoryResponse
 from models.formats import PAIRWISE, POINTWISE
-from service.api import steps_translation, translation
+from models.formats.trajectory import TRAJECTORY
+from service.api import steps_translation, trajectory_translation, translation
 from service.api.deps import CallerDep, State, TimeoutHeader
 from service.api.discovery import engine_targets
 from service.api.errors import (
@@ -145,6 +147,27 @@ async def steps(body: StepsRequest, state: State, caller: CallerDep,
         usage=translation.usage_out(context.usage), flag_detector=context.model.flag_detector.version,
         strategy=body.strategy,
         items=[steps_translation.step_item_out(outcome) for outcome in outcomes],
+    )
+
+
+@router.post("/v1/trajectories", response_model=TrajectoryResponse, responses=JUDGING_ERRORS)
+async def trajectories(body: TrajectoryRequest, state: State, caller: CallerDep,
+                       timeout: TimeoutHeader = None) -> TrajectoryResponse:
+    """Agent rewards: each trajectory (assistant, tool and user turns, OpenAI chat shape) scored 0-10 as a whole
+    or at its last turn (`view`), and per assistant turn (`turns`), each turn with the history before it."""
+    items = trajectory_translation.trajectory_items(body.items)
+    requests = trajectory_translation.engine_requests(items)
+    context = state.resolver.context(body, TRAJECTORY, len(items), body.votes, timeout,
+                                     orders=-(-requests // len(items)))
+    with admitted(state.quotas, state.metrics, caller.key, context, requests, body.votes):
+        work = state.trajectories.judge_batch(items, trajectory_translation.trajectory_settings(body), context)
+        outcomes = await cancel_on_disconnect(caller.disconnected, work, state.metrics, "/v1/trajectories")
+    _count_items(state, "/v1/trajectories", outcomes)
+    caller.record(context, len(outcomes))
+    return TrajectoryResponse(
+        model=translation.model_ref(context), rubric_set=translation.rubric_ref(context),
+        usage=translation.usage_out(context.usage), flag_detector=context.model.flag_detector.version,
+        items=[trajectory_translation.trajectory_item_out(outcome) for outcome in outcomes],
     )
 
 

@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 
 from genrm_wire.judging import ItemStatus
 from genrm_wire.steps import StepStrategy, StepVerdictName
+from genrm_wire.trajectories import Compaction, TrajectoryView
 from genrm_wire.verifying import DecidedBy, Escalation, RewardPolicyName
 from models.chat import Conversation
 from models.integrity.flags import Flag
 from models.steps import Step, StepAggregates
+from models.trajectories import Message
 from models.verifiers import Verification, VerifierSpec
 from service.judging.aggregation import Aggregate, Label, Order, Preference
 
@@ -172,3 +174,40 @@ class StepResult:
 class StepOutcome(ItemOutcome):
     steps: tuple[StepResult, ...] = ()
     aggregates: StepAggregates | None = None
+
+
+@dataclass(frozen=True)
+class TrajectoryItem:
+    """An agent's trajectory (`models.trajectories`), judged as `view` and at the assistant turns `turns`."""
+
+    id: str
+    prompt: Conversation
+    messages: tuple[Message, ...]
+    view: TrajectoryView
+    turns: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TrajectorySettings:
+    votes: int
+    include_judgments: bool
+    compact: Compaction
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    index: int
+    status: ItemStatus
+    score: float | None = None
+    scores: tuple[float, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class TrajectoryOutcome(ItemOutcome):
+    score: float | None = None
+    scores: tuple[float, ...] = ()
+    std: float | None = None
+    turns: tuple[TurnResult, ...] = ()
+    messages: int = 0  # the trajectory's length, which `turn_scores` is aligned with
+    dropped_tool_outputs: int = 0

@@ -12,8 +12,8 @@ from models.checkpoints import read_manifest
 from models.formats.framing import Display
 from service.settings.engines import EngineSettings, ManagedEngineSettings
 
-FormatName = Literal["pointwise", "pairwise", "equivalence", "step", "step_list"]
-ALL_FORMATS: tuple[FormatName, ...] = ("pointwise", "pairwise", "equivalence", "step", "step_list")
+FormatName = Literal["pointwise", "pairwise", "equivalence", "step", "step_list", "trajectory"]
+ALL_FORMATS: tuple[FormatName, ...] = ("pointwise", "pairwise", "equivalence", "step", "step_list", "trajectory")
 
 
 class SamplingDefaults(BaseModel):

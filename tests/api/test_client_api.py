@@ -27,7 +27,7 @@ async def test_the_async_client_reads_models_readiness_and_rubrics(make_judge: J
     async with make_judge() as (judge, _):
         models, ready, rubrics = await judge.models(), await judge.readiness(), await judge.rubrics()
     assert models.default == "fake-judge"
-    assert models.models[0].formats == ["equivalence", "pairwise", "pointwise", "step", "step_list"]
+    assert models.models[0].formats == ["equivalence", "pairwise", "pointwise", "step", "step_list", "trajectory"]
     assert [engine.state for engine in models.models[0].engines] == ["ready"]
     assert ready.status == "ready" and ready.rubrics == len(rubrics.rubrics) > 0
     assert ready.rubric_library_hash == rubrics.library_hash

@@ -127,7 +127,7 @@ def test_defaults_have_one_model() -> None:
         assert settings.default_model_name == settings.models[0].name
         assert [type(engine) for engine in settings.models[0].engines] == [ManagedEngineSettings]
         assert settings.port == 8000
-        assert settings.models[0].formats == ["pointwise", "pairwise", "equivalence", "step", "step_list"]
+        assert settings.models[0].formats == ["pointwise", "pairwise", "equivalence", "step", "step_list", "trajectory"]
 
 
 def test_yaml_file_sets_values(tmp_path: Path) -> None:
