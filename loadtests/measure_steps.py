@@ -11,21 +11,21 @@ the engine computed versus those its prefix cache served (vLLM's own `vllm:promp
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from evaluation.process_set import PROCESS_FILE  # noqa: E402
-from evaluation.step_judging import StepJudging, StepRun, judge_steps  # noqa: E402
-from genrm_client import AsyncJudgeClient, LocalGateway  # noqa: E402
+from genrm_client import LocalGateway  # noqa: E402
 from loadtests.harness import ROOT, engine_metric  # noqa: E402
 
 ENGINE_PORT = 8431
+PROCESS_FILE = ROOT / "data" / "process-steps.jsonl"
 
 
 def prompt_tokens(engine: str) -> tuple[float, float]:
@@ -42,28 +42,25 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--strategies", default="prefix,list")
     args = parser.parse_args()
-    rows = [json.loads(line) for line in PROCESS_FILE.read_text(encoding="utf-8").splitlines()][:args.limit]
     engine = f"http://127.0.0.1:{ENGINE_PORT}"
     models = [{"name": "steps-judge", "version": "bundled", "engines": [{"kind": "managed", "port": ENGINE_PORT}]}]
     lines = []
-    with LocalGateway(models, workdir=ROOT) as url:
+    with LocalGateway(models, workdir=ROOT) as url, tempfile.TemporaryDirectory() as out:
         for strategy in args.strategies.split(","):
-            settings = StepJudging(strategy=strategy, votes=args.votes, max_tokens=args.max_tokens)
             computed_before, cached_before = prompt_tokens(engine)
-
-            async def run(judging: StepJudging = settings) -> StepRun:
-                async with AsyncJudgeClient(url) as client:
-                    return await judge_steps(client, rows, judging)
-
-            result = asyncio.run(run())
+            # `genrm eval steps` judges and scores (evaluation/ is its own layer: run, not imported).
+            subprocess.run([sys.executable, "-m", "evaluation", "eval", "steps", str(PROCESS_FILE), "--out", out,
+                            "--url", url, "--strategy", strategy, "--votes", str(args.votes),
+                            "--max-tokens", str(args.max_tokens), "--limit", str(args.limit)],
+                           cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
             computed_after, cached_after = prompt_tokens(engine)
             computed, cached = computed_after - computed_before, cached_after - cached_before
-            m = result.scores
-            lines.append(f"| {strategy} | {m.f1:.3f} | {m.error_accuracy:.3f} | {m.correct_accuracy:.3f} | "
-                         f"{m.step_f1:.3f} | {m.failed} | {result.usage['engine_requests']} | "
-                         f"{computed:.0f} | {cached:.0f} | {cached / max(computed + cached, 1):.2f} | "
-                         f"{result.wall_s:.1f} |")
-    print(f"\n{len(rows)} solutions, {args.votes} vote(s), max_tokens={args.max_tokens}; machine: "
+            result = json.loads((Path(out) / "steps.json").read_text(encoding="utf-8"))[strategy]
+            m, usage = result["metrics"], result["usage"]
+            lines.append(f"| {strategy} | {m['f1']:.3f} | {m['error_accuracy']:.3f} | {m['correct_accuracy']:.3f} | "
+                         f"{m['step_f1']:.3f} | {m['failed']} | {usage['engine_requests']} | {computed:.0f} | "
+                         f"{cached:.0f} | {cached / max(computed + cached, 1):.2f} | {result['wall_s']:.1f} |")
+    print(f"\n{args.limit} solutions, {args.votes} vote(s), max_tokens={args.max_tokens}; machine: "
           f"{platform.node()}, {os.cpu_count()} cores\n")
     print("| strategy | F1 (first error) | error acc. | correct acc. | step F1 | failed | engine requests | "
           "prompt tokens computed | served from the prefix cache | cached share | wall s |")

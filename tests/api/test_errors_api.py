@@ -105,7 +105,8 @@ async def test_rubrics_and_models_are_listed(make_client) -> None:
     async with make_client() as (client, _):
         rubrics = (await client.get("/v1/rubrics")).json()
         models = (await client.get("/v1/models")).json()
-    assert set(rubrics["domains"]) == {"chat", "math", "code", "safety", "instruction_following", "creative_writing"}
+    assert set(rubrics["domains"]) == {"chat", "math", "code", "safety", "instruction_following", "creative_writing",
+                                       "agent"}
     assert {"key": "chat.usefulness@1"}.items() <= rubrics["rubrics"][0].items() or any(
         r["key"] == "chat.usefulness@1" for r in rubrics["rubrics"])
     assert models["default"] == "fake-judge"
