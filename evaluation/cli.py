@@ -4,6 +4,7 @@
     genrm eval compare RUN_A RUN_B [--votes K] [--out DIR]
     genrm eval report DIR          (rewrite summary and report from DIR/results.jsonl, judging nothing)
     genrm eval steps DATA --out DIR [--strategy prefix,list]   (a step judge on labelled solutions)
+    genrm eval trajectories DATA --out DIR [--view trace]     (a trajectory judge on labelled traces)
 
 Without `--url` the embedded default (the bundled judge, as `make serve` runs it) is started for the run.
 """
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
-from evaluation import compare, markdown, report, steps_cli
+from evaluation import compare, markdown, report, steps_cli, trajectory_eval
 from evaluation.loaders import FORMATS, TASKS, load
 from evaluation.pair_judging import JudgeSettings
 from evaluation.pairs import Pair
@@ -56,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report(args[2:])
     if args[1:2] == ["steps"]:
         return steps_cli.main(args[2:])
+    if args[1:2] == ["trajectories"]:
+        return trajectory_eval.main(args[2:])
     return _eval(args[1:])
 
 
