@@ -4,7 +4,8 @@ Logic lives in `service.judging`."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -40,11 +41,12 @@ from service.api.errors import (
     READINESS_ERRORS,
     STATUS_ERRORS,
 )
+from service.judging.context import JudgingContext
 from service.judging.items import ItemOutcome
 from service.judging.registry import JudgeModel
 from service.orchestration.admitting import admitted
 from service.orchestration.cancellation import cancel_on_disconnect
-from service.orchestration.rewarding import GROUPS_ROUTE, judge_groups
+from service.orchestration.rewarding import GROUPS_ROUTE, Caller, judge_groups
 from service.state import AppState
 from service.verifying.planning import (
     check_references,
@@ -55,6 +57,7 @@ from service.verifying.planning import (
 )
 
 router = APIRouter()
+OutcomeT = TypeVar("OutcomeT", bound=ItemOutcome)
 
 
 def _count_items(state: AppState, route: str, items: Sequence[ItemOutcome]) -> None:
@@ -62,6 +65,17 @@ def _count_items(state: AppState, route: str, items: Sequence[ItemOutcome]) -> N
         state.metrics.items.labels(route, item.status).inc()
         if item.status == "ok" and not item.cached and item.duplicate_of is None:
             state.metrics.votes_used.labels(route).observe(item.votes_used)
+
+
+async def _run_batch(state: AppState, caller: Caller, route: str, context: JudgingContext, in_flight: int,
+                     votes: int, work: Callable[[], Coroutine[Any, Any, list[OutcomeT]]]) -> list[OutcomeT]:
+    """A batch route's work: admitted (or refused 429/503), cancelled if the caller goes, its items counted and
+    charged to the caller's key."""
+    with admitted(state.quotas, state.metrics, caller.key, context, in_flight, votes):
+        outcomes = await cancel_on_disconnect(caller.disconnected, work(), state.metrics, route)
+    _count_items(state, route, outcomes)
+    caller.record(context, len(outcomes))
+    return outcomes
 
 
 @router.post("/v1/score", response_model=ScoreResponse, responses=JUDGING_ERRORS)
@@ -75,13 +89,9 @@ async def score(body: ScoreRequest, state: State, caller: CallerDep,
     judged_in = judge_format(plan)
     orders = 1 if judged_in is POINTWISE else 2
     context = state.resolver.context(body, judged_in, len(body.items), body.votes, timeout, orders=orders)
-    with admitted(state.quotas, state.metrics, caller.key, context, engine_requests(plan, len(body.items)),
-                  body.votes):
-        work = state.scorer.judge_batch(translation.score_items(body.items), translation.score_settings(body, plan),
-                                        context)
-        outcomes = await cancel_on_disconnect(caller.disconnected, work, state.metrics, "/v1/score")
-    _count_items(state, "/v1/score", outcomes)
-    caller.record(context, len(outcomes))
+    items, settings = translation.score_items(body.items), translation.score_settings(body, plan)
+    outcomes = await _run_batch(state, caller, "/v1/score", context, engine_requests(plan, len(body.items)),
+                                body.votes, lambda: state.scorer.judge_batch(items, settings, context))
     return ScoreResponse(
         model=translation.model_ref(context), rubric_set=translation.rubric_ref(context),
         usage=translation.usage_out(context.usage), flag_detector=context.model.flag_detector.version,
@@ -97,12 +107,9 @@ async def compare(
     """Pairwise judging with position-swap voting: both orders, `votes` judgments each."""
     orders = 2 if body.swap else 1
     context = state.resolver.context(body, PAIRWISE, len(body.items), body.votes, timeout, orders=orders)
-    with admitted(state.quotas, state.metrics, caller.key, context, len(body.items) * orders, body.votes):
-        work = state.pairwise.judge_batch(translation.compare_items(body.items), translation.compare_settings(body),
-                                          context)
-        outcomes = await cancel_on_disconnect(caller.disconnected, work, state.metrics, "/v1/compare")
-    _count_items(state, "/v1/compare", outcomes)
-    caller.record(context, len(outcomes))
+    items, settings = translation.compare_items(body.items), translation.compare_settings(body)
+    outcomes = await _run_batch(state, caller, "/v1/compare", context, len(body.items) * orders, body.votes,
+                                lambda: state.pairwise.judge_batch(items, settings, context))
     return CompareResponse(
         model=translation.model_ref(context), rubric_set=translation.rubric_ref(context),
         usage=translation.usage_out(context.usage), flag_detector=context.model.flag_detector.version,
@@ -137,11 +144,9 @@ async def steps(body: StepsRequest, state: State, caller: CallerDep,
     requests = steps_translation.engine_requests(body, items)
     context = state.resolver.context(body, steps_translation.widest_format(body, items), len(items), body.votes,
                                      timeout, orders=-(-requests // len(items)))
-    with admitted(state.quotas, state.metrics, caller.key, context, requests, body.votes):
-        work = state.steps.judge_batch(items, steps_translation.step_settings(body), context)
-        outcomes = await cancel_on_disconnect(caller.disconnected, work, state.metrics, "/v1/steps")
-    _count_items(state, "/v1/steps", outcomes)
-    caller.record(context, len(outcomes))
+    settings = steps_translation.step_settings(body)
+    outcomes = await _run_batch(state, caller, "/v1/steps", context, requests, body.votes,
+                                lambda: state.steps.judge_batch(items, settings, context))
     return StepsResponse(
         model=translation.model_ref(context), rubric_set=translation.rubric_ref(context),
         usage=translation.usage_out(context.usage), flag_detector=context.model.flag_detector.version,
@@ -159,11 +164,9 @@ async def trajectories(body: TrajectoryRequest, state: State, caller: CallerDep,
     requests = trajectory_translation.engine_requests(items)
     context = state.resolver.context(body, TRAJECTORY, len(items), body.votes, timeout,
                                      orders=-(-requests // len(items)))
-    with admitted(state.quotas, state.metrics, caller.key, context, requests, body.votes):
-        work = state.trajectories.judge_batch(items, trajectory_translation.trajectory_settings(body), context)
-        outcomes = await cancel_on_disconnect(caller.disconnected, work, state.metrics, "/v1/trajectories")
-    _count_items(state, "/v1/trajectories", outcomes)
-    caller.record(context, len(outcomes))
+    settings = trajectory_translation.trajectory_settings(body)
+    outcomes = await _run_batch(state, caller, "/v1/trajectories", context, requests, body.votes,
+                                lambda: state.trajectories.judge_batch(items, settings, context))
     return TrajectoryResponse(
         model=translation.model_ref(context), rubric_set=translation.rubric_ref(context),
         usage=translation.usage_out(context.usage), flag_detector=context.model.flag_detector.version,

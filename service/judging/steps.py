@@ -65,9 +65,14 @@ class StepJudge(BatchJudge[StepItem, StepSettings, StepOutcome]):
     async def _by_prefix(self, item: StepItem, settings: StepSettings, context: JudgingContext,
                          affinity: str) -> tuple[list[list[StepVerdictName]], list[Vote[Any]]]:
         texts = [step.text for step in item.steps]
-        prompts = [self._runner.prepare(context, STEP, STEP.build_messages(item.prompt, texts[:index], text,
-                                                                           context.model.framing), affinity)
-                   for index, text in enumerate(texts)]
+        prompts = []
+        for index, text in enumerate(texts):
+            try:
+                prompts.append(self._runner.prepare(
+                    context, STEP, STEP.build_messages(item.prompt, texts[:index], text, context.model.framing),
+                    affinity))
+            except ItemFailure as failure:
+                raise ItemFailure(failure.status, f"step {index} with the steps before it: {failure.message}") from None
         first = await self._runner.draw(context, prompts[0], settings.votes)  # its prefix is then in the cache
         rest = await asyncio.gather(*(self._runner.draw(context, prompt, settings.votes) for prompt in prompts[1:]))
         drawn = [first, *rest]
