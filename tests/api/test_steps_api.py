@@ -120,3 +120,12 @@ async def test_a_list_budget_too_small_for_its_steps_names_max_tokens(make_clien
         response = await client.post("/v1/steps", json={"strategy": "list", "sampling": {"max_tokens": 160},
                                                          "items": [item(solution=many, split="lines")]})
     assert_envelope(response, 422, "invalid_request", "sampling.max_tokens")
+
+
+async def test_a_step_too_long_for_the_judge_fails_its_item_alone_naming_the_step(make_client, decode) -> None:
+    long_second = "We add 2 and 3.\n\n" + "2 + 3 = 5 " * 600
+    async with make_client(step_judge(decode)) as (client, _):
+        response = await client.post("/v1/steps", json={"items": [item(solution=long_second), item()]})
+    too_long, fine = response.json()["items"]
+    assert too_long["status"] == "too_long" and too_long["error"]["message"].startswith("step 1 ")
+    assert fine["status"] == "ok"
