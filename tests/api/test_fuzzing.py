@@ -19,7 +19,7 @@ from tests.conftest import ROOT
 from tests.fakes import FakeVLLMTransport
 from tests.integration.conftest import ServerThread
 
-CASES_PER_OPERATION = 180  # × 14 operations (routes without parameters run out sooner): over 2,000
+CASES_PER_OPERATION = 180  # × 16 operations (routes without parameters run out sooner): over 2,000
 KEY = "genrm_fuzz-key"
 
 
@@ -51,7 +51,7 @@ def test_every_response_is_what_the_document_says(fuzzed: FuzzReport) -> None:
 
 def test_the_fuzzer_reaches_the_judging_path_of_every_judging_route(fuzzed: FuzzReport) -> None:
     judged_routes = {key.rsplit(" ", 1)[0] for key, count in fuzzed.statuses.items() if key.endswith(" 200")}
-    for route in ("POST /v1/score", "POST /v1/compare", "POST /v1/groups", "POST /v1/openrlhf/score",
-                  "POST /v1/slime/compare"):
+    for route in ("POST /v1/score", "POST /v1/compare", "POST /v1/groups", "POST /v1/steps",
+                  "POST /v1/openrlhf/score", "POST /v1/slime/compare"):
         assert route in judged_routes, route
     assert fuzzed.judged >= 200
