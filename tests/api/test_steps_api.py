@@ -129,3 +129,19 @@ async def test_a_step_too_long_for_the_judge_fails_its_item_alone_naming_the_ste
     too_long, fine = response.json()["items"]
     assert too_long["status"] == "too_long" and too_long["error"]["message"].startswith("step 1 ")
     assert fine["status"] == "ok"
+
+
+async def test_trl_step_reward_reads_each_aggregate(make_judge, decode) -> None:
+    from genrm_client.adapters.trl_steps import AsyncStepReward
+
+    prompts = [[{"role": "user", "content": PROBLEM}], PROBLEM, PROBLEM]
+    completions = [[{"role": "assistant", "content": STEPS}], "2 + 3 = 5\n\nSo 5.", " \n"]
+    async with make_judge(step_judge(decode)) as (judge, fake):
+        rewards = {aggregate: await AsyncStepReward(judge, aggregate=aggregate)(prompts, completions)
+                   for aggregate in ("min", "mean", "last", "first_error")}
+        reward = AsyncStepReward(judge)
+        await reward(prompts, completions)
+    assert rewards == {"min": [0.0, 1.0, 0.0], "mean": [pytest.approx(2 / 3), 1.0, 0.0], "last": [1.0, 1.0, 0.0],
+                       "first_error": [pytest.approx(1 / 3), 1.0, 0.0]}  # the blank one is not sent: 0
+    assert [len(item.steps) for item in reward.last_steps] == [3, 2]
+    assert STEPS[reward.last_steps[0].steps[1].start:reward.last_steps[0].steps[1].end] == "2 + 3 = 6 WRONG"

@@ -20,6 +20,7 @@ import pytest
 from genrm_client import AsyncJudgeClient, JudgeClient, JudgeServerError, VerifyIn
 from genrm_client.adapters import trl_async
 from genrm_client.adapters.trl import GroupReward, ReferenceReward, ScoreReward, VerifiedReward
+from genrm_client.adapters.trl_steps import StepReward
 from genrm_client.adapters.verl import compute_score, compute_score_sync
 from loadtests.harness import engine_metric
 from tests.integration.conftest import MAX_TOKENS, LiveGateway, serve
@@ -151,9 +152,9 @@ def grpo_step(reward_funcs: list[Any], model_dir: Path, output_dir: Path, gatewa
     trainer = GRPOTrainer(model=str(model_dir), reward_funcs=reward_funcs, args=config, train_dataset=data)
     trainer.train()
     logged: dict[str, float] = next(entry for entry in trainer.state.log_history if "reward" in entry)
-    for name in ("genrm_score", "genrm_reference", "genrm_brpo", "genrm_verified"):
-        assert math.isfinite(logged[f"rewards/{name}/mean"]), name
-    reports = {func.__name__: func.last_report for func in reward_funcs}
+    for func in reward_funcs:
+        assert math.isfinite(logged[f"rewards/{func.__name__}/mean"]), func.__name__
+    reports = {func.__name__: func.last_report for func in reward_funcs if hasattr(func, "last_report")}
     assert all(report is not None and report.failed == 0 for report in reports.values()), (
         reports, item_statuses(gateway))
     return logged
@@ -194,6 +195,18 @@ class CountingTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+def test_a_trl_grpo_step_with_the_step_reward(gateway: LiveGateway, bundled_model_dir: Path,
+                                              tmp_path: Path) -> None:
+    """Process rewards in a real `GRPOTrainer` step: each completion judged step by step on the real engine, the
+    reward its weakest step's score, the step results kept with their spans."""
+    judge = JudgeClient(gateway.url)
+    reward = StepReward(judge, split="lines", task="creative_writing")
+    grpo_step([reward], bundled_model_dir, tmp_path, gateway)
+    assert reward.last_steps and all(item.status == "ok" for item in reward.last_steps), reward.last_steps
+    assert all(0 <= step.score <= 1 for item in reward.last_steps for step in item.steps if step.score is not None)
+    judge.close()
 
 
 def test_a_trl_grpo_step_awaits_the_async_reward_functions_together(gateway: LiveGateway, bundled_model_dir: Path,
