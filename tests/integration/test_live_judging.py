@@ -253,8 +253,8 @@ def test_a_trajectory_gets_real_constrained_scores_for_the_trace_and_each_turn(
     engine = live_gateway.state.managed[0].url
     cached_before = engine_metric(engine, "vllm:prompt_tokens_cached_total")
     response = client.post("/v1/trajectories", json={
-        "turns": "all", "include_judgments": True,
-        "items": [{"prompt": "What is the weather in Paris?", "trajectory": AGENT_TRACE}]})
+        "include_judgments": True,
+        "items": [{"prompt": "What is the weather in Paris?", "trajectory": AGENT_TRACE, "turns": "all"}]})
     assert response.status_code == 200, response.text
     [item] = response.json()["items"]
     assert item["status"] == "ok" and item["flags"] == [] and 0 <= item["score"] <= 10, item
