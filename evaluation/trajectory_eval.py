@@ -103,6 +103,11 @@ def render(result: dict[str, Any], traces: int) -> str:
     kinds = " | ".join(f"{kind} {value:.2f}" for kind, value in result["by_kind"].items())
     return (f"Trajectory judge on {traces} traces ({result['pairs']} good-vs-bad pairs), view {result['view']}, "
             f"{result['votes']} vote(s)\n\n| pair accuracy | mean good | mean bad | failed | wall s |\n"
-            f"|---|---|---|---|---|\n| {result['pair_accuracy']:.3f} | {result['mean_good']} | {result['mean_bad']} "
+            f"|---|---|---|---|---|\n| {result['pair_accuracy']:.3f} | {_mean(result['mean_good'])} | "
+            f"{_mean(result['mean_bad'])} "
             f"| {result['failed']} | {result['wall_s']:.1f} |\n\nBy kind of bad trace (share of pairs the good one "
             f"won): {kinds}\n")
+
+
+def _mean(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
