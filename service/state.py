@@ -101,12 +101,13 @@ async def build_state(
     verifiers = VerifierPool(settings.verifier_workers)
     stack.callback(verifiers.close)
     scorer = VerifiedScorer(pointwise, EquivalenceJudge(runner, cache, metrics), verifiers, metrics)
+    steps = StepJudge(runner, cache, metrics)
     return AppState(
         metrics=metrics, rubric_store=rubric_store, registry=registry,
         resolver=Resolver(registry, rubric_store,
                           Limits(settings.max_items_per_request, settings.max_votes, settings.limits)),
-        pointwise=pointwise, pairwise=pairwise, scorer=scorer, groups=GroupJudge(scorer, pairwise),
-        steps=StepJudge(runner, cache, metrics), trajectories=TrajectoryJudge(runner, cache, metrics),
+        pointwise=pointwise, pairwise=pairwise, scorer=scorer, groups=GroupJudge(scorer, pairwise, steps),
+        steps=steps, trajectories=TrajectoryJudge(runner, cache, metrics),
         quotas=Quotas(settings.api_keys, metrics), managed=managed,
     )
 

@@ -51,6 +51,7 @@ from genrm_wire.rewards import (
     GroupRequest,
     GroupResponse,
     RolloutOut,
+    RolloutStepsIn,
 )
 from genrm_wire.rubrics import Rubric, RubricListResponse, RubricOut, RubricReloadResponse, ScoreBand
 from genrm_wire.status import (
@@ -136,6 +137,7 @@ __all__ = [
     "Prompt",
     "ReadinessResponse",
     "RolloutOut",
+    "RolloutStepsIn",
     "Rubric",
     "RubricListResponse",
     "RubricOut",

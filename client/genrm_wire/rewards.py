@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from genrm_wire.judging import (
     MAX_TEXT_CHARS,
@@ -22,11 +22,13 @@ from genrm_wire.judging import (
     Prompt,
     check_prompt,
 )
+from genrm_wire.steps import SplitRule, StepAggregatesOut, StepOut, StepStrategy
 from genrm_wire.verifying import DecidedBy, EquivalenceOut, VerificationOut, VerifyIn
 
 FailurePolicyName = Literal["mask", "neutral", "retry", "error"]
 Filled = Literal["masked", "neutral"]
-GroupMode = Literal["brpo", "pointwise", "round_robin"]
+GroupMode = Literal["brpo", "pointwise", "round_robin", "steps"]
+StepRewardName = Literal["min", "mean", "last"]
 BRPOOutcome = Literal["win", "loss", "inconsistent"]
 MAX_ROLLOUTS = 64
 
@@ -57,6 +59,34 @@ class FailureReport(BaseModel):
     filled: dict[str, int] = Field(default_factory=dict, description="Failed items by how they were filled.")
 
 
+class RolloutStepsIn(BaseModel):
+    """`steps` mode: how each rollout is cut into steps and judged, and which aggregate is its reward."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    split: SplitRule = Field(default="blank_lines", description="As `/v1/steps` (`blank_lines`, `numbered`, "
+                             "`lines`, `regex`); `list` is not offered: a rollout carries no list of its steps.")
+    pattern: str | None = Field(default=None, max_length=200, description="With split `regex`: the separator.")
+    strategy: StepStrategy = Field(default="prefix", description="As `/v1/steps`: one judgment per step "
+                                   "(`prefix`) or one per rollout with a verdict per step (`list`).")
+    reward: StepRewardName = Field(default="min", description="The rollout's reward: its weakest step's score "
+                                   "(`min`, the usual process reward), the mean, or the last step's.")
+
+    @field_validator("split")
+    @classmethod
+    def _splittable_without_a_list(cls, split: SplitRule) -> SplitRule:
+        if split == "list":
+            raise ValueError("a group's rollouts carry no list of their steps; use blank_lines, numbered, lines or "
+                             "regex (or /v1/steps with split 'list')")
+        return split
+
+    @model_validator(mode="after")
+    def _pattern_with_regex(self) -> RolloutStepsIn:
+        if (self.pattern is None) == (self.split == "regex"):
+            raise ValueError("pattern: give a pattern exactly when split is 'regex'")
+        return self
+
+
 class GroupIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -81,7 +111,8 @@ class GroupRequest(JudgingRequest):
     """Each group is one prompt and its G rollouts; every rollout gets a reward from the same judge call."""
 
     mode: GroupMode = Field(description="`brpo`: each rollout against a reference drawn from its group, both "
-                            "orders; `pointwise`: each rollout's score; `round_robin`: every pair, both orders.")
+                            "orders; `pointwise`: each rollout's score; `round_robin`: every pair, both orders; "
+                            "`steps`: each rollout cut into steps, a score per step (process rewards).")
     groups: list[GroupIn] = Field(min_length=1)
     votes: int = Field(default=1, ge=1, description="Judgments per rollout (pointwise) or per order of a pair.")
     reference_seed: int = Field(default=0, ge=0, description="`brpo`: seeds the reference draw, so the same "
@@ -91,21 +122,26 @@ class GroupRequest(JudgingRequest):
         description="`brpo`: the reward of a rollout whose votes are split or flip with the order (0 and -1 are "
         "BRPO's two readings).",
     )
-    normalize: bool = Field(default=False, description="`pointwise`: also return group-normalised advantages.")
+    normalize: bool = Field(default=False, description="`pointwise`, `steps`: also return group-normalised "
+                            "advantages.")
     rank_by: Literal["win_rate", "bradley_terry"] = Field(
         default="win_rate", description="`round_robin`: reward = share of votes won, or a Bradley-Terry strength.")
     on_failure: FailurePolicy = Field(default_factory=FailurePolicy)
     verify: VerifyIn | None = Field(default=None, description="`pointwise`: check every rollout against its "
                                     "group's `reference` with a rule verifier (genrm_wire.verifying).")
+    steps: RolloutStepsIn | None = Field(default=None, description="`steps`: how rollouts are cut and judged; "
+                                         "omitted: blank-line steps, judged by prefix, reward = min.")
 
     @model_validator(mode="after")
     def _groups_fit_the_mode(self) -> GroupRequest:
         if self.verify is not None and self.mode != "pointwise":
             raise ValueError("verify: rule verifiers score rollouts one by one; use mode 'pointwise'")
+        if self.steps is not None and self.mode != "steps":
+            raise ValueError(f"steps: says how mode 'steps' cuts rollouts; mode {self.mode!r} does not read it")
         for index, group in enumerate(self.groups):
-            if group.reference is not None and self.mode == "round_robin":
-                raise ValueError(f"groups.{index}.reference: mode 'round_robin' compares rollouts with each "
-                                 "other; a reference is for 'brpo', or 'pointwise' with `verify`")
+            if group.reference is not None and self.mode in ("round_robin", "steps"):
+                raise ValueError(f"groups.{index}.reference: mode {self.mode!r} does not read a reference; it is "
+                                 "for 'brpo', or 'pointwise' with `verify`")
             if group.reference is not None and self.mode == "pointwise" and self.verify is None:
                 raise ValueError(f"groups.{index}.reference: mode 'pointwise' reads a reference only with "
                                  "`verify` (a rule verifier checks against it)")
@@ -137,6 +173,10 @@ class RolloutOut(BaseModel):
     decided_by: DecidedBy | None = Field(default=None, description="`pointwise` with `verify`: who set it.")
     verification: VerificationOut | None = None
     equivalence: EquivalenceOut | None = None
+    steps: list[StepOut] = Field(default_factory=list, description="`steps`: each step's verdict, score and span "
+                                 "in the rollout (`genrm_client.spans` places them on tokens).")
+    step_aggregates: StepAggregatesOut | None = Field(default=None, description="`steps`: min, mean, last and "
+                                                      "first_error; `reward` is the one `steps.reward` named.")
 
 
 class GroupOut(BaseModel):

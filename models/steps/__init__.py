@@ -2,6 +2,9 @@
 
 from genrm_wire.steps import SplitRule
 from models.steps.aggregates import StepAggregates, aggregate_steps
-from models.steps.splitting import SPLIT_RULES, SplitError, Step, split_solution
+from models.steps.splitting import SPLIT_RULES, SplitError, Step, TooManySteps, split_solution
 
-__all__ = ["SPLIT_RULES", "SplitError", "SplitRule", "Step", "StepAggregates", "aggregate_steps", "split_solution"]
+__all__ = [
+    "SPLIT_RULES", "SplitError", "SplitRule", "Step", "StepAggregates", "TooManySteps", "aggregate_steps",
+    "split_solution",
+]

@@ -47,6 +47,10 @@ class SplitError(ValueError):
         self.field = field
 
 
+class TooManySteps(SplitError):
+    """The rule found more than `MAX_STEPS` steps."""
+
+
 def split_solution(solution: str, rule: SplitRule, *, pattern: str | None = None,
                    steps: Sequence[str] | None = None) -> list[Step]:
     """The solution's steps under `rule`, in order, each with its trimmed span; raises `SplitError`."""
@@ -62,7 +66,7 @@ def split_solution(solution: str, rule: SplitRule, *, pattern: str | None = None
         raise SplitError("split", f"splitting by {rule!r} found no step in the solution; send non-blank text, or "
                                   "another split (blank_lines, numbered, lines, regex, list)")
     if len(found) > MAX_STEPS:
-        raise SplitError("split", f"splitting by {rule!r} found {len(found)} steps, over the limit of {MAX_STEPS}; "
+        raise TooManySteps("split", f"splitting by {rule!r} found {len(found)} steps, over the limit of {MAX_STEPS}; "
                                   "split more coarsely or send fewer steps")
     return [Step(index, start, end, solution[start:end]) for index, (start, end) in enumerate(found)]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from genrm_wire.steps import StepAggregatesOut, StepItemIn, StepItemOut, StepOut, StepsRequest
+from genrm_wire.steps import StepItemIn, StepItemOut, StepsRequest
 from models.chat import to_conversation
 from models.formats.sections import SectionedFormat
 from models.formats.steps import STEP, StepListFormat
 from models.steps import SplitError, split_solution
-from service.api.translation import common_out, item_id
+from service.api.translation import common_out, item_id, step_aggregates_out, steps_out
 from service.errors import InvalidRequest
 from service.judging.items import StepItem, StepOutcome, StepSettings
 
@@ -42,9 +42,5 @@ def engine_requests(body: StepsRequest, items: Sequence[StepItem]) -> int:
 
 
 def step_item_out(outcome: StepOutcome) -> StepItemOut:
-    steps = [StepOut(index=result.step.index, start=result.step.start, end=result.step.end, verdict=result.verdict,
-                     score=result.score, votes=dict(result.votes)) for result in outcome.steps]
-    found = outcome.aggregates
-    aggregates = None if found is None else StepAggregatesOut(min=found.min, mean=found.mean, last=found.last,
-                                                              first_error=found.first_error)
-    return StepItemOut.model_validate({**common_out(outcome), "steps": steps, "aggregates": aggregates})
+    return StepItemOut.model_validate({**common_out(outcome), "steps": steps_out(outcome.steps),
+                                       "aggregates": step_aggregates_out(outcome.aggregates)})

@@ -22,19 +22,24 @@ from genrm_wire import (
     JudgmentOut,
     ModelRef,
     RolloutOut,
+    RolloutStepsIn,
     RubricSetRef,
     ScoreItemIn,
     ScoreItemOut,
     ScoreRequest,
+    StepAggregatesOut,
+    StepOut,
     Usage,
     VerificationOut,
     VoteOut,
 )
 from models.chat import to_conversation
 from models.integrity.flags import Flag
+from models.steps import StepAggregates
 from service.errors import InvalidRequest
 from service.judging.context import JudgingContext, UsageMeter
 from service.judging.failures import FailedItem, FailureHandling, RetryCounts, fill
+from service.judging.group_steps import StepGroupSettings
 from service.judging.groups import Group, GroupResult, GroupSettings
 from service.judging.items import (
     AdaptiveVoting,
@@ -47,6 +52,7 @@ from service.judging.items import (
     ScoreItem,
     ScoreOutcome,
     ScoreSettings,
+    StepResult,
     VerificationPlan,
     VerifiedAnswer,
 )
@@ -167,8 +173,26 @@ def group_settings(body: GroupRequest, plan: VerificationPlan | None) -> GroupSe
     return GroupSettings(
         mode=body.mode, votes=body.votes, adaptive=_adaptive(body.adaptive), reference_seed=body.reference_seed,
         inconsistent_reward=body.inconsistent_reward, normalize=body.normalize, rank_by=body.rank_by,
-        handling=failure_handling(body.on_failure), verification=plan,
+        handling=failure_handling(body.on_failure), verification=plan, steps=_step_group_settings(body),
     )
+
+
+def _step_group_settings(body: GroupRequest) -> StepGroupSettings | None:
+    if body.mode != "steps":
+        return None
+    given = body.steps or RolloutStepsIn()
+    return StepGroupSettings(split=given.split, pattern=given.pattern, strategy=given.strategy, reward=given.reward)
+
+
+def steps_out(results: Sequence[StepResult]) -> list[StepOut]:
+    return [StepOut(index=result.step.index, start=result.step.start, end=result.step.end, verdict=result.verdict,
+                    score=result.score, votes=dict(result.votes)) for result in results]
+
+
+def step_aggregates_out(found: StepAggregates | None) -> StepAggregatesOut | None:
+    if found is None:
+        return None
+    return StepAggregatesOut(min=found.min, mean=found.mean, last=found.last, first_error=found.first_error)
 
 
 def groups_out(results: Sequence[GroupResult], handling: FailureHandling) -> list[GroupOut]:
@@ -185,6 +209,7 @@ def groups_out(results: Sequence[GroupResult], handling: FailureHandling) -> lis
                 consistent=rollout.consistent, outcome=rollout.outcome, comparisons=rollout.comparisons, error=error,
                 flags=flags_out(rollout.flags), penalized=rollout.penalized, decided_by=rollout.decided_by,
                 verification=verification_out(rollout.verified), equivalence=equivalence_out(rollout.equivalence),
+                steps=steps_out(rollout.steps), step_aggregates=step_aggregates_out(rollout.step_aggregates),
             ))
         out.append(GroupOut(id=result.id, reference=result.reference, rollouts=rollouts))
     return out

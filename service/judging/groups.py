@@ -5,7 +5,8 @@ affinity (a group's items share a prompt, so they share an engine) work as for a
 
 - `brpo`: one comparison per rollout against the group's drawn reference, both orders;
 - `round_robin`: one comparison per pair of rollouts, both orders;
-- `pointwise`: one scored item per rollout.
+- `pointwise`: one scored item per rollout;
+- `steps`: each rollout cut into steps and judged by the step judge (`group_steps`).
 
 A rollout whose judgment failed keeps its status and message; the route fills its reward by the policy. The
 deadline is per item: when it passes, finished rollouts keep their rewards and the rest come back `timeout`.
@@ -22,6 +23,7 @@ from genrm_wire.rewards import BRPOOutcome
 from genrm_wire.verifying import DecidedBy
 from models.chat import Conversation
 from models.integrity.flags import Flag
+from models.steps import StepAggregates
 from service.judging.aggregation import Aggregate
 from service.judging.comparing import PairwiseJudge
 from service.judging.context import JudgingContext
@@ -34,6 +36,15 @@ from service.judging.group_rewards import (
     normalized_advantages,
     win_rates,
 )
+from service.judging.group_steps import (
+    SplitRollout,
+    StepGroupSettings,
+    group_advantages,
+    judge_split_rollouts,
+    reward_of,
+    rollout_flags,
+    split_rollouts,
+)
 from service.judging.items import (
     AdaptiveVoting,
     CompareItem,
@@ -44,10 +55,13 @@ from service.judging.items import (
     ScoreItem,
     ScoreOutcome,
     ScoreSettings,
+    StepOutcome,
+    StepResult,
     VerificationPlan,
     VerifiedAnswer,
 )
 from service.judging.scoring import ScoreBatchJudge
+from service.judging.steps import StepJudge
 
 AGGREGATE: Aggregate = "mean"
 
@@ -61,7 +75,7 @@ class Group:
     reference: str | None = None
 
 
-GroupMode = Literal["brpo", "pointwise", "round_robin"]
+GroupMode = Literal["brpo", "pointwise", "round_robin", "steps"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,7 @@ class GroupSettings:
     rank_by: Literal["win_rate", "bradley_terry"]
     handling: FailureHandling
     verification: VerificationPlan | None = None  # pointwise: a rule verifier's plan, with each group's reference
+    steps: StepGroupSettings | None = None  # steps: how rollouts are cut and judged
 
 
 @dataclass(frozen=True)
@@ -97,6 +112,8 @@ class RolloutReward:
     decided_by: DecidedBy | None = None  # pointwise with a verifier
     verified: VerifiedAnswer | None = None
     equivalence: EquivalenceResult | None = None
+    steps: tuple[StepResult, ...] = ()  # steps mode
+    step_aggregates: StepAggregates | None = None
 
 
 @dataclass(frozen=True)
@@ -107,9 +124,10 @@ class GroupResult:
 
 
 class GroupJudge:
-    def __init__(self, pointwise: ScoreBatchJudge, pairwise: PairwiseJudge) -> None:
+    def __init__(self, pointwise: ScoreBatchJudge, pairwise: PairwiseJudge, steps: StepJudge) -> None:
         self._pointwise = pointwise
         self._pairwise = pairwise
+        self._steps = steps
 
     @staticmethod
     def item_count(groups: Sequence[Group], mode: GroupMode) -> int:
@@ -120,11 +138,21 @@ class GroupJudge:
             return sum(len(group.rollouts) * (len(group.rollouts) - 1) // 2 for group in groups)
         return sum(len(group.rollouts) for group in groups)
 
+    @staticmethod
+    def cut_rollouts(groups: Sequence[Group], settings: StepGroupSettings) -> list[SplitRollout]:
+        """`steps` mode: every rollout cut into its steps (what admission and the answer budget are sized on)."""
+        return split_rollouts([(_rollout_id(group, index), group.prompt, rollout) for group in groups
+                               for index, rollout in enumerate(group.rollouts)], settings)
+
     async def judge(
-        self, groups: Sequence[Group], settings: GroupSettings, context: JudgingContext
+        self, groups: Sequence[Group], settings: GroupSettings, context: JudgingContext,
+        cut: Sequence[SplitRollout] = (),
     ) -> tuple[list[GroupResult], RetryCounts]:
+        """Every group's rewards; `steps` mode judges `cut`, its rollouts as `cut_rollouts` split them."""
         if settings.mode == "pointwise":
             return await self._pointwise_groups(groups, settings, context)
+        if settings.mode == "steps":
+            return await self._step_groups(groups, settings, context, cut)
         brpo = settings.mode == "brpo"
         references = [draw_reference(settings.reference_seed, group.id, len(group.rollouts))
                       if brpo and group.reference is None else None for group in groups]
@@ -165,6 +193,29 @@ class GroupJudge:
                 rollouts.append(_scored_rollout(index, outcome, next(advantages) if advantages is not None else None))
             results.append(GroupResult(group.id, None, tuple(rollouts)))
         return results, counts
+
+    async def _step_groups(self, groups: Sequence[Group], settings: GroupSettings, context: JudgingContext,
+                           cut: Sequence[SplitRollout]) -> tuple[list[GroupResult], RetryCounts]:
+        assert settings.steps is not None, "steps mode has step settings"
+        step_settings = settings.steps
+        judged = await judge_split_rollouts(self._steps, cut, step_settings.strategy, settings.votes, context,
+                                            settings.handling)
+        results = []
+        for group in groups:
+            outcomes = [judged.by_id[_rollout_id(group, index)] for index in range(len(group.rollouts))]
+            rewards = [reward_of(outcome, step_settings.reward) for outcome in outcomes]
+            advantages = group_advantages(rewards) if settings.normalize else [None] * len(rewards)
+            rollouts = tuple(_stepped_rollout(index, outcome, reward, advantage) for index, (outcome, reward, advantage)
+                             in enumerate(zip(outcomes, rewards, advantages, strict=True)))
+            results.append(GroupResult(group.id, None, rollouts))
+        return results, judged.retries
+
+
+def _stepped_rollout(index: int, outcome: StepOutcome, reward: float | None, advantage: float | None) -> RolloutReward:
+    """A `steps` rollout: its reward (the chosen aggregate), its steps (also a failed one's, as far as judged)."""
+    return RolloutReward(index, outcome.status, reward, error=outcome.error, score=reward, advantage=advantage,
+                         flags=rollout_flags(outcome), penalized=outcome.penalized, steps=outcome.steps,
+                         step_aggregates=outcome.aggregates)
 
 
 def _scored_rollout(index: int, outcome: ScoreOutcome, advantage: float | None) -> RolloutReward:

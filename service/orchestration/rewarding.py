@@ -9,9 +9,15 @@ from typing import Protocol
 
 from genrm_wire import JudgingRequest
 from models.formats import PAIRWISE, POINTWISE
+from models.formats.sections import SectionedFormat
+from models.steps import SplitError
 from service.auth.quota import Quotas
+from service.errors import InvalidRequest
 from service.judging.context import JudgingContext
 from service.judging.failures import FailedItem, RetryCounts, raise_for_error_policy
+from service.judging.group_steps import SplitRollout
+from service.judging.group_steps import engine_requests as step_requests
+from service.judging.group_steps import widest_format as step_format
 from service.judging.groups import Group, GroupJudge, GroupResult, GroupSettings
 from service.metrics import Metrics
 from service.orchestration.admitting import admitted
@@ -77,14 +83,11 @@ async def judge_groups(services: RewardServices, caller: Caller, route: RewardRo
     check_references(settings.verification, [group.reference for group in groups],
                      lambda index: route.reference_path.format(group=index))
     count = GroupJudge.item_count(groups, settings.mode)
-    pointwise = settings.mode == "pointwise"
-    judged_in = judge_format(settings.verification) if pointwise else PAIRWISE
-    orders = 1 if judged_in is POINTWISE else 2
-    in_flight = engine_requests(settings.verification, count) if pointwise else count * orders
-    context = services.resolver.context(body, judged_in, count, settings.votes, timeout_header,
-                                        items_param=route.items_param, orders=orders)
-    with admitted(services.quotas, services.metrics, caller.key, context, in_flight, settings.votes):
-        work = services.groups.judge(groups, settings, context)
+    plan = _step_plan(groups, settings, count) if settings.mode == "steps" else _judging_plan(settings, count)
+    context = services.resolver.context(body, plan.judged_in, count, settings.votes, timeout_header,
+                                        items_param=route.items_param, orders=plan.orders)
+    with admitted(services.quotas, services.metrics, caller.key, context, plan.in_flight, settings.votes):
+        work = services.groups.judge(groups, settings, context, plan.cut)
         results, retries = await cancel_on_disconnect(caller.disconnected, work, services.metrics, route.name)
     failed = [FailedItem(route.path_of(g, rollout.index), rollout.status, rollout.error or "")
               for g, result in enumerate(results) for rollout in result.rollouts if rollout.status != "ok"]
@@ -92,6 +95,36 @@ async def judge_groups(services: RewardServices, caller: Caller, route: RewardRo
     caller.record(context, count)
     raise_for_error_policy(failed, settings.handling)
     return RewardRun(context, results, failed, retries)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The judge format a run is sized on, engine requests per item (`orders`), in all (`in_flight`), and in
+    `steps` mode the rollouts cut into steps."""
+
+    judged_in: SectionedFormat
+    orders: int
+    in_flight: int
+    cut: Sequence[SplitRollout] = ()
+
+
+def _judging_plan(settings: GroupSettings, count: int) -> _Plan:
+    pointwise = settings.mode == "pointwise"
+    judged_in = judge_format(settings.verification) if pointwise else PAIRWISE
+    orders = 1 if judged_in is POINTWISE else 2
+    in_flight = engine_requests(settings.verification, count) if pointwise else count * orders
+    return _Plan(judged_in, orders, in_flight)
+
+
+def _step_plan(groups: Sequence[Group], settings: GroupSettings, count: int) -> _Plan:
+    """`steps` mode: a `regex` that does not compile is the request's mistake (422 on `steps.pattern`)."""
+    assert settings.steps is not None, "steps mode has step settings"
+    try:
+        cut = GroupJudge.cut_rollouts(groups, settings.steps)
+    except SplitError as error:
+        raise InvalidRequest(str(error), param=f"steps.{error.field}") from None
+    requests = step_requests(cut, settings.steps.strategy)
+    return _Plan(step_format(cut, settings.steps.strategy), max(1, -(-requests // count)), requests, cut)
 
 
 def _count(metrics: Metrics, route: str, results: Sequence[GroupResult], failed: Sequence[FailedItem],

@@ -235,6 +235,24 @@ def test_steps_get_real_constrained_verdicts_with_their_spans(
         assert engine_metric(engine, "vllm:prefix_cache_hits_total") > hits_before
 
 
+def test_a_group_of_rollouts_gets_real_step_scores_and_rewards(client: httpx.Client) -> None:
+    """`/v1/groups` in `steps` mode on the real judge: each rollout of a GRPO group gets a verdict and a span per
+    step, its reward is its weakest step's score, and the group-normalised advantages are centred."""
+    rollouts = [STEP_SOLUTION, "We need 17 times 3.\n\n17 * 3 = 51.\n\nSo the answer is 51."]
+    response = client.post("/v1/groups", json={
+        "task": "math", "mode": "steps", "normalize": True, "sampling": {"max_tokens": 256},
+        "groups": [{"id": "g", "prompt": "What is 17 * 3?", "rollouts": rollouts}]})
+    assert response.status_code == 200, response.text
+    judged = response.json()["groups"][0]["rollouts"]
+    assert all(rollout["status"] == "ok" for rollout in judged), judged
+    for rollout, text in zip(judged, rollouts, strict=True):
+        assert [text[s["start"]:s["end"]] for s in rollout["steps"]] == text.split("\n\n")
+        assert all(s["verdict"] in ("correct", "incorrect", "neutral") for s in rollout["steps"])
+        assert rollout["reward"] == min(s["score"] for s in rollout["steps"]) == rollout["step_aggregates"]["min"]
+    assert response.json()["usage"]["engine_requests"] == 6
+    assert sum(rollout["advantage"] for rollout in judged) == pytest.approx(0, abs=1e-6)
+
+
 AGENT_TRACE = [
     {"role": "assistant", "content": "I will look it up.", "tool_calls": [
         {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Paris"}'}}]},
