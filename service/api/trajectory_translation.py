@@ -20,7 +20,7 @@ from service.errors import InvalidRequest
 from service.judging.items import TrajectoryItem, TrajectoryOutcome, TrajectorySettings
 
 
-def _message(given: TrajectoryMessageIn) -> Message:
+def message_in(given: TrajectoryMessageIn) -> Message:
     calls = tuple(ToolCall(call.id, call.function.name, call.function.arguments) for call in given.tool_calls or ())
     return Message(given.role, given.content, calls, given.tool_call_id, given.name)
 
@@ -44,7 +44,7 @@ def _turns(item: TrajectoryItemIn, messages: Sequence[Message], index: int) -> t
 def trajectory_items(items: Sequence[TrajectoryItemIn]) -> list[TrajectoryItem]:
     judged = []
     for index, item in enumerate(items):
-        messages = tuple(_message(message) for message in item.trajectory)
+        messages = tuple(message_in(message) for message in item.trajectory)
         problems = trajectory_problems(messages)
         if problems:
             first = problems[0]

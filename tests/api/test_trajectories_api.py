@@ -108,3 +108,30 @@ async def test_a_malformed_trajectory_is_a_422_naming_the_field(make_client, giv
         response = await client.post("/v1/trajectories", json={"items": [given]})
     assert_envelope(response, 422, "invalid_request", param)
     assert fake.requests == []
+
+
+TRL_COMPLETION = [  # what TRL's tool loop writes: calls without ids, arguments parsed, results by name in order
+    {"role": "assistant", "content": "", "tool_calls": [
+        {"type": "function", "function": {"name": "weather", "arguments": {"city": "Paris"}}},
+        {"type": "function", "function": {"name": "weather", "arguments": {"city": "Lyon"}}}]},
+    {"role": "tool", "name": "weather", "content": "18 C, sunny"},
+    {"role": "tool", "name": "weather", "content": "21 C, rain"},
+    {"role": "assistant", "content": "Paris GOOD: 18 C; Lyon: 21 C."},
+]
+
+
+async def test_trl_trajectory_reward_judges_trl_s_tool_conversations(make_judge, decode) -> None:
+    from genrm_client.adapters.trl_trajectories import AsyncTrajectoryReward
+
+    prompts = [[{"role": "user", "content": "Weather in Paris and Lyon?"}], "What is 2 + 2?", "Say hi."]
+    completions = [TRL_COMPLETION, "4", [{"role": "assistant", "content": "  "}]]
+    async with make_judge(judge_by_marker(decode)) as (judge, fake):
+        reward = AsyncTrajectoryReward(judge, turns="all")
+        rewards = await reward(prompts, completions)
+    assert rewards == [pytest.approx(0.6), pytest.approx(0.6), 0.0]  # the trace's 6 × 0.1; nothing done: 0 unsent
+    assert len(fake.requests) == 2 + 3  # two traces, and the turns: two in the first, one in the second
+    [agent, plain] = reward.last_items
+    assert agent.turn_scores == [3.0, None, None, 9.0] and plain.turn_scores == [3.0]
+    shown = decode(next(body for body in fake.requests if "<turn_to_judge>" not in decode(body)
+                         and "Lyon" in decode(body)))
+    assert '"city": "Lyon"' in shown and "21 C, rain" in shown

@@ -21,6 +21,7 @@ from genrm_client import AsyncJudgeClient, JudgeClient, JudgeServerError, Verify
 from genrm_client.adapters import trl_async
 from genrm_client.adapters.trl import GroupReward, ReferenceReward, ScoreReward, VerifiedReward
 from genrm_client.adapters.trl_steps import StepReward
+from genrm_client.adapters.trl_trajectories import TrajectoryReward
 from genrm_client.adapters.verl import compute_score, compute_score_sync
 from loadtests.harness import engine_metric
 from tests.integration.conftest import MAX_TOKENS, LiveGateway, serve
@@ -206,6 +207,29 @@ def test_a_trl_grpo_step_with_the_step_reward(gateway: LiveGateway, bundled_mode
     grpo_step([reward], bundled_model_dir, tmp_path, gateway)
     assert reward.last_steps and all(item.status == "ok" for item in reward.last_steps), reward.last_steps
     assert all(0 <= step.score <= 1 for item in reward.last_steps for step in item.steps if step.score is not None)
+    judge.close()
+
+
+def test_the_trajectory_reward_judges_trl_s_tool_conversations_on_the_real_judge(gateway: LiveGateway) -> None:
+    """TRL's tool loop writes calls without ids and results by name; the adapter pairs them, and the real judge
+    scores each trace and each assistant turn (`turn_scores` aligned with the conversation). The bundled policy's
+    chat template has no tool calling, so the completions are TRL-shaped by hand rather than from a GRPO step."""
+    completions = [
+        [{"role": "assistant", "content": "", "tool_calls": [
+            {"type": "function", "function": {"name": "add", "arguments": {"a": 17, "b": 25}}}]},
+         {"role": "tool", "name": "add", "content": "42"},
+         {"role": "assistant", "content": "17 + 25 = 42."}],
+        [{"role": "assistant", "content": "17 + 25 = 43."}],
+    ]
+    judge = JudgeClient(gateway.url)
+    reward = TrajectoryReward(judge, turns="all")
+    before = engine_requests(gateway)
+    rewards = reward(["What is 17 + 25? Use the add tool."] * 2, completions)
+    assert all(value is not None and 0 <= value <= 1 for value in rewards), reward.last_items
+    assert [item.status for item in reward.last_items] == ["ok", "ok"]
+    assert [[score is not None for score in item.turn_scores] for item in reward.last_items] == [
+        [True, False, True], [True]]
+    assert engine_requests(gateway) - before == 2 + 3  # two traces, three assistant turns
     judge.close()
 
 
