@@ -88,3 +88,9 @@ def normalized_advantages(scores: Sequence[float]) -> list[float]:
         return [0.0] * len(scores)
     mean, spread = statistics.fmean(scores), statistics.pstdev(scores)
     return [(score - mean) / (spread + ADVANTAGE_EPSILON) for score in scores]
+
+
+def group_advantages(rewards: Sequence[float | None]) -> list[float | None]:
+    """Group-normalised advantages of the rollouts that have a reward; None for the others (failed)."""
+    advantages = iter(normalized_advantages([reward for reward in rewards if reward is not None]))
+    return [None if reward is None else next(advantages) for reward in rewards]

@@ -25,7 +25,6 @@ from models.integrity.flags import Flag
 from models.steps import SplitError, Step, TooManySteps, split_solution
 from service.judging.context import JudgingContext
 from service.judging.failures import FailureHandling, RetryCounts, judge_with_retries
-from service.judging.group_rewards import normalized_advantages
 from service.judging.items import StepItem, StepOutcome, StepSettings
 from service.judging.steps import StepJudge
 
@@ -123,9 +122,3 @@ def reward_of(outcome: StepOutcome, reward: StepRewardName) -> float | None:
 def rollout_flags(outcome: StepOutcome) -> tuple[Flag, ...]:
     """The step judge's flags of the solution, as the rollout's own (`response`)."""
     return tuple(Flag(flag.kind, "response", flag.detail) for flag in outcome.flags if flag.field == RESPONSE_FIELD)
-
-
-def group_advantages(rewards: Sequence[float | None]) -> list[float | None]:
-    """Group-normalised advantages of the rollouts that have a reward; None for the others."""
-    advantages = iter(normalized_advantages([reward for reward in rewards if reward is not None]))
-    return [None if reward is None else next(advantages) for reward in rewards]

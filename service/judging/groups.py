@@ -33,13 +33,12 @@ from service.judging.group_rewards import (
     brpo_outcome,
     brpo_reward,
     draw_reference,
-    normalized_advantages,
+    group_advantages,
     win_rates,
 )
 from service.judging.group_steps import (
     SplitRollout,
     StepGroupSettings,
-    group_advantages,
     judge_split_rollouts,
     reward_of,
     rollout_flags,
@@ -183,15 +182,11 @@ class GroupJudge:
         results = []
         for group in groups:
             scored = [by_id[_rollout_id(group, index)] for index in range(len(group.rollouts))]
-            ok_scores = [outcome.score for outcome in scored if outcome.status == "ok" and outcome.score is not None]
-            advantages = iter(normalized_advantages(ok_scores)) if settings.normalize else None
-            rollouts = []
-            for index, outcome in enumerate(scored):
-                if outcome.status != "ok" or outcome.score is None:
-                    rollouts.append(_scored_rollout(index, outcome, None))
-                    continue
-                rollouts.append(_scored_rollout(index, outcome, next(advantages) if advantages is not None else None))
-            results.append(GroupResult(group.id, None, tuple(rollouts)))
+            scores = [outcome.score if outcome.status == "ok" else None for outcome in scored]
+            advantages = group_advantages(scores) if settings.normalize else [None] * len(scored)
+            results.append(GroupResult(group.id, None, tuple(
+                _scored_rollout(index, outcome, advantage)
+                for index, (outcome, advantage) in enumerate(zip(scored, advantages, strict=True)))))
         return results, counts
 
     async def _step_groups(self, groups: Sequence[Group], settings: GroupSettings, context: JudgingContext,

@@ -63,7 +63,7 @@ class PointwiseJudge(BatchJudge[ScoreItem, ScoreSettings, ScoreOutcome]):
         while len(votes) < settings.votes:
             wanted = min(settings.adaptive.round_votes, settings.votes - len(votes))
             votes += await self._runner.draw(context, prompt, wanted)
-            if scores_agree(_scores(votes), settings.adaptive):
+            if scores_agree(vote_scores(votes), settings.adaptive):
                 break
         return votes
 
@@ -75,19 +75,23 @@ def scores_agree(scores: list[float], adaptive: AdaptiveVoting) -> bool:
     return statistics.stdev(scores) / math.sqrt(len(scores)) <= adaptive.max_stderr
 
 
-def _scores(votes: list[Vote[PointwiseVerdict]]) -> list[float]:
+def vote_scores(votes: Sequence[Vote[PointwiseVerdict]]) -> list[float]:
+    """The scores of the votes that parsed."""
     return [v.outcome.score for v in votes if isinstance(v.outcome, PointwiseVerdict)]
+
+
+def none_parsed(votes: Sequence[Vote[PointwiseVerdict]]) -> str:
+    return f"none of the {len(votes)} judgments could be parsed: {failure_counts(votes)}"
 
 
 def _aggregate_item(
     item_id: str, votes: list[Vote[PointwiseVerdict]], method: Aggregate, include_judgments: bool
 ) -> ScoreOutcome:
-    scores = _scores(votes)
-    judgments = tuple(judgment_of(v, score=_score(v)) for v in votes) if include_judgments else None
+    scores = vote_scores(votes)
+    judgments = tuple(judgment_of(v, score=vote_score(v)) for v in votes) if include_judgments else None
     failures = failure_counts(votes)
     if not scores:
-        message = f"none of the {len(votes)} judgments could be parsed: {failures}"
-        return ScoreOutcome(id=item_id, status="parse_failed", error=message, parse_failures=failures,
+        return ScoreOutcome(id=item_id, status="parse_failed", error=none_parsed(votes), parse_failures=failures,
                             judgments=judgments)
     score, spread = aggregate_scores(scores, method)
     return ScoreOutcome(
@@ -96,5 +100,5 @@ def _aggregate_item(
     )
 
 
-def _score(vote: Vote[PointwiseVerdict]) -> float | None:
+def vote_score(vote: Vote[PointwiseVerdict]) -> float | None:
     return vote.outcome.score if isinstance(vote.outcome, PointwiseVerdict) else None

@@ -22,7 +22,7 @@ from models.chat import ChatMessage
 from models.formats import PointwiseVerdict
 from models.formats.pointwise import MIN_SCORE
 from models.formats.trajectory import TRAJECTORY
-from models.trajectories import Message, replaced_tool_output
+from models.trajectories import Message, assistant_turns, replaced_tool_output
 from service.judging import telemetry
 from service.judging.aggregation import aggregate_scores
 from service.judging.batch import BatchJudge
@@ -31,6 +31,7 @@ from service.judging.context import ItemFailure, JudgingContext
 from service.judging.flagging import Responses
 from service.judging.items import TrajectoryItem, TrajectoryOutcome, TrajectorySettings, TurnResult
 from service.judging.runner import PreparedPrompt, Vote, failure_counts, judgment_of
+from service.judging.scoring import none_parsed, vote_score, vote_scores
 
 ROUTE = "/v1/trajectories"
 Build = Callable[[Sequence[Message]], list[ChatMessage]]
@@ -50,14 +51,13 @@ class TrajectoryJudge(BatchJudge[TrajectoryItem, TrajectorySettings, TrajectoryO
     async def judge_item(self, item: TrajectoryItem, settings: TrajectorySettings,
                          context: JudgingContext) -> TrajectoryOutcome:
         affinity = prompt_affinity(context, item.prompt)
-        turn_work = [self._judge_turn(item, index, settings, context, affinity) for index in item.turns]
         turns: list[TurnResult | _Judged] = []
-        if turn_work:
-            turns.append(await turn_work[0])
-        view, rest = await asyncio.gather(self._judge_view(item, settings, context, affinity),
-                                          asyncio.gather(*turn_work[1:]))
-        turns += rest
-        return self._outcome(item, view, turns, settings, context)
+        if item.turns:  # the first turn alone: its prefix is then in the engine's cache for the others
+            turns.append(await self._judge_turn(item, item.turns[0], settings, context, affinity))
+        view, rest = await asyncio.gather(
+            self._judge_view(item, settings, context, affinity),
+            asyncio.gather(*(self._judge_turn(item, index, settings, context, affinity) for index in item.turns[1:])))
+        return _outcome(item, view, [*turns, *rest], settings)
 
     def responses(self, item: TrajectoryItem) -> Responses:
         """The agent's own texts: its turns and its tool calls' arguments (tool outputs are the environment's)."""
@@ -82,7 +82,7 @@ class TrajectoryJudge(BatchJudge[TrajectoryItem, TrajectorySettings, TrajectoryO
                 return TRAJECTORY.build_trace(context.task, context.rubrics, item.prompt, messages, model.framing)
             where = f"the whole trace ({len(item.messages)} messages)"
         else:
-            last = max(index for index, message in enumerate(item.messages) if message.role == "assistant")
+            last = assistant_turns(item.messages)[-1]
             def build(messages: Sequence[Message]) -> list[ChatMessage]:
                 return TRAJECTORY.build_turn(context.task, context.rubrics, item.prompt, messages[:last],
                                              messages[last], model.framing)
@@ -132,39 +132,31 @@ class TrajectoryJudge(BatchJudge[TrajectoryItem, TrajectorySettings, TrajectoryO
                 current[oldest] = replaced_tool_output(current[oldest])
                 dropped += 1
 
-    def _outcome(self, item: TrajectoryItem, view: _Judged | ItemFailure, turns: Sequence[TurnResult | _Judged],
-                 settings: TrajectorySettings, context: JudgingContext) -> TrajectoryOutcome:
-        turn_results = tuple(turn if isinstance(turn, TurnResult) else _turn_result(index, turn)
-                             for index, turn in zip(item.turns, turns, strict=True))
-        dropped = view.dropped if isinstance(view, _Judged) else 0
-        common: dict[str, Any] = {"id": item.id, "turns": turn_results, "messages": len(item.messages)}
-        if isinstance(view, ItemFailure):
-            return TrajectoryOutcome(status=view.status, error=view.message, **common)
-        scores = _scores(view.votes)
-        failures = failure_counts(view.votes)
-        judgments = tuple(judgment_of(vote, score=_score(vote)) for vote in view.votes) \
-            if settings.include_judgments else None
-        if not scores:
-            return TrajectoryOutcome(status="parse_failed", error=f"none of the {len(view.votes)} judgments could "
-                                     f"be parsed: {failures}", parse_failures=failures, judgments=judgments, **common)
-        score, spread = aggregate_scores(scores, "mean")
-        return TrajectoryOutcome(status="ok", score=score, scores=tuple(scores), std=spread, votes_used=len(scores),
-                                 parse_failures=failures, judgments=judgments, dropped_tool_outputs=dropped,
-                                 **common)
 
 
-def _scores(votes: Sequence[Vote[PointwiseVerdict]]) -> list[float]:
-    return [vote.outcome.score for vote in votes if isinstance(vote.outcome, PointwiseVerdict)]
-
-
-def _score(vote: Vote[PointwiseVerdict]) -> float | None:
-    return vote.outcome.score if isinstance(vote.outcome, PointwiseVerdict) else None
+def _outcome(item: TrajectoryItem, view: _Judged | ItemFailure, turns: Sequence[TurnResult | _Judged],
+             settings: TrajectorySettings) -> TrajectoryOutcome:
+    turn_results = tuple(turn if isinstance(turn, TurnResult) else _turn_result(index, turn)
+                         for index, turn in zip(item.turns, turns, strict=True))
+    common: dict[str, Any] = {"id": item.id, "turns": turn_results, "messages": len(item.messages)}
+    if isinstance(view, ItemFailure):
+        return TrajectoryOutcome(status=view.status, error=view.message, **common)
+    scores = vote_scores(view.votes)
+    failures = failure_counts(view.votes)
+    judgments = tuple(judgment_of(vote, score=vote_score(vote)) for vote in view.votes) \
+        if settings.include_judgments else None
+    if not scores:
+        return TrajectoryOutcome(status="parse_failed", error=none_parsed(view.votes), parse_failures=failures,
+                                 judgments=judgments, **common)
+    score, spread = aggregate_scores(scores, "mean")
+    return TrajectoryOutcome(status="ok", score=score, scores=tuple(scores), std=spread, votes_used=len(scores),
+                             parse_failures=failures, judgments=judgments, dropped_tool_outputs=view.dropped,
+                             **common)
 
 
 def _turn_result(index: int, judged: _Judged) -> TurnResult:
-    scores = _scores(judged.votes)
+    scores = vote_scores(judged.votes)
     if not scores:
-        return TurnResult(index, "parse_failed", error=f"none of the {len(judged.votes)} judgments could be parsed: "
-                          f"{failure_counts(judged.votes)}")
+        return TurnResult(index, "parse_failed", error=none_parsed(judged.votes))
     return TurnResult(index, "ok", aggregate_scores(scores, "mean")[0], tuple(scores))
 
