@@ -47,11 +47,13 @@ from genrm_wire.rewards import (
     FailurePolicy,
     FailureReport,
     GroupIn,
+    GroupMode,
     GroupOut,
     GroupRequest,
     GroupResponse,
     RolloutOut,
     RolloutStepsIn,
+    StepRewardName,
 )
 from genrm_wire.rubrics import Rubric, RubricListResponse, RubricOut, RubricReloadResponse, ScoreBand
 from genrm_wire.status import (
@@ -119,6 +121,7 @@ __all__ = [
     "FailurePolicy",
     "FailureReport",
     "GroupIn",
+    "GroupMode",
     "GroupOut",
     "GroupRequest",
     "GroupResponse",
@@ -138,6 +141,7 @@ __all__ = [
     "ReadinessResponse",
     "RolloutOut",
     "RolloutStepsIn",
+    "StepRewardName",
     "Rubric",
     "RubricListResponse",
     "RubricOut",

@@ -286,16 +286,59 @@ def test_verls_own_reward_manager_calls_compute_score_from_its_config(gateway: L
     assert direct["cached"] is True and direct["score"] / 10 == score  # exactly this prompt and response
 
 
+def verl_sample(tokenizer: Any, prompt: str, response: str, ground_truth: str, data_source: str) -> Any:
+    """One sample as verl's reward loop hands it to a reward manager (`DataProto`, the prompt in `extra_info`)."""
+    import numpy as np
+    import torch
+    from verl import DataProto
+
+    prompt_ids = tokenizer.encode(prompt, add_special_tokens=False)
+    response_ids = tokenizer.encode(response + tokenizer.eos_token, add_special_tokens=False)
+    return DataProto.from_dict(
+        tensors={"prompts": torch.tensor([prompt_ids]), "responses": torch.tensor([response_ids]),
+                 "attention_mask": torch.ones(1, len(prompt_ids) + len(response_ids), dtype=torch.long)},
+        non_tensors={"data_source": np.array([data_source], dtype=object),
+                     "reward_model": np.array([{"ground_truth": ground_truth}], dtype=object),
+                     "extra_info": np.array([{"prompt": prompt}], dtype=object)},
+    )
+
+
+def test_process_rewards_in_verls_reward_manager(gateway: LiveGateway, bundled_model_dir: Path) -> None:
+    """verl's own reward manager with `mode: steps`: the response judged step by step on the real engine, the
+    score its weakest step's, the step count and first error in `reward_extra_info` on every sample."""
+    from omegaconf import OmegaConf
+    from transformers import AutoTokenizer
+    from verl.experimental.reward_loop.reward_manager.naive import NaiveRewardManager
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+
+    import genrm_client.adapters.verl as adapter
+
+    config = OmegaConf.create({"reward": {"custom_reward_function": {
+        "path": adapter.__file__, "name": "compute_score",
+        "reward_kwargs": {"base_url": gateway.url, "task": "math", "mode": "steps", "split": "lines"}}}})
+    tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_dir))
+    before = engine_requests(gateway)
+
+    async def run() -> dict[str, Any]:
+        manager = NaiveRewardManager(config=config, tokenizer=tokenizer, compute_score=get_custom_reward_fn(config))
+        return dict(await manager.run_single(verl_sample(tokenizer, "What is 6 * 7?",
+                                                         "6 * 7 = 42.\nSo the answer is 42.", "42", "math")))
+
+    result = asyncio.run(run())
+    info = result["reward_extra_info"]
+    assert (info["judge_failed"], info["step_count"]) == (0.0, 2.0), info
+    assert result["reward_score"] in (0.0, 0.5, 1.0) and info["step_first_error"] in (-1.0, 0.0, 1.0)
+    assert (result["reward_score"] == 0.0) == (info["step_first_error"] >= 0)  # one vote: 0 exactly when wrong
+    assert engine_requests(gateway) - before == 2  # one judgment per step
+
+
 def test_a_math_run_in_verls_reward_manager_needs_only_a_verifier_in_its_config(
         gateway: LiveGateway, bundled_model_dir: Path) -> None:
     """verl's own reward manager, `reward_kwargs: {base_url, verifier: math}`: the boxed answers are decided by the
     rule (right and wrong), the answer in words by the real judge (in both orders), all with `ground_truth` as the
     reference."""
-    import numpy as np
-    import torch
     from omegaconf import OmegaConf
     from transformers import AutoTokenizer
-    from verl import DataProto
     from verl.experimental.reward_loop.reward_manager.naive import NaiveRewardManager
     from verl.trainer.ppo.reward import get_custom_reward_fn
 
@@ -307,20 +350,9 @@ def test_a_math_run_in_verls_reward_manager_needs_only_a_verifier_in_its_config(
     tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_dir))
     question = "What is 1/2 + 1/4?"
 
-    def sample(response: str) -> DataProto:
-        prompt_ids = tokenizer.encode(question, add_special_tokens=False)
-        response_ids = tokenizer.encode(response + tokenizer.eos_token, add_special_tokens=False)
-        return DataProto.from_dict(
-            tensors={"prompts": torch.tensor([prompt_ids]), "responses": torch.tensor([response_ids]),
-                     "attention_mask": torch.ones(1, len(prompt_ids) + len(response_ids), dtype=torch.long)},
-            non_tensors={"data_source": np.array(["math"], dtype=object),
-                         "reward_model": np.array([{"ground_truth": r"\frac{3}{4}"}], dtype=object),
-                         "extra_info": np.array([{"prompt": question}], dtype=object)},
-        )
-
     async def run() -> list[dict[str, Any]]:
         manager = NaiveRewardManager(config=config, tokenizer=tokenizer, compute_score=get_custom_reward_fn(config))
-        return [dict(await manager.run_single(sample(text)))
+        return [dict(await manager.run_single(verl_sample(tokenizer, question, text, r"\frac{3}{4}", "math")))
                 for text in (r"So the sum is \boxed{0.75}", r"So the sum is \boxed{2/3}", "three quarters")]
 
     boxed, wrong, words = asyncio.run(run())

@@ -19,6 +19,12 @@ verl needs a float for every sample, so a failed judgment cannot be left out: it
 flagged (`judge_failed: 1.0`) in verl's `reward_extra_info`. Under `on_failure: error` it raises instead.
 `judge_flagged: 1.0` marks a response with a reward-hacking flag. A forged verdict or judge/template markup gets
 the floor by default (`on_flag: penalize`); `flag` only reports it, `mask` fails it (then filled as above).
+
+`mode: steps` gives process rewards: the response cut into steps (`split`, `pattern`) and judged step by step
+(`step_strategy`), the score the `step_reward` aggregate of the step scores (`min` by default), with
+`step_count` and `step_first_error` (-1 when no step is judged incorrect) in `reward_extra_info`. verl's
+reward loop puts the float on the last token; per-token step rewards need a reward manager that places each
+step's score itself (`genrm_client.spans`, docs/trainers.md).
 """
 
 from __future__ import annotations
@@ -35,14 +41,21 @@ from genrm_wire import (
     FlagPolicy,
     FlagPolicyName,
     GroupIn,
+    GroupMode,
     GroupRequest,
     RewardPolicyName,
+    RolloutOut,
+    RolloutStepsIn,
     SamplingIn,
+    SplitRule,
+    StepRewardName,
+    StepStrategy,
     VerifierName,
     VerifyIn,
 )
 
 DEFAULT_TIMEOUT_S = 300.0
+GROUP_MODES: dict[str, GroupMode] = {"score": "pointwise", "compare": "brpo", "steps": "steps"}
 TRANSPORT_MARGIN_S = 30.0  # the service answers late items itself at the deadline; this covers the transport
 # One pool per event loop (a client is bound to the loop it was made on), gone with the loop.
 _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, tuple[AsyncJudgeClient, asyncio.Semaphore]]]
@@ -63,13 +76,14 @@ def _pool(base_url: str, max_concurrency: int, timeout_s: float) -> tuple[AsyncJ
 
 async def compute_score(
     data_source: str, solution_str: str, ground_truth: Any, extra_info: dict[str, Any] | None = None, *,
-    base_url: str = "http://127.0.0.1:8000", mode: Literal["score", "compare"] = "score", task: str = "chat",
+    base_url: str = "http://127.0.0.1:8000", mode: Literal["score", "compare", "steps"] = "score", task: str = "chat",
     votes: int = 1, model: str | None = None, on_failure: Literal["mask", "neutral", "retry", "error"] = "mask",
     neutral_value: float = 0.0, max_retries: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S,
     max_concurrency: int = 64, prompt_key: str = "prompt", seed: int | None = None,
     on_flag: FlagPolicyName = "penalize", verifier: VerifierName | None = None,
     policy: RewardPolicyName = "verify_then_judge", extraction: Extraction = "auto", verify_timeout_s: float = 2.0,
-    **_: Any,
+    split: SplitRule = "blank_lines", pattern: str | None = None, step_strategy: StepStrategy = "prefix",
+    step_reward: StepRewardName = "min", **_: Any,
 ) -> dict[str, float]:
     prompt = (extra_info or {}).get(prompt_key)
     if not prompt and verifier is not None and policy == "verifier":
@@ -89,9 +103,11 @@ async def compute_score(
             raise ValueError("`verifier` checks the response against `ground_truth` in mode 'score'")
         group["reference"] = str(ground_truth)
         verify = VerifyIn(verifier=verifier, policy=policy, extraction=extraction, timeout_s=verify_timeout_s)
+    steps = RolloutStepsIn(split=split, pattern=pattern, strategy=step_strategy, reward=step_reward) \
+        if mode == "steps" else None
     request = GroupRequest(
-        model=model, task=task, votes=votes, mode="brpo" if mode == "compare" else "pointwise",
-        groups=[GroupIn.model_validate(group)], timeout_s=timeout_s,
+        model=model, task=task, votes=votes, mode=GROUP_MODES[mode],
+        groups=[GroupIn.model_validate(group)], timeout_s=timeout_s, steps=steps,
         sampling=SamplingIn(seed=seed) if seed is not None else None,
         on_failure=FailurePolicy(policy=on_failure, neutral_value=neutral_value, max_retries=max_retries),
         on_flag=FlagPolicy(policy=on_flag), verify=verify,
@@ -103,16 +119,30 @@ async def compute_score(
     except TimeoutError as error:
         if on_failure == "error":
             raise JudgeTimeout(504, f"no answer from {base_url} within {timeout_s:g} s", "timeout") from error
-        return {"score": neutral_value, "judge_unit": 0.0, "judge_failed": 1.0, "judge_flagged": 0.0,
-                "judge_asked": 0.0}
+        return _extra(mode, None, {"score": neutral_value, "judge_unit": 0.0, "judge_failed": 1.0,
+                                   "judge_flagged": 0.0, "judge_asked": 0.0})
     rollout = answer.groups[0].rollouts[0]
     flagged = float(bool(rollout.flags))
     asked = float(rollout.decided_by not in (None, "verifier"))
     if rollout.status != "ok":
-        return {"score": neutral_value, "judge_unit": 0.0, "judge_failed": 1.0, "judge_flagged": flagged,
-                "judge_asked": asked}
-    unit = rollout.score / 10 if rollout.score is not None else rollout.p_win or 0.0
-    return {"score": unit, "judge_unit": unit, "judge_failed": 0.0, "judge_flagged": flagged, "judge_asked": asked}
+        return _extra(mode, rollout, {"score": neutral_value, "judge_unit": 0.0, "judge_failed": 1.0,
+                                      "judge_flagged": flagged, "judge_asked": asked})
+    if mode == "steps":
+        unit = rollout.reward if rollout.reward is not None else neutral_value
+    else:
+        unit = rollout.score / 10 if rollout.score is not None else rollout.p_win or 0.0
+    return _extra(mode, rollout, {"score": unit, "judge_unit": unit, "judge_failed": 0.0, "judge_flagged": flagged,
+                                  "judge_asked": asked})
+
+
+def _extra(mode: str, rollout: RolloutOut | None, info: dict[str, float]) -> dict[str, float]:
+    """`steps` mode's own keys, on every answer (verl reads the same keys from every sample)."""
+    if mode != "steps":
+        return info
+    found = rollout.step_aggregates if rollout is not None else None
+    first_error = found.first_error if found is not None else None
+    return {**info, "step_count": float(len(rollout.steps) if rollout is not None else 0),
+            "step_first_error": float(-1 if first_error is None else first_error)}
 
 
 def compute_score_sync(*args: Any, **kwargs: Any) -> dict[str, float]:
