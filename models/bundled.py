@@ -58,7 +58,7 @@ def prepare_bundled_model(cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
     staging = cache_dir / f".{MODEL_NAME}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    _convert(source, staging)
+    convert_gguf(source, staging)
     (staging / MARKER).write_text(json.dumps({"source": source.name, "fingerprint": fingerprint}))
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
@@ -77,7 +77,9 @@ def _is_complete(target: Path, fingerprint: str) -> bool:
     return bool(json.loads(marker.read_text()).get("fingerprint") == fingerprint)
 
 
-def _convert(source: Path, destination: Path) -> None:
+def convert_gguf(source: Path, destination: Path) -> None:
+    """The GGUF model `source` as a Hugging Face directory `destination` (also for the optional larger judges:
+    `models.larger_judges`; this file stays self-contained because the serve image runs it as a script)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
