@@ -7,12 +7,11 @@
 - `trace+turns`: the trace and every assistant turn with the history before it (`turns: all`);
 - `turns only (last view)`: `view: last`, `turns: all` (the last turn's judgment is the view's, so is shared).
 
-For each: wall time, engine requests, and the prompt tokens the engine computed versus those its prefix cache
-served (vLLM's `vllm:prompt_tokens_total` and `vllm:prompt_tokens_cached_total`), so the cache's share in
-per-turn judging is measured. A trajectory's turns carry one affinity key; with one engine that is moot, and the
-cache hits come from the turns' shared history. Settings run one after another on one engine, so later ones may
-reuse prefixes the earlier ones left (the instructions and rubric text in every prompt): each setting's first
-request is a fresh trajectory, and the table says the order.
+Each setting is one request holding every trajectory (as a trainer's reward call sends a batch), with the
+judgment cache off. For each: wall time, engine requests, and the prompt tokens the engine computed versus those
+its prefix cache served (vLLM's `vllm:prompt_tokens_total` and `vllm:prompt_tokens_cached_total`), so the cache's
+share in per-turn judging is measured. The settings run one after another on one engine, so a later one may find
+prefixes an earlier one left in the cache (the table gives the run order).
 """
 
 from __future__ import annotations
@@ -51,13 +50,12 @@ def measure(judge: JudgeClient, engine: str, rows: list[dict[str, Any]], setting
             max_tokens: int) -> dict[str, float]:
     computed_before, cached_before = prompt_tokens(engine)
     started = time.perf_counter()
-    requests, failed = 0, 0
-    for index, row in enumerate(rows):  # one trajectory per request: what a trainer's per-sample call costs
-        answer = judge.trajectories(TrajectoryRequest.model_validate({
-            "sampling": {"max_tokens": max_tokens}, "cache": False,
-            "items": [{"id": str(index), "prompt": row["prompt"], "trajectory": row["trajectory"], **setting}]}))
-        requests += answer.usage.engine_requests
-        failed += sum(1 for item in answer.items if item.status != "ok")
+    answer = judge.trajectories(TrajectoryRequest.model_validate({  # one batch, as a trainer's reward call sends
+        "sampling": {"max_tokens": max_tokens}, "cache": False,
+        "items": [{"id": str(index), "prompt": row["prompt"], "trajectory": row["trajectory"], **setting}
+                  for index, row in enumerate(rows)]}))
+    requests = answer.usage.engine_requests
+    failed = sum(1 for item in answer.items if item.status != "ok")
     wall = time.perf_counter() - started
     computed_after, cached_after = prompt_tokens(engine)
     return {"wall_s": wall, "requests": requests, "failed": failed,
