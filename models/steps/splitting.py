@@ -6,7 +6,9 @@ Rules (`SplitRule`):
 - `numbered`: a step starts at each line that begins with `Step k` (any case, `:` `.` `)` or a space after it) or
   with `k.` / `k)`; text before the first such line is a step of its own only if it is not blank;
 - `lines`: each non-blank line;
-- `regex`: the caller's pattern separates steps (`re`, multiline; the matches are dropped);
+- `regex`: the caller's pattern separates steps (multiline; the matches are dropped). It runs on the `regex`
+  engine with a time limit, so a pattern that backtracks catastrophically is refused instead of holding the
+  gateway's event loop;
 - `list`: the caller sends the steps; each must occur in the solution, in order, and is found there.
 
 A step's span is `solution[start:end]` with the surrounding whitespace trimmed, so a trainer can place the step's
@@ -19,12 +21,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import get_args
+from typing import Protocol, get_args
+
+import regex
 
 from genrm_wire.steps import MAX_STEPS, SplitRule
 
 SPLIT_RULES: tuple[str, ...] = get_args(SplitRule)
 MAX_PATTERN_CHARS = 200
+PATTERN_TIMEOUT_S = 1.0
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n\s*")
 _NUMBERED_START = re.compile(r"^[ \t]*(?:step[ \t]*\d+[ \t]*[:.)]?|\d+[.)])(?=[ \t]|$)", re.IGNORECASE | re.MULTILINE)
@@ -37,6 +42,12 @@ class Step:
     start: int
     end: int
     text: str
+
+
+class Match(Protocol):
+    def start(self) -> int: ...
+
+    def end(self) -> int: ...
 
 
 class SplitError(ValueError):
@@ -57,7 +68,7 @@ def split_solution(solution: str, rule: SplitRule, *, pattern: str | None = None
     if rule == "list":
         found = _located(solution, steps)
     elif rule == "regex":
-        found = _between(solution, _compiled(pattern))
+        found = _between_callers(solution, _compiled(pattern))
     elif rule == "numbered":
         found = _numbered(solution)
     else:
@@ -79,9 +90,18 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
     return (start, end) if start < end else None
 
 
-def _between(text: str, separator: re.Pattern[str]) -> list[tuple[int, int]]:
+def _between_callers(text: str, separator: regex.Pattern[str]) -> list[tuple[int, int]]:
+    """`_between` for the caller's own pattern, within `PATTERN_TIMEOUT_S`."""
+    try:
+        return _between(text, list(separator.finditer(text, timeout=PATTERN_TIMEOUT_S)))
+    except TimeoutError:
+        raise SplitError("pattern", f"the pattern took over {PATTERN_TIMEOUT_S:g} s on the text (it backtracks "
+                                    "catastrophically); use a simpler separator, for example '\\n(?=Step)'") from None
+
+
+def _between(text: str, separator: re.Pattern[str] | Sequence[Match]) -> list[tuple[int, int]]:
     spans, position = [], 0
-    for match in separator.finditer(text):
+    for match in (separator.finditer(text) if isinstance(separator, re.Pattern) else separator):
         if match.end() == match.start():
             continue  # an empty match separates nothing
         spans.append(_trimmed(text, position, match.start()))
@@ -100,15 +120,15 @@ def _numbered(text: str) -> list[tuple[int, int]]:
     return [span for span in spans if span is not None]
 
 
-def _compiled(pattern: str | None) -> re.Pattern[str]:
+def _compiled(pattern: str | None) -> regex.Pattern[str]:
     if not pattern:
         raise SplitError("pattern", "split 'regex' needs `pattern`: a regular expression that separates steps, "
                                     r"for example '\n(?=Step)'")
     if len(pattern) > MAX_PATTERN_CHARS:
         raise SplitError("pattern", f"the pattern is {len(pattern)} characters, over {MAX_PATTERN_CHARS}")
     try:
-        return re.compile(pattern, re.MULTILINE)
-    except re.error as error:
+        return regex.compile(pattern, regex.MULTILINE | regex.VERSION0)
+    except regex.error as error:
         raise SplitError("pattern", f"the pattern is not a valid regular expression: {error}") from None
 
 

@@ -87,3 +87,9 @@ def test_the_step_list_grammar_takes_exactly_one_verdict_per_step_in_order() -> 
     assert three.answer_max_chars >= len("1: incorrect\n2: incorrect\n3: incorrect")
     forced = three.forced_ending("<think>cut off mid")
     assert forced is not None and re.fullmatch(forced.regex, "1: correct\n2: correct\n3: correct</answer>")
+
+
+def test_a_pattern_that_backtracks_catastrophically_is_refused_in_time() -> None:
+    with pytest.raises(SplitError, match="backtracks catastrophically") as raised:
+        split_solution("a" * 80 + "!", "regex", pattern=r"(a|aa)+$")
+    assert raised.value.field == "pattern"
