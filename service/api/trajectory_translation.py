@@ -18,6 +18,7 @@ from models.trajectories import Message, ToolCall, assistant_turns, trajectory_p
 from service.api.translation import common_out, item_id
 from service.errors import InvalidRequest
 from service.judging.items import TrajectoryItem, TrajectoryOutcome, TrajectorySettings
+from service.judging.trajectories import engine_requests as item_requests
 
 
 def message_in(given: TrajectoryMessageIn) -> Message:
@@ -60,7 +61,7 @@ def trajectory_settings(body: TrajectoryRequest) -> TrajectorySettings:
 
 
 def engine_requests(items: Sequence[TrajectoryItem]) -> int:
-    return sum(1 + len(item.turns) for item in items)
+    return sum(item_requests(item) for item in items)
 
 
 def trajectory_item_out(outcome: TrajectoryOutcome) -> TrajectoryItemOut:

@@ -6,6 +6,9 @@ a growing prefix (instructions, task, history); the first selected turn is judge
 engine's prefix cache holds that prefix for them (an engine shares no prefix between requests that compute it at
 the same moment).
 
+With `view: last` and the last assistant turn among `turns`, that turn's judgment is the view's (the prompts are
+the same), so it is judged once.
+
 A judgment whose prompt does not fit the judge's context fails `too_long`, naming the turn, unless the request
 asked for `compact: drop_oldest_tool_outputs`: then tool outputs are replaced by a note of their length, oldest
 first, until it fits (the item reports how many). A failed turn fails alone; the item's status is its view's.
@@ -54,9 +57,13 @@ class TrajectoryJudge(BatchJudge[TrajectoryItem, TrajectorySettings, TrajectoryO
         turns: list[TurnResult | _Judged] = []
         if item.turns:  # the first turn alone: its prefix is then in the engine's cache for the others
             turns.append(await self._judge_turn(item, item.turns[0], settings, context, affinity))
-        view, rest = await asyncio.gather(
-            self._judge_view(item, settings, context, affinity),
-            asyncio.gather(*(self._judge_turn(item, index, settings, context, affinity) for index in item.turns[1:])))
+        later = asyncio.gather(*(self._judge_turn(item, index, settings, context, affinity)
+                                 for index in item.turns[1:]))
+        if view_is_a_judged_turn(item):  # the view is the last turn's judgment: judged once
+            turns += await later
+            last = item.turns.index(assistant_turns(item.messages)[-1])
+            return _outcome(item, _as_view(turns[last]), turns, settings)
+        view, rest = await asyncio.gather(self._judge_view(item, settings, context, affinity), later)
         return _outcome(item, view, [*turns, *rest], settings)
 
     def responses(self, item: TrajectoryItem) -> Responses:
@@ -152,6 +159,20 @@ def _outcome(item: TrajectoryItem, view: _Judged | ItemFailure, turns: Sequence[
     return TrajectoryOutcome(status="ok", score=score, scores=tuple(scores), std=spread, votes_used=len(scores),
                              parse_failures=failures, judgments=judgments, dropped_tool_outputs=view.dropped,
                              **common)
+
+
+def view_is_a_judged_turn(item: TrajectoryItem) -> bool:
+    return item.view == "last" and assistant_turns(item.messages)[-1] in item.turns
+
+
+def engine_requests(item: TrajectoryItem) -> int:
+    """The judgments an item takes per vote: its view's and its turns', the view's only when it is not a turn."""
+    return len(item.turns) + (0 if view_is_a_judged_turn(item) else 1)
+
+
+def _as_view(turn: TurnResult | _Judged) -> _Judged | ItemFailure:
+    """The last turn's judgment as the `last` view's (a failed turn: the view's failure)."""
+    return turn if isinstance(turn, _Judged) else ItemFailure(turn.status, turn.error or turn.status)
 
 
 def _turn_result(index: int, judged: _Judged) -> TurnResult:

@@ -63,6 +63,14 @@ async def test_view_last_judges_the_last_assistant_turn_only(make_client, decode
     assert judged["score"] == 9.0 and judged["turn_scores"] == [None] * 4 and len(fake.requests) == 1
 
 
+async def test_view_last_with_the_last_turn_selected_judges_that_turn_once(make_client, decode) -> None:
+    async with make_client(judge_by_marker(decode)) as (client, fake):
+        response = await client.post("/v1/trajectories", json={"items": [item(view="last", turns="all")]})
+    [judged] = response.json()["items"]
+    assert len(fake.requests) == 2 and response.json()["usage"]["engine_requests"] == 2  # turns 0 and 3; not 3
+    assert (judged["score"], judged["turn_scores"]) == (9.0, [3.0, None, None, 9.0])
+
+
 async def test_a_long_trace_is_too_long_naming_it_or_compacted_oldest_tool_output_first(make_client,
                                                                                          decode) -> None:
     calls = [{"id": f"c{n}", "type": "function", "function": {"name": "read", "arguments": "{}"}} for n in range(3)]
