@@ -5,7 +5,7 @@
 
 - `trace`: one judgment per trajectory (`view: trace`, `turns: none`);
 - `trace+turns`: the trace and every assistant turn with the history before it (`turns: all`);
-- `turns only (last view)`: `view: last`, `turns: all` (the last turn's judgment is the view's, so is shared).
+- `last+turns`: `view: last`, `turns: all` (the last turn's judgment is the view's: judged once).
 
 Each setting is one request holding every trajectory (as a trainer's reward call sends a batch), with the
 judgment cache off. For each: wall time, engine requests, and the prompt tokens the engine computed versus those
@@ -35,7 +35,7 @@ TRAJECTORY_FILE = ROOT / "data" / "agent-trajectories.jsonl"
 SETTINGS: dict[str, dict[str, str]] = {
     "trace": {"view": "trace", "turns": "none"},
     "trace+turns": {"view": "trace", "turns": "all"},
-    "turns only (last view)": {"view": "last", "turns": "all"},
+    "last+turns": {"view": "last", "turns": "all"},
 }
 
 
@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=36)
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--model-path", help="a converted judge model directory (default: the bundled judge)")
+    parser.add_argument("--settings", default=",".join(SETTINGS), help=f"of {', '.join(SETTINGS)}")
     args = parser.parse_args()
     rows = [json.loads(line) for line in TRAJECTORY_FILE.read_text(encoding="utf-8").splitlines()][:args.limit]
     engine = f"http://127.0.0.1:{ENGINE_PORT}"
@@ -75,8 +76,8 @@ def main() -> None:
                "engines": [{"kind": "managed", "port": ENGINE_PORT}], **judge_model}]
     lines = []
     with LocalGateway(models, workdir=ROOT) as url, JudgeClient(url, timeout_s=3600) as judge:
-        for name, setting in SETTINGS.items():
-            found = measure(judge, engine, rows, setting, args.max_tokens)
+        for name in args.settings.split(","):
+            found = measure(judge, engine, rows, SETTINGS[name], args.max_tokens)
             share = found["cached"] / max(found["computed"] + found["cached"], 1)
             lines.append(f"| {name} | {found['requests']:.0f} | {found['failed']:.0f} | {found['computed']:.0f} | "
                          f"{found['cached']:.0f} | {share:.2f} | {found['wall_s']:.1f} |")
