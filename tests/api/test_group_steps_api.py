@@ -38,7 +38,8 @@ async def test_the_reward_is_the_aggregate_asked_for_and_list_judges_each_rollou
         response = await client.post("/v1/groups", json=group_body(
             [STEPS], steps={"strategy": "list", "reward": "mean"}))
     [rollout] = response.json()["groups"][0]["rollouts"]
-    assert len(fake.requests) == 1 and "3: (correct|incorrect|neutral)" in fake.requests[0]["structured_outputs"]["regex"]
+    grammar = fake.requests[0]["structured_outputs"]["regex"]
+    assert len(fake.requests) == 1 and "3: (correct|incorrect|neutral)" in grammar
     assert rollout["reward"] == pytest.approx(2 / 3) == rollout["step_aggregates"]["mean"]
 
 
