@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["DATA", "ROOT", "engine_metric", "preference_rows"]
+__all__ = ["DATA", "ROOT", "engine_metric", "preference_rows", "prompt_tokens"]
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "preferences-dev.jsonl"
 MAX_ITEM_CHARS = 2400
@@ -23,6 +23,13 @@ def engine_metric(url: str, name: str, labels: str = "") -> float:
         if line.startswith(name + "{") and labels in line:
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def prompt_tokens(url: str) -> tuple[float, float]:
+    """A vLLM engine's prompt tokens so far: (computed, served from its prefix cache)."""
+    total = engine_metric(url, "vllm:prompt_tokens_total")
+    cached = engine_metric(url, "vllm:prompt_tokens_cached_total")
+    return total - cached, cached
 
 
 def preference_rows(count: int, task: str = "chat") -> list[dict[str, Any]]:

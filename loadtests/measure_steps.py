@@ -22,17 +22,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from genrm_client import LocalGateway  # noqa: E402
-from loadtests.harness import ROOT, engine_metric  # noqa: E402
+from loadtests.harness import ROOT, prompt_tokens  # noqa: E402
 
 ENGINE_PORT = 8431
 PROCESS_FILE = ROOT / "data" / "process-steps.jsonl"
 
-
-def prompt_tokens(engine: str) -> tuple[float, float]:
-    """(computed, cached) prompt tokens so far."""
-    total = engine_metric(engine, "vllm:prompt_tokens_total")
-    cached = engine_metric(engine, "vllm:prompt_tokens_cached_total")
-    return total - cached, cached
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from genrm_client import JudgeClient, LocalGateway, TrajectoryRequest  # noqa: E402
-from loadtests.harness import ROOT, engine_metric  # noqa: E402
+from loadtests.harness import ROOT, prompt_tokens  # noqa: E402
 
 ENGINE_PORT = 8432
 TRAJECTORY_FILE = ROOT / "data" / "agent-trajectories.jsonl"
@@ -38,12 +38,6 @@ SETTINGS: dict[str, dict[str, str]] = {
     "last+turns": {"view": "last", "turns": "all"},
 }
 
-
-def prompt_tokens(engine: str) -> tuple[float, float]:
-    """(computed, cached) prompt tokens so far."""
-    total = engine_metric(engine, "vllm:prompt_tokens_total")
-    cached = engine_metric(engine, "vllm:prompt_tokens_cached_total")
-    return total - cached, cached
 
 
 def measure(judge: JudgeClient, engine: str, rows: list[dict[str, Any]], setting: dict[str, str],

@@ -26,9 +26,7 @@ from models.steps import SplitError, Step, TooManySteps, split_solution
 from service.judging.context import JudgingContext
 from service.judging.failures import FailureHandling, RetryCounts, judge_with_retries
 from service.judging.items import StepItem, StepOutcome, StepSettings
-from service.judging.steps import StepJudge
-
-RESPONSE_FIELD = "solution"  # the step judge's name for the text under evaluation; a rollout's is `response`
+from service.judging.steps import SOLUTION_FIELD, StepJudge
 
 
 @dataclass(frozen=True)
@@ -121,4 +119,4 @@ def reward_of(outcome: StepOutcome, reward: StepRewardName) -> float | None:
 
 def rollout_flags(outcome: StepOutcome) -> tuple[Flag, ...]:
     """The step judge's flags of the solution, as the rollout's own (`response`)."""
-    return tuple(Flag(flag.kind, "response", flag.detail) for flag in outcome.flags if flag.field == RESPONSE_FIELD)
+    return tuple(Flag(flag.kind, "response", flag.detail) for flag in outcome.flags if flag.field == SOLUTION_FIELD)

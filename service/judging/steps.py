@@ -31,6 +31,7 @@ from service.judging.items import Judgment, StepItem, StepOutcome, StepResult, S
 from service.judging.runner import Vote, failure_counts, judgment_of
 
 ROUTE = "/v1/steps"
+SOLUTION_FIELD = "solution"  # the text under evaluation, as flags name it
 VERDICT_SCORES: dict[str, float] = {"correct": 1.0, "neutral": 0.5, "incorrect": 0.0}
 
 
@@ -54,7 +55,7 @@ class StepJudge(BatchJudge[StepItem, StepSettings, StepOutcome]):
         return _outcome(item, by_step, all_votes, judgments)
 
     def responses(self, item: StepItem) -> Responses:
-        return (("solution", item.solution),)
+        return ((SOLUTION_FIELD, item.solution),)
 
     def penalized(self, item: StepItem, fields: set[str]) -> StepOutcome:
         """Every step incorrect: a flagged solution earns nothing at any step."""
