@@ -170,6 +170,10 @@ class Metrics:
             "genrm_pointwise_vote_spread", "Spread (standard deviation) of the votes behind each pointwise item.",
             ["model", "version", "task"], buckets=SPREAD_BUCKETS, registry=r,
         )
+        self.verdict_readings = Counter(
+            "genrm_verdict_readings_total", "Probability verdicts read from the engine's top log-probabilities, by "
+            "result (ok|unreadable: no allowed verdict among the top tokens).", ["model", "result"], registry=r,
+        )
         self.forced_endings = Counter(
             "genrm_forced_endings_total", "Judgments that ran out of budget and got a forced ending (closing tags, "
             "missing sections, the answer), by whether it then parsed (verdict|parse_failure).",

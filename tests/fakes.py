@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -33,6 +34,20 @@ def pairwise_completion(winner: str) -> str:
         "<think>Compare both.</think>\n<generate_rubrics>Accuracy.</generate_rubrics>\n"
         f"<eval>One is better.</eval>\n<answer>{winner}</answer>"
     )
+
+
+def top_logprobs_answer(body: dict[str, Any], probabilities: dict[int, float]) -> httpx.Response:
+    """vLLM's answer to a one-token probability read (`logprobs`, `return_tokens_as_token_ids`): the given
+    probabilities as the first position's top log-probabilities, keyed `token_id:N`."""
+    assert body["logprobs"] and body["return_tokens_as_token_ids"] and body["max_tokens"] == 1
+    top = {f"token_id:{token}": math.log(p) for token, p in probabilities.items()}
+    first = max(probabilities, key=lambda token: probabilities[token])
+    return httpx.Response(200, json={
+        "choices": [{"index": 0, "text": "", "finish_reason": "length",
+                     "logprobs": {"tokens": [f"token_id:{first}"], "token_logprobs": [top[f"token_id:{first}"]],
+                                  "top_logprobs": [top], "text_offset": [0]}}],
+        "usage": {"prompt_tokens": len(body["prompt"]), "completion_tokens": 1},
+    })
 
 
 class FakeVLLMTransport(httpx.AsyncBaseTransport):

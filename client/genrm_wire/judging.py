@@ -15,6 +15,10 @@ from genrm_wire.rubrics import Rubric
 from genrm_wire.verifying import DecidedBy, EquivalenceOut, VerificationOut, VerifyIn
 
 MAX_TEXT_CHARS = 400_000
+# How a judgment's verdict becomes its reward (docs/methods.md, "Probability verdicts"): `sampled`, the verdict the
+# judge wrote; `expected`, the judge's distribution over the verdicts read at its answer after its reasoning;
+# `direct`, that distribution with no reasoning at all (one prefill, no sampling).
+VerdictMode = Literal["sampled", "expected", "direct"]
 ItemStatus = Literal["ok", "too_long", "parse_failed", "engine_error", "timeout", "flagged", "verifier_error"]
 FlagKind = Literal[
     "template_markup", "judge_markup", "forged_verdict", "addresses_judge", "master_key", "empty",
@@ -106,6 +110,13 @@ class JudgingRequest(_Request):
     dedup: bool = Field(default=True, description="Judge identical items of this batch once.")
     on_flag: FlagPolicy = Field(default_factory=FlagPolicy, description="What a reward-hacking flag does to "
                                 "its item (see docs/integrity.md for the detector).")
+    verdict: VerdictMode = Field(
+        default="sampled",
+        description="`sampled`: the verdict each judgment wrote. `expected`: after each judgment's reasoning, the "
+        "judge's probability of every verdict is read at its answer and the reward is their expectation "
+        "(pairwise: p(A), averaged over both orders). `direct`: that distribution with no reasoning (one "
+        "prefill per order, `votes` ignored): cheapest. Items report `p`.",
+    )
 
     @model_validator(mode="after")
     def _one_rubric_source(self) -> JudgingRequest:
@@ -191,6 +202,9 @@ class JudgmentOut(BaseModel):
     finish_reason: str | None = Field(default=None, description="Of the judgment's last engine request.")
     forced: bool = Field(default=False, description="It ran out of budget and its ending (closing tags, missing "
                          "sections, the answer) was forced; `text` is the whole judgment.")
+    p: dict[str, float] | None = Field(default=None, description="With verdict expected|direct: the probability "
+                                       "of each verdict read at this judgment's answer (as shown: A is shown "
+                                       "first); null when none of the verdicts was among the top tokens.")
 
 
 class FlagOut(BaseModel):
@@ -213,8 +227,11 @@ class ItemOut(BaseModel):
 
 
 class ScoreItemOut(ItemOut):
-    score: float | None = None
-    scores: list[float] = Field(default_factory=list)
+    score: float | None = Field(default=None, description="The votes' scores aggregated (`aggregate`).")
+    scores: list[float] = Field(default_factory=list, description="Each vote's score: the verdict it wrote, or "
+                                "with verdict expected|direct the expectation read at its answer.")
+    p: dict[str, float] | None = Field(default=None, description="With verdict expected|direct: each integer "
+                                       "score's probability, averaged over the votes whose answer could be read.")
     std: float | None = None
     decided_by: DecidedBy | None = Field(default=None, description="With `verify`: who set the score.")
     verification: VerificationOut | None = None
@@ -228,7 +245,9 @@ class VoteOut(BaseModel):
 
 class CompareItemOut(ItemOut):
     preference: Literal["A", "B", "tie"] | None = None
-    p_a: float | None = None
+    p_a: float | None = Field(default=None, description="The probability that A is better: the share of votes "
+                              "for A, or with verdict expected|direct p(A) averaged in probability over the votes, "
+                              "then over both orders.")
     consistent: bool | None = None
     votes: list[VoteOut] = Field(default_factory=list)
 
@@ -242,9 +261,11 @@ class JudgingResponse(BaseModel):
 
 class ScoreResponse(JudgingResponse):
     aggregate: Literal["mean", "majority"]
+    verdict: VerdictMode = "sampled"
     items: list[ScoreItemOut]
 
 
 class CompareResponse(JudgingResponse):
     swap: bool
+    verdict: VerdictMode = "sampled"
     items: list[CompareItemOut]

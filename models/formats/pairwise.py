@@ -53,6 +53,7 @@ class PairwiseFormat(SectionedFormat):
     name: str = "pairwise"
     answer_regex: str = r"(A|B)"
     answer_max_chars: int = 1
+    verdict_values: tuple[tuple[str, float], ...] = (("A", 1.0), ("B", 0.0))  # expected value: p(shown A)
 
     def build_messages(
         self,

@@ -55,6 +55,8 @@ class PointwiseFormat(SectionedFormat):
     name: str = "pointwise"
     answer_regex: str = r"(10(\.0)?|[0-9](\.[0-9])?)"
     answer_max_chars: int = 4  # "10.0"
+    # The integer scores: a probability reading weighs these (a written decimal is the judge's sampled choice).
+    verdict_values: tuple[tuple[str, float], ...] = tuple((str(score), float(score)) for score in range(11))
 
     def build_messages(
         self,

@@ -191,6 +191,14 @@ class SectionedFormat:
     name: str
     answer_regex: str
     answer_max_chars: int
+    # The verdicts a probability reading weighs, and what each is worth (models/formats/verdict_probability.py);
+    # empty: the format has no probability verdict.
+    verdict_values: tuple[tuple[str, float], ...] = ()
+
+    def direct_prefill(self) -> str:
+        """What a verdict without reasoning puts in the judge's mouth: every section a placeholder, then the
+        answer's opening tag (a forced ending at the very start)."""
+        return _minimal_sections(0, after_a_section=False)
 
     def minimum_max_tokens(self, count: TokenCount = utf8_bytes) -> int:
         return minimum_max_tokens(self.answer_max_chars, count)
@@ -259,3 +267,13 @@ def _sections_between(
     if completion[cursor:].strip():
         return ParseFailure(FormatFailure.MISORDERED_TAGS, "text after </answer>")
     return sections
+
+
+def answer_prefix(completion: str) -> str:
+    """A parsed judgment up to and including its answer's opening tag: where its verdict is read."""
+    opening = f"<{ANSWER_SECTION}>"
+    return completion[: completion.rindex(opening) + len(opening)]
+
+
+def answer_closing() -> str:
+    return f"</{ANSWER_SECTION}>"

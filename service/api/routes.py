@@ -95,7 +95,7 @@ async def score(body: ScoreRequest, state: State, caller: CallerDep,
     return ScoreResponse(
         model=translation.model_ref(context), rubric_set=translation.rubric_ref(context),
         usage=translation.usage_out(context.usage), flag_detector=context.model.flag_detector.version,
-        aggregate=body.aggregate,
+        aggregate=body.aggregate, verdict=body.verdict,
         items=[translation.score_item_out(outcome) for outcome in outcomes],
     )
 
@@ -113,7 +113,7 @@ async def compare(
     return CompareResponse(
         model=translation.model_ref(context), rubric_set=translation.rubric_ref(context),
         usage=translation.usage_out(context.usage), flag_detector=context.model.flag_detector.version,
-        swap=body.swap,
+        swap=body.swap, verdict=body.verdict,
         items=[translation.compare_item_out(outcome) for outcome in outcomes],
     )
 

@@ -84,7 +84,7 @@ def compare_items(items: Sequence[CompareItemIn]) -> list[CompareItem]:
 
 def score_settings(body: ScoreRequest, plan: VerificationPlan | None) -> ScoreSettings:
     return ScoreSettings(votes=body.votes, aggregate=body.aggregate, adaptive=_adaptive(body.adaptive),
-                         include_judgments=body.include_judgments, verification=plan)
+                         include_judgments=body.include_judgments, verification=plan, verdict=body.verdict)
 
 
 def verification_out(verified: VerifiedAnswer | None) -> VerificationOut | None:
@@ -104,13 +104,14 @@ def equivalence_out(result: EquivalenceResult | None) -> EquivalenceOut | None:
 
 def compare_settings(body: CompareRequest) -> CompareSettings:
     return CompareSettings(votes=body.votes, swap=body.swap, adaptive=_adaptive(body.adaptive),
-                           include_judgments=body.include_judgments)
+                           include_judgments=body.include_judgments, verdict=body.verdict)
 
 
 def _judgment_out(judgment: Judgment) -> JudgmentOut:
     return JudgmentOut(text=judgment.text, order=judgment.order, score=judgment.score, winner=judgment.winner,
                        failure=judgment.failure, failure_detail=judgment.failure_detail,
-                       finish_reason=judgment.finish_reason, forced=judgment.forced)
+                       finish_reason=judgment.finish_reason, forced=judgment.forced,
+                       p=None if judgment.p is None else dict(judgment.p))
 
 
 def common_out(outcome: ItemOutcome) -> dict[str, object]:
@@ -128,7 +129,7 @@ def score_item_out(outcome: ScoreOutcome) -> ScoreItemOut:
     return ScoreItemOut.model_validate({
         **common_out(outcome), "score": outcome.score, "scores": list(outcome.scores), "std": outcome.std,
         "decided_by": outcome.decided_by, "verification": verification_out(outcome.verified),
-        "equivalence": equivalence_out(outcome.equivalence),
+        "equivalence": equivalence_out(outcome.equivalence), "p": None if outcome.p is None else dict(outcome.p),
     })
 
 
@@ -174,6 +175,7 @@ def group_settings(body: GroupRequest, plan: VerificationPlan | None) -> GroupSe
         mode=body.mode, votes=body.votes, adaptive=_adaptive(body.adaptive), reference_seed=body.reference_seed,
         inconsistent_reward=body.inconsistent_reward, normalize=body.normalize, rank_by=body.rank_by,
         handling=failure_handling(body.on_failure), verification=plan, steps=_step_group_settings(body),
+        verdict=body.verdict,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -28,6 +28,8 @@ class GenerationRequest:
     # Budget forcing inside the engine: after this many tokens, the engine's logits processor writes the ending
     # (service/engine/forced_ending_processor.py). None: the engine is not asked to.
     force_at: int | None = None
+    # Probability verdicts: the engine answers the top this-many log-probabilities of the first generated token.
+    top_logprobs: int | None = None
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class Sample:
     text: str
     finish_reason: str | None
     tokens: int | None = None  # how many tokens the engine generated for it, where asked (`force_at` set)
+    # Where asked (`top_logprobs` set): token id -> log-probability at the first generated position.
+    top_logprobs: Mapping[int, float] | None = None
 
 
 @dataclass(frozen=True)

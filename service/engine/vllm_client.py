@@ -14,6 +14,7 @@ HEALTH_TIMEOUT_S = 3.0
 # An engine that has not accepted a connection in this long is not there (it is retried on another engine).
 ENGINE_CONNECT_TIMEOUT_S = 10.0
 RETRY_AFTER_S = 5.0
+TOKEN_ID_PREFIX = "token_id:"
 
 
 class VLLMEngine:
@@ -72,6 +73,9 @@ class VLLMEngine:
         if request.force_at is not None:
             body["vllm_xargs"] = {FORCE_AT: request.force_at}
             body["return_token_ids"] = True  # each sample's length says whether it reached `force_at`
+        if request.top_logprobs is not None:
+            body["logprobs"] = request.top_logprobs
+            body["return_tokens_as_token_ids"] = True  # keys `token_id:N`: two tokens never share a key
         return body
 
 
@@ -81,10 +85,19 @@ def _result(payload: dict[str, Any]) -> GenerationResult:
         usage = payload["usage"]
         return GenerationResult(
             samples=[Sample(str(c["text"]), c.get("finish_reason"),
-                            len(c["token_ids"]) if c.get("token_ids") is not None else None) for c in choices],
+                            len(c["token_ids"]) if c.get("token_ids") is not None else None,
+                            _first_top_logprobs(c.get("logprobs"))) for c in choices],
             prompt_tokens=int(usage["prompt_tokens"]),
             completion_tokens=int(usage["completion_tokens"]),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         # A broken engine, not a bad request: another engine may answer properly.
         raise EngineServerError(f"engine answered an unexpected completion payload: {error!r}") from error
+
+
+def _first_top_logprobs(logprobs: dict[str, Any] | None) -> dict[int, float] | None:
+    """The first generated position's top log-probabilities, keyed `token_id:N` (`return_tokens_as_token_ids`)."""
+    if not logprobs or not logprobs.get("top_logprobs"):
+        return None
+    first = logprobs["top_logprobs"][0] or {}
+    return {int(key.removeprefix(TOKEN_ID_PREFIX)): float(value) for key, value in first.items()}

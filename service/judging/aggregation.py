@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -53,7 +53,7 @@ def tally_votes(votes: Sequence[tuple[Order, Label]], swapped: bool) -> Pairwise
     if not votes:
         raise ValueError("no votes to tally")
     p_a = sum(1 for _, winner in votes if winner == "A") / len(votes)
-    preference: Preference = "A" if p_a > 0.5 else "B" if p_a < 0.5 else "tie"
+    preference = _preference(p_a)
     if not swapped:
         return PairwiseTally(p_a, preference, None)
     majorities = {_order_majority([w for o, w in votes if o == order]) for order in ("ab", "ba")}
@@ -67,3 +67,21 @@ def _order_majority(winners: Sequence[Label]) -> Label | None:
     if a_votes == b_votes:
         return None
     return "A" if a_votes > b_votes else "B"
+
+
+def tally_probabilities(p_by_order: Mapping[Order, Sequence[float]], swapped: bool) -> PairwiseTally:
+    """Calibrated swap averaging: p(A) (mapped to the request's labels) averaged within each order, then across
+    the orders, so each order weighs the same however many of its votes were read. `consistent`: both orders'
+    means lie on the same side of ½. Needs at least one probability."""
+    means = [statistics.fmean(ps) for ps in p_by_order.values() if ps]
+    if not means:
+        raise ValueError("no probabilities to tally")
+    p_a = statistics.fmean(means)
+    if not swapped:
+        return PairwiseTally(p_a, _preference(p_a), None)
+    sides = {_preference(mean) for mean in means}
+    return PairwiseTally(p_a, _preference(p_a), len(means) == 2 and len(sides) == 1 and "tie" not in sides)
+
+
+def _preference(p_a: float) -> Preference:
+    return "A" if p_a > 0.5 else "B" if p_a < 0.5 else "tie"

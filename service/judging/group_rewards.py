@@ -41,6 +41,20 @@ def brpo_reward(outcome: BRPOOutcome, inconsistent_reward: float) -> float:
     return {"win": 1.0, "loss": -1.0, "inconsistent": inconsistent_reward}[outcome]
 
 
+def brpo_probability_outcome(p_win: float, consistent: bool | None) -> BRPOOutcome:
+    """With probability verdicts `p_win` is rarely exactly 0 or 1: the side of ½ it lies on, when the orders
+    agree."""
+    if consistent is False or p_win == 0.5:
+        return "inconsistent"
+    return "win" if p_win > 0.5 else "loss"
+
+
+def brpo_probability_reward(p_win: float) -> float:
+    """The expectation of the ±1 BRPO reward under the judge's probability: 2·p_win − 1 (a penalized side's 0 or
+    1 gives −1 or +1, as sampled verdicts do)."""
+    return 2.0 * p_win - 1.0
+
+
 def win_rates(pair_wins: Mapping[tuple[int, int], float]) -> dict[int, float]:
     """Each rollout's mean share of votes over its judged pairs; `pair_wins[(i, j)]` is i's share against j."""
     shares: dict[int, list[float]] = {}

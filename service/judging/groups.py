@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from genrm_wire.judging import ItemStatus
+from genrm_wire.judging import ItemStatus, VerdictMode
 from genrm_wire.rewards import BRPOOutcome
 from genrm_wire.verifying import DecidedBy
 from models.chat import Conversation
@@ -31,6 +31,8 @@ from service.judging.failures import FailureHandling, RetryCounts, judge_with_re
 from service.judging.group_rewards import (
     bradley_terry,
     brpo_outcome,
+    brpo_probability_outcome,
+    brpo_probability_reward,
     brpo_reward,
     draw_reference,
     group_advantages,
@@ -89,6 +91,7 @@ class GroupSettings:
     handling: FailureHandling
     verification: VerificationPlan | None = None  # pointwise: a rule verifier's plan, with each group's reference
     steps: StepGroupSettings | None = None  # steps: how rollouts are cut and judged
+    verdict: VerdictMode = "sampled"  # pointwise, brpo, round_robin: how each judgment's verdict is read
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,8 @@ class GroupJudge:
                       if brpo and group.reference is None else None for group in groups]
         items = [item for group, reference in zip(groups, references, strict=True)
                  for item in (_against_reference(group, reference) if brpo else _all_pairs(group))]
-        compare = CompareSettings(votes=settings.votes, swap=True, adaptive=settings.adaptive, include_judgments=False)
+        compare = CompareSettings(votes=settings.votes, swap=True, adaptive=settings.adaptive, include_judgments=False,
+                                  verdict=settings.verdict)
         outcomes, counts = await judge_with_retries(
             lambda batch, ctx: self._pairwise.judge_batch(batch, compare, ctx), items, context, settings.handling
         )
@@ -174,7 +178,8 @@ class GroupJudge:
         items = [ScoreItem(_rollout_id(group, index), group.prompt, rollout, group.reference)
                  for group in groups for index, rollout in enumerate(group.rollouts)]
         score = ScoreSettings(votes=settings.votes, aggregate=AGGREGATE, adaptive=settings.adaptive,
-                              include_judgments=False, verification=settings.verification)
+                              include_judgments=False, verification=settings.verification,
+                              verdict=settings.verdict)
         outcomes, counts = await judge_with_retries(
             lambda batch, ctx: self._pointwise.judge_batch(batch, score, ctx), items, context, settings.handling
         )
@@ -281,8 +286,12 @@ def _brpo_group(group: Group, reference: int | None, by_id: dict[str, CompareOut
         if outcome.status != "ok" or outcome.p_a is None:
             rollouts.append(_failed(index, outcome, flags))
             continue
-        result = brpo_outcome(outcome.p_a, outcome.consistent)
-        reward = brpo_reward(result, settings.inconsistent_reward)
+        if settings.verdict == "sampled":
+            result = brpo_outcome(outcome.p_a, outcome.consistent)
+            reward = brpo_reward(result, settings.inconsistent_reward)
+        else:
+            result = brpo_probability_outcome(outcome.p_a, outcome.consistent)
+            reward = brpo_probability_reward(outcome.p_a)
         rollouts.append(RolloutReward(index, "ok", reward, p_win=outcome.p_a, consistent=outcome.consistent,
                                       outcome=result, comparisons=1, flags=flags,
                                       penalized="response_a" in _penalized_sides(outcome)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from genrm_wire.judging import ItemStatus
+from genrm_wire.judging import ItemStatus, VerdictMode
 from genrm_wire.steps import StepStrategy, StepVerdictName
 from genrm_wire.trajectories import Compaction, TrajectoryView
 from genrm_wire.verifying import DecidedBy, Escalation, RewardPolicyName
@@ -64,6 +64,7 @@ class ScoreSettings:
     adaptive: AdaptiveVoting | None
     include_judgments: bool
     verification: VerificationPlan | None = None
+    verdict: VerdictMode = "sampled"
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class CompareSettings:
     swap: bool
     adaptive: AdaptiveVoting | None
     include_judgments: bool
+    verdict: VerdictMode = "sampled"
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class Judgment:
     failure: str | None = None
     failure_detail: str | None = None
     forced: bool = False
+    p: Mapping[str, float] | None = None  # the verdict distribution read after it (verdict expected or direct)
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ class ScoreOutcome(ItemOutcome):
     std: float | None = None
     decided_by: DecidedBy | None = None
     verified: VerifiedAnswer | None = None
+    p: Mapping[str, float] | None = None  # verdict expected|direct: each score's probability, mean over votes
     equivalence: EquivalenceResult | None = None
 
 

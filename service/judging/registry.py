@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from models.chat import ChatTemplate
 from models.formats.framing import Framing
+from models.formats.sections import SectionedFormat, answer_closing
+from models.formats.verdict_probability import UnreadableVerdicts, VerdictTree, verdict_tree
 from models.integrity.flags import FlagDetector
 from service.engine.pool import EnginePool
 from service.errors import InvalidRequest, NotFound
@@ -33,6 +35,7 @@ class JudgeModel:
 
     def __post_init__(self) -> None:
         self._token_counts: dict[str, int] = {}
+        self._verdict_trees: dict[str, VerdictTree] = {}
 
     def count_tokens(self, text: str) -> int:
         """How many tokens `text` is as literal text under this judge's tokenizer (the forced ending's reserve is
@@ -40,6 +43,22 @@ class JudgeModel:
         if text not in self._token_counts:
             self._token_counts[text] = len(self.template.encode_literal(text))
         return self._token_counts[text]
+
+    def verdict_tree(self, judge_format: SectionedFormat) -> VerdictTree:
+        """The token tree of the format's verdicts under this judge's tokenizer (built once); InvalidRequest when
+        the format has none or the tokenizer merges a verdict with the closing tag."""
+        if judge_format.name not in self._verdict_trees:
+            verdicts = [verdict for verdict, _ in judge_format.verdict_values]
+            if not verdicts:
+                raise InvalidRequest(f"the {judge_format.name} format has no probability verdict; use "
+                                     "`verdict: sampled`", param="verdict")
+            try:
+                tree = verdict_tree(verdicts, answer_closing(), self.template.encode_literal)
+            except UnreadableVerdicts as error:
+                raise InvalidRequest(f"model {self.name!r} cannot give probability verdicts: {error}; use "
+                                     "`verdict: sampled`", param="verdict") from error
+            self._verdict_trees[judge_format.name] = tree
+        return self._verdict_trees[judge_format.name]
 
     def require_format(self, format_name: str) -> None:
         if format_name not in self.formats:

@@ -7,16 +7,19 @@ Every engine answer's tokens go to the request's `UsageMeter` and to the metrics
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from models.chat import ChatMessage
 from models.formats.judge_format import JudgeFormat
 from models.formats.sections import ParseFailure
-from service.engine.requests import GenerationRequest, GenerationResult, Sample
+from models.formats.verdict_probability import TOP_LOGPROBS, VerdictTree
+from service.engine.requests import GenerationRequest, GenerationResult, Sample, SamplingParams
 from service.errors import EngineTimeout, UpstreamError
 from service.judging.aggregation import Label, Order
 from service.judging.context import ItemFailure, JudgingContext
@@ -25,6 +28,8 @@ from service.judging.items import Judgment
 from service.metrics import Metrics
 
 VerdictT = TypeVar("VerdictT")
+# A probability reading generates one token, greedily (its log-probabilities are the model's, before sampling).
+READ_SAMPLING = SamplingParams(temperature=0.0, top_p=1.0, max_tokens=1)
 
 
 @dataclass(frozen=True)
@@ -36,13 +41,13 @@ class Vote(Generic[VerdictT]):
 
 
 def judgment_of(vote: Vote[Any], order: Order | None = None, score: float | None = None,
-                winner: Label | None = None) -> Judgment:
+                winner: Label | None = None, p: dict[str, float] | None = None) -> Judgment:
     """A vote as the response reports it: its text, and its verdict (`score`, `winner`: what the caller read from
     it) or why it is none."""
     failure = vote.outcome if isinstance(vote.outcome, ParseFailure) else None
     return Judgment(text=vote.text, finish_reason=vote.finish_reason, order=order, score=score, winner=winner,
                     failure=None if failure is None else failure.category.value,
-                    failure_detail=None if failure is None else failure.detail, forced=vote.forced)
+                    failure_detail=None if failure is None else failure.detail, forced=vote.forced, p=p)
 
 
 def failure_counts(votes: Sequence[Vote[Any]]) -> dict[str, int]:
@@ -96,7 +101,7 @@ class JudgmentRunner:
             first = dataclasses.replace(context.sampling,
                                         max_tokens=first_draw_tokens(judge_format, max_tokens, model.count_tokens))
             request = GenerationRequest(prompt.prompt_ids, n, first, prompt.regex, prompt.affinity_key)
-        try:
+        with self._item_failures(context):
             result = await model.engine.generate(request)
             self._count_engine_answer(context, result, len(result.samples))
             if in_engine:
@@ -106,15 +111,40 @@ class JudgmentRunner:
                     context, judge_format, prompt.prompt_ids, result.samples, prompt.affinity_key,
                     lambda ending: self._count_engine_answer(context, ending, 0),
                 )
-        except EngineTimeout as error:
-            self._metrics.engine_requests.labels(model.name, "timeout").inc()
-            raise ItemFailure("timeout", error.message) from error
-        except UpstreamError as error:
-            self._metrics.engine_requests.labels(model.name, "error").inc()
-            raise ItemFailure("engine_error", error.message) from error
         votes = [Vote(d.text, judge_format.parse(d.text), d.finish_reason, d.forced) for d in drawn]
         self._count(model.name, model.version, judge_format.name, votes, result.samples)
         return votes
+
+    async def read_verdict(self, context: JudgingContext, prompt: PreparedPrompt[Any], written: str,
+                           tree: VerdictTree) -> dict[str, float] | None:
+        """The judge's distribution over the format's verdicts after `written` (a judgment up to its answer's
+        opening tag, or the direct prefill): one one-token request per branching node of the verdict tree, in
+        flight together, sharing the prompt's prefix; None when a node cannot be read (models/formats/
+        verdict_probability.py)."""
+        base = [*prompt.prompt_ids, *context.model.template.encode_literal(written)]
+        nodes = tree.reads()
+        requests = [GenerationRequest([*base, *node], 1, READ_SAMPLING, None, prompt.affinity_key,
+                                      top_logprobs=TOP_LOGPROBS) for node in nodes]
+        with self._item_failures(context):
+            results = await asyncio.gather(*(context.model.engine.generate(request) for request in requests))
+        for result in results:
+            self._count_engine_answer(context, result, 0)
+        readings = {node: result.samples[0].top_logprobs or {} for node, result in zip(nodes, results, strict=True)}
+        distribution = tree.distribution(readings)
+        self._metrics.verdict_readings.labels(context.model.name, "ok" if distribution else "unreadable").inc()
+        return distribution
+
+    @contextmanager
+    def _item_failures(self, context: JudgingContext) -> Iterator[None]:
+        """An engine's timeout or error as this item's failure, counted."""
+        try:
+            yield
+        except EngineTimeout as error:
+            self._metrics.engine_requests.labels(context.model.name, "timeout").inc()
+            raise ItemFailure("timeout", error.message) from error
+        except UpstreamError as error:
+            self._metrics.engine_requests.labels(context.model.name, "error").inc()
+            raise ItemFailure("engine_error", error.message) from error
 
     def _count_engine_answer(self, context: JudgingContext, result: GenerationResult, votes: int) -> None:
         """Every engine answer, first draws and forced endings alike; only first draws are votes."""

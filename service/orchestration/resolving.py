@@ -38,6 +38,8 @@ class Resolver:
                 check_unique_ids(entries, listed)
         model = self.registry.get(body.model)
         model.require_format(judge_format.name)
+        if body.verdict != "sampled":
+            model.verdict_tree(judge_format)  # a 422 on `verdict` when this format or tokenizer has none
         library = self.rubric_store.library  # once: a reload meanwhile does not change this request's rubrics
         rubrics = resolve_rubrics(library, body.task, body.rubric_ids, body.rubrics)
         sampling = resolve_sampling(model, body.sampling or SamplingIn(), judge_format)

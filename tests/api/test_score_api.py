@@ -31,6 +31,7 @@ async def test_votes_are_one_engine_request_with_n_and_the_grammar(make_client) 
         "id": "0", "status": "ok", "score": 7.0, "scores": [7.0] * 4, "std": 0.0, "votes_used": 4,
         "parse_failures": {}, "judgments": None, "error": None, "cached": False, "duplicate_of": None,
         "flags": [], "penalized": False, "decided_by": None, "verification": None, "equivalence": None,
+        "p": None,
     }
 
 
