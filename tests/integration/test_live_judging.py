@@ -96,6 +96,47 @@ def test_compare_returns_real_position_swapped_votes(client: httpx.Client) -> No
         assert all(grammar.fullmatch(j["text"]) for j in item["judgments"])
 
 
+def test_expected_verdicts_are_read_where_the_real_judge_wrote_its_answer(client: httpx.Client) -> None:
+    """Greedy and constrained, the judge writes the first token of its answer that the reading ranks first: the
+    reading is taken at the answer, over the verdicts' tokens (the root's mass of `1` holds `1` and `10`)."""
+    greedy = {"temperature": 0.0}
+    scored = client.post("/v1/score", json={"task": "chat", "items": ITEMS[:2], "verdict": "expected",
+                                            "include_judgments": True, "sampling": greedy}).json()
+    for item in scored["items"]:
+        assert item["status"] == "ok", item
+        (judgment,) = item["judgments"]
+        p = judgment["p"]
+        assert sorted(p, key=int) == [str(k) for k in range(11)]
+        assert abs(sum(p.values()) - 1) < 1e-6
+        assert abs(item["score"] - sum(k * p[str(k)] for k in range(11))) < 1e-6
+        root = {d: p[str(d)] + (p["10"] if d == 1 else 0.0) for d in range(10)}
+        assert str(max(root, key=lambda d: root[d])) == str(judgment["score"])[0], (judgment["text"][-40:], p)
+    assert scored["usage"]["engine_requests"] == 2 * (1 + 2)  # each item: its judgment, the root, the node of 1
+    pair = {"prompt": "What is 2+2?", "response_a": "2+2 = 4.", "response_b": "2+2 = 5."}
+    compared = client.post("/v1/compare", json={"task": "chat", "items": [pair], "verdict": "expected",
+                                                "include_judgments": True, "sampling": greedy}).json()
+    (item,) = compared["items"]
+    for judgment in item["judgments"]:
+        shown = "A" if judgment["p"]["A"] > judgment["p"]["B"] else "B"
+        written = judgment["winner"] if judgment["order"] == "ab" else {"A": "B", "B": "A"}[judgment["winner"]]
+        assert shown == written, judgment
+    by_order = {j["order"]: j["p"]["A"] for j in item["judgments"]}
+    assert abs(item["p_a"] - (by_order["ab"] + 1 - by_order["ba"]) / 2) < 1e-6
+
+
+def test_direct_verdicts_skip_the_reasoning_on_the_real_judge(client: httpx.Client) -> None:
+    pair = {"prompt": "What is 2+2?", "response_a": "2+2 = 4.", "response_b": "2+2 = 5."}
+    response = client.post("/v1/compare", json={"task": "chat", "items": [pair], "verdict": "direct"})
+    assert response.status_code == 200, response.text
+    data = response.json()
+    (item,) = data["items"]
+    assert item["status"] == "ok" and 0.0 < item["p_a"] < 1.0 and isinstance(item["consistent"], bool)
+    assert data["usage"]["engine_requests"] == 2 and data["usage"]["completion_tokens"] == 2  # a token per order
+    scored = client.post("/v1/score", json={"task": "chat", "items": ITEMS[:1], "verdict": "direct"}).json()
+    assert scored["items"][0]["status"] == "ok" and 0.0 <= scored["items"][0]["score"] <= 10.0
+    assert scored["usage"]["completion_tokens"] == 2  # the root and the node after `1`
+
+
 def test_a_seed_makes_real_verdicts_reproducible(client: httpx.Client) -> None:
     """CPU engines run without chunked prefill, where vLLM-CPU can take per-request seeds."""
     def judgments(seed: int, **fields: object) -> httpx.Response:
