@@ -40,6 +40,7 @@ from genrm_wire.judging import (
     ScoreRequest,
     ScoreResponse,
     Usage,
+    VerdictMode,
     VoteOut,
 )
 from genrm_wire.rewards import (
@@ -129,6 +130,7 @@ __all__ = [
     "ItemError",
     "ItemOut",
     "ItemStatus",
+    "VerdictMode",
     "JudgingRequest",
     "JudgingResponse",
     "JudgmentOut",

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from genrm_wire.judging import MAX_TEXT_CHARS, ChatMessageIn, FlagKind, FlagPolicyName, ItemStatus
+from genrm_wire.judging import MAX_TEXT_CHARS, ChatMessageIn, FlagKind, FlagPolicyName, ItemStatus, VerdictMode
 from genrm_wire.rewards import FailurePolicyName, Filled
 from genrm_wire.verifying import DecidedBy, Extraction, RewardPolicyName, VerifierName
 
@@ -24,6 +24,9 @@ class AdapterOptions(BaseModel):
     model: str | None = Field(default=None, description="Judge model; omitted: the default model.")
     task: str = Field(default="chat", pattern=r"^[a-z][a-z0-9_]*$", max_length=64, description="Rubric domain.")
     votes: int = Field(default=1, ge=1, description="Judgments per sample (per order when comparing).")
+    verdict: VerdictMode = Field(default="sampled", description="`sampled`, `expected` or `direct` (see the "
+                                 "judging routes): with a probability verdict the unit is the expected score / 10, "
+                                 "or p(win) averaged over both orders.")
     reward_scale: float = Field(default=1.0, description="reward = reward_scale × unit + reward_offset, where "
                                 "unit is score / 10 (score route) or the share of votes won (compare route).")
     reward_offset: float = 0.0

@@ -57,7 +57,7 @@ def _settings(options: AdapterOptions, mode: Mode) -> GroupSettings:
     handling = FailureHandling(options.on_failure, options.neutral_value, options.max_retries, can_mask=False)
     return GroupSettings(mode="pointwise" if mode == "score" else "brpo", votes=options.votes, adaptive=None,
                          reference_seed=0, inconsistent_reward=0.0, normalize=False, rank_by="win_rate",
-                         handling=handling, verification=_plan(options, mode))
+                         handling=handling, verification=_plan(options, mode), verdict=options.verdict)
 
 
 def _plan(options: AdapterOptions, mode: Mode) -> VerificationPlan | None:
@@ -82,7 +82,7 @@ def _unit(rollout: RolloutReward, mode: Mode) -> float | None:
 def _judging_request(options: AdapterOptions, default_timeout_s: float | None = None) -> JudgingRequest:
     sampling = SamplingIn(seed=options.seed) if options.seed is not None else None
     return JudgingRequest(model=options.model, task=options.task, timeout_s=options.timeout_s or default_timeout_s,
-                          sampling=sampling, on_flag=FlagPolicy(policy=options.on_flag))
+                          sampling=sampling, on_flag=FlagPolicy(policy=options.on_flag), verdict=options.verdict)
 
 
 def _reference(label: str | None, mode: Mode, param: str, options: AdapterOptions) -> str | None:

@@ -173,3 +173,32 @@ async def test_verdict_modes_are_refused_where_a_format_has_no_probability_verdi
     assert "verdict: sampled" in steps.json()["error"]["message"]
     assert unknown.status_code == 422
     assert "verdict" in unknown.text
+
+
+async def test_the_trainer_routes_take_the_verdict_mode_from_their_url(
+    make_client: Callable[..., Any], chat_template: ChatTemplate, decode: Callable[[dict[str, Any]], str]
+) -> None:
+    shown_a, shown_b = _token(chat_template, "A"), _token(chat_template, "B")
+    digit = {d: _token(chat_template, str(d)) for d in range(10)}
+
+    def script(body: dict[str, Any]) -> httpx.Response:
+        assert _reads(body), "direct must not sample a judgment"
+        if "<response_a>" in decode(body):
+            text = decode(body)
+            first_is_policy = text.index("good line") < text.index("reference line")
+            return top_logprobs_answer(body, {shown_a: 0.75 if first_is_policy else 0.35,
+                                              shown_b: 0.25 if first_is_policy else 0.65})
+        if decode(body).endswith("<answer>1"):
+            return top_logprobs_answer(body, {digit[0]: 0.5, _closing(chat_template): 0.5})
+        return top_logprobs_answer(body, {digit[6]: 0.5, digit[8]: 0.5})
+
+    prompt = "<|im_start|>user\nWrite a line.<|im_end|>\n<|im_start|>assistant\n"
+    async with make_client(script) as (client, _):
+        compared = await client.post("/v1/openrlhf/compare?verdict=direct", json={
+            "query": [prompt + "good line<|im_end|>"], "prompts": [prompt], "labels": ["reference line"]})
+        scored = await client.post("/v1/slime/score?verdict=direct", json={"prompt": "Write a line.",
+                                                                            "response": "good line"})
+    assert compared.status_code == 200, compared.text
+    assert abs(compared.json()["scores"][0] - 0.7) < 1e-9  # (0.75 + (1 − 0.35)) / 2
+    assert scored.status_code == 200, scored.text
+    assert abs(scored.json()["unit"] - 0.7) < 1e-9  # (6 + 8) / 2 / 10

@@ -109,3 +109,16 @@ def test_group_reward_sends_groups_of_g_with_a_seed_per_call_and_reports_brpo_st
     assert reward.__name__ == "genrm_brpo"
     with pytest.raises(ValueError, match="groups of 4"):
         reward(["P"] * 6, ["r"] * 6)
+
+
+def test_a_reward_function_asks_for_the_verdict_mode_it_was_given() -> None:
+    sent: list[dict[str, Any]] = []
+
+    def answer(body: dict[str, Any]) -> list[list[dict[str, Any]]]:
+        return [[rollout(i, 6.5) for i, _ in enumerate(group["rollouts"])] for group in body["groups"]]
+
+    reward = ScoreReward(service(answer, sent), verdict="expected")
+    assert reward(["Q"], ["an answer"]) == [0.65]
+    assert sent[0]["verdict"] == "expected"
+    ScoreReward(service(answer, sent))(["Q"], ["an answer"])
+    assert sent[1]["verdict"] == "sampled"

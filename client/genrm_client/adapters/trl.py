@@ -36,6 +36,7 @@ from genrm_wire import (
     GroupRequest,
     GroupResponse,
     SamplingIn,
+    VerdictMode,
     VerifyIn,
 )
 
@@ -72,6 +73,7 @@ class RewardSettings(TypedDict, total=False):
 
     task: str
     votes: int
+    verdict: VerdictMode
     model: str | None
     on_failure: FailurePolicy | None
     on_flag: FlagPolicy | None
@@ -91,8 +93,9 @@ class _RewardPlan:
 
     def __init__(self, *, task: str = "chat", votes: int = 1, model: str | None = None,
                  on_failure: FailurePolicy | None = None, on_flag: FlagPolicy | None = None,
-                 sampling: SamplingIn | None = None, timeout_s: float | None = None) -> None:
-        self.task, self.votes, self.model = task, votes, model
+                 sampling: SamplingIn | None = None, timeout_s: float | None = None,
+                 verdict: VerdictMode = "sampled") -> None:
+        self.task, self.votes, self.model, self.verdict = task, votes, model, verdict
         self.on_failure = on_failure or FailurePolicy()
         self.on_flag = on_flag or FlagPolicy()
         self.last_flagged = 0
@@ -106,8 +109,8 @@ class _RewardPlan:
     def _request(self, mode: Literal["brpo", "pointwise", "round_robin"], groups: list[GroupIn],
                  **fields: Any) -> GroupRequest:
         return GroupRequest(model=self.model, task=self.task, mode=mode, groups=groups, votes=self.votes,
-                            on_failure=self.on_failure, on_flag=self.on_flag, sampling=self.sampling,
-                            timeout_s=self.timeout_s, **fields)
+                            verdict=self.verdict, on_failure=self.on_failure, on_flag=self.on_flag,
+                            sampling=self.sampling, timeout_s=self.timeout_s, **fields)
 
     def _answered(self, answer: GroupResponse, read: Read) -> list[float | None]:
         self.last_report = answer.failures

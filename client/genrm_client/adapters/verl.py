@@ -50,6 +50,7 @@ from genrm_wire import (
     SplitRule,
     StepRewardName,
     StepStrategy,
+    VerdictMode,
     VerifierName,
     VerifyIn,
 )
@@ -83,7 +84,7 @@ async def compute_score(
     on_flag: FlagPolicyName = "penalize", verifier: VerifierName | None = None,
     policy: RewardPolicyName = "verify_then_judge", extraction: Extraction = "auto", verify_timeout_s: float = 2.0,
     split: SplitRule = "blank_lines", pattern: str | None = None, step_strategy: StepStrategy = "prefix",
-    step_reward: StepRewardName = "min", **_: Any,
+    step_reward: StepRewardName = "min", verdict: VerdictMode = "sampled", **_: Any,
 ) -> dict[str, float]:
     prompt = (extra_info or {}).get(prompt_key)
     if not prompt and verifier is not None and policy == "verifier":
@@ -106,7 +107,7 @@ async def compute_score(
     steps = RolloutStepsIn(split=split, pattern=pattern, strategy=step_strategy, reward=step_reward) \
         if mode == "steps" else None
     request = GroupRequest(
-        model=model, task=task, votes=votes, mode=GROUP_MODES[mode],
+        model=model, task=task, votes=votes, mode=GROUP_MODES[mode], verdict=verdict,
         groups=[GroupIn.model_validate(group)], timeout_s=timeout_s, steps=steps,
         sampling=SamplingIn(seed=seed) if seed is not None else None,
         on_failure=FailurePolicy(policy=on_failure, neutral_value=neutral_value, max_retries=max_retries),
