@@ -72,6 +72,9 @@ def _eval_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mode", choices=("pointwise", "pairwise", "both"), default="both")
     parser.add_argument("--votes", type=_vote_counts, default=[1, 4],
                         help="vote counts to evaluate, e.g. 1,2,4,8 (judged once, at the largest)")
+    parser.add_argument("--verdict", choices=("sampled", "expected", "direct"), default="sampled",
+                        help="how a verdict is read: as written (sampled), as the judge's expected verdict after its "
+                        "reasoning (expected), or with no reasoning (direct: --votes is moot)")
     parser.add_argument("--format", choices=("auto", *FORMATS), default="auto", dest="data_format")
     parser.add_argument("--task", choices=TASKS, help="rubric domain for every pair (default: from the data)")
     parser.add_argument("--model", help="judge model name (default: the service's default)")
@@ -124,7 +127,8 @@ def _eval(argv: list[str]) -> int:
         print("genrm eval: no pairs to judge", file=sys.stderr)
         return USAGE_ERROR
     modes: list[Mode] = list(MODES) if args.mode == "both" else [args.mode]
-    config = RunConfig(votes=args.votes, seed=args.seed, model=args.model, max_tokens=args.max_tokens, task=args.task)
+    config = RunConfig(votes=args.votes, seed=args.seed, model=args.model, max_tokens=args.max_tokens, task=args.task,
+                       verdict=args.verdict)
     previous = read_run(args.out)
     if previous is not None and previous.config != config:
         print(f"genrm eval: {args.out} holds a run with {previous.config.model_dump()}; this one asks for "
@@ -147,7 +151,8 @@ def _eval(argv: list[str]) -> int:
 
 
 def _judge(args: argparse.Namespace, run: RunFile, pairs: list[Pair], modes: list[Mode]) -> int:
-    settings = JudgeSettings(votes=max(args.votes), seed=args.seed, model=args.model, max_tokens=args.max_tokens)
+    settings = JudgeSettings(votes=max(args.votes), seed=args.seed, model=args.model, max_tokens=args.max_tokens,
+                             verdict=args.verdict)
     session = new_session()
     run.sessions.append(session)
     started = time.monotonic()

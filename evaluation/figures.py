@@ -2,8 +2,9 @@
 
 A pair's outcome at k votes: pointwise, the mean of the chosen response's first k scores against the rejected
 one's (a tie when equal); pairwise, the first k votes of each order (of the `ab` order alone without swap),
-counted for the chosen response against the rejected. Votes are independent samples, so the first k of a run
-at n votes are a run at k votes: one run gives the whole test-time scaling curve.
+counted for the chosen response against the rejected (with a probability verdict each judgment counts its
+probability, so a pair is a tie only when the probabilities balance exactly). Votes are independent samples, so
+the first k of a run at n votes are a run at k votes: one run gives the whole test-time scaling curve.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def pairwise_outcome(result: ItemResult, votes: int, swap: bool = True) -> Outco
                for vote in [v for v in result.votes if v.order == order][:votes]]
     if result.status != "ok" or not counted:
         return None
-    chosen = sum(vote.winner == "chosen" for vote in counted)
+    chosen = sum(vote.chosen_credit for vote in counted)
     return _versus(chosen, len(counted) - chosen)
 
 
@@ -97,10 +98,10 @@ def position(results: list[ItemResult]) -> dict[str, Any]:
     """Position bias over every vote: how often the first-shown response wins, accuracy with the chosen response
     shown first and second, and the 2x2 of where the chosen response was against which position won. Swap
     consistency: the share of pairs whose two orders, each by its majority, pick the same response."""
-    first_wins = ratio([sum(v.first_won for v in r.votes) for r in results], [len(r.votes) for r in results])
-    shown_first = ratio([sum(v.winner == "chosen" for v in r.votes if v.chosen_first) for r in results],
+    first_wins = ratio([sum(v.first_credit for v in r.votes) for r in results], [len(r.votes) for r in results])
+    shown_first = ratio([sum(v.chosen_credit for v in r.votes if v.chosen_first) for r in results],
                         [sum(v.chosen_first for v in r.votes) for r in results])
-    shown_second = ratio([sum(v.winner == "chosen" for v in r.votes if not v.chosen_first) for r in results],
+    shown_second = ratio([sum(v.chosen_credit for v in r.votes if not v.chosen_first) for r in results],
                          [sum(not v.chosen_first for v in r.votes) for r in results])
     confusion = {f"chosen_{where}": {f"{won}_won": sum(1 for r in results for v in r.votes
                                                        if v.chosen_first == (where == "first")
@@ -115,8 +116,8 @@ def position(results: list[ItemResult]) -> dict[str, Any]:
 def _consistent(result: ItemResult) -> bool:
     picks = []
     for order in ("ab", "ba"):
-        chosen = sum(v.winner == "chosen" for v in result.votes if v.order == order)
-        rejected = sum(v.winner == "rejected" for v in result.votes if v.order == order)
+        chosen = sum(v.chosen_credit for v in result.votes if v.order == order)
+        rejected = sum(1.0 - v.chosen_credit for v in result.votes if v.order == order)
         picks.append("chosen" if chosen > rejected else "rejected" if rejected > chosen else "tie")
     return picks[0] == picks[1] != "tie"
 

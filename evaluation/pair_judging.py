@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from evaluation.pairs import Pair
 from evaluation.results import Cost, ItemResult, Mode, Vote
 from genrm_client import AsyncJudgeClient, CompareItemIn, CompareRequest, ScoreItemIn, ScoreRequest
-from genrm_wire.judging import ChatMessageIn, ItemOut, SamplingIn, Usage
+from genrm_wire.judging import ChatMessageIn, ItemOut, JudgmentOut, SamplingIn, Usage, VerdictMode
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class JudgeSettings:
     seed: int
     model: str | None = None
     max_tokens: int | None = None
+    verdict: VerdictMode = "sampled"
 
     def sampling(self) -> SamplingIn:
         return SamplingIn(seed=self.seed, max_tokens=self.max_tokens)
@@ -46,7 +47,7 @@ async def judge(client: AsyncJudgeClient, pair: Pair, mode: Mode, settings: Judg
 
 async def _pointwise(client: AsyncJudgeClient, pair: Pair, settings: JudgeSettings) -> ItemResult:
     request = ScoreRequest(
-        model=settings.model, task=pair.task, votes=settings.votes, include_judgments=True,
+        model=settings.model, task=pair.task, votes=settings.votes, include_judgments=True, verdict=settings.verdict,
         sampling=settings.sampling(), items=[ScoreItemIn(id="chosen", prompt=_prompt(pair), response=pair.chosen),
                                              ScoreItemIn(id="rejected", prompt=_prompt(pair), response=pair.rejected)],
     )
@@ -63,17 +64,34 @@ async def _pairwise(client: AsyncJudgeClient, pair: Pair, settings: JudgeSetting
     a, b = (pair.chosen, pair.rejected) if a_is_chosen else (pair.rejected, pair.chosen)
     request = CompareRequest(
         model=settings.model, task=pair.task, votes=settings.votes, swap=True, include_judgments=True,
-        sampling=settings.sampling(), items=[CompareItemIn(id="pair", prompt=_prompt(pair), response_a=a,
-                                                           response_b=b)],
+        verdict=settings.verdict, sampling=settings.sampling(),
+        items=[CompareItemIn(id="pair", prompt=_prompt(pair), response_a=a, response_b=b)],
     )
     answer = await client.compare(request)
     item = answer.items[0]
     result = _record(pair, "pairwise", f"{answer.model.name}:{answer.model.version}", answer.usage, [item],
                      judgments=len(item.judgments or []))
-    result.votes = [Vote(order=vote.order, chosen_first=(vote.order == "ab") == a_is_chosen,
-                         winner="chosen" if (vote.winner == "A") == a_is_chosen else "rejected")
-                    for vote in item.votes]
+    if settings.verdict == "sampled":
+        result.votes = [Vote(order=vote.order, chosen_first=(vote.order == "ab") == a_is_chosen,
+                             winner="chosen" if (vote.winner == "A") == a_is_chosen else "rejected")
+                        for vote in item.votes]
+    else:
+        result.votes = _read_votes(item.judgments or [], a_is_chosen)
     return result
+
+
+def _read_votes(judgments: list[JudgmentOut], a_is_chosen: bool) -> list[Vote]:
+    """A probability verdict's judgments as votes: each read one credits the chosen response with its probability
+    (`p` is as shown, so A is the response shown first); its winner is the likelier side."""
+    votes = []
+    for judgment in judgments:
+        if judgment.p is None or judgment.order is None:
+            continue
+        chosen_first = (judgment.order == "ab") == a_is_chosen
+        p_chosen = judgment.p["A"] if chosen_first else judgment.p["B"]
+        votes.append(Vote(order=judgment.order, chosen_first=chosen_first, p_chosen=p_chosen,
+                          winner="chosen" if p_chosen >= 0.5 else "rejected"))
+    return votes
 
 
 def _prompt(pair: Pair) -> str | list[ChatMessageIn]:

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from genrm_wire.judging import Usage
+from genrm_wire.judging import Usage, VerdictMode
 
 Mode = Literal["pointwise", "pairwise"]
 MODES: tuple[Mode, ...] = ("pointwise", "pairwise")
@@ -24,10 +24,24 @@ class Vote(BaseModel):
     order: Literal["ab", "ba"]
     chosen_first: bool = Field(description="The chosen response was shown in the first position.")
     winner: Literal["chosen", "rejected"]
+    p_chosen: float | None = Field(default=None, description="With a probability verdict: the judge's probability "
+                                   "that the chosen response is better, read at this judgment's answer.")
 
     @property
     def first_won(self) -> bool:
         return (self.winner == "chosen") == self.chosen_first
+
+    @property
+    def chosen_credit(self) -> float:
+        """What this judgment gives the chosen response: its probability, or 1 or 0 for a sampled winner."""
+        if self.p_chosen is not None:
+            return self.p_chosen
+        return 1.0 if self.winner == "chosen" else 0.0
+
+    @property
+    def first_credit(self) -> float:
+        """What it gives the response shown first."""
+        return self.chosen_credit if self.chosen_first else 1.0 - self.chosen_credit
 
 
 class Cost(Usage):
@@ -76,6 +90,7 @@ class RunConfig(BaseModel):
     model: str | None
     max_tokens: int | None
     task: str | None
+    verdict: VerdictMode = "sampled"
 
 
 class RunFile(BaseModel):

@@ -18,8 +18,9 @@ from evaluation.pairs import Pair
 from evaluation.results import ResultLog
 from evaluation.runner import EvalAborted, run_eval
 from genrm_client import AsyncJudgeClient
+from models.chat import ChatTemplate
 from tests.api.conftest import gateway_transport
-from tests.fakes import pairwise_completion, pointwise_completion
+from tests.fakes import pairwise_completion, pointwise_completion, top_logprobs_answer
 
 Decode = Callable[[dict[str, Any]], str]
 PAIRS = [Pair(id=f"p{i}", source="toy", subset="even" if i % 2 == 0 else "odd", task="chat",
@@ -157,3 +158,30 @@ async def test_settings_the_service_refuses_stop_the_run_with_the_reason(bundled
         with pytest.raises(EvalAborted, match=r"refused the run's settings \(votes\)"):
             await run_eval(client, PAIRS, ["pointwise"], JudgeSettings(votes=9, seed=0), log, concurrency=2)
     assert log.read() == {}  # nothing recorded as a failure of the pairs
+
+
+async def test_a_direct_verdict_run_records_each_orders_probability_for_the_chosen(
+    bundled_model_dir: Path, decode: Decode, chat_template: ChatTemplate, tmp_path: Path
+) -> None:
+    """A position-biased judge, read directly: the first shown gets 0.7 whoever it is; the GOOD response gets
+    +0.2 on top. In probability the bias cancels over the orders and the chosen response still wins."""
+    shown_a, shown_b = chat_template.encode_literal("A")[0], chat_template.encode_literal("B")[0]
+
+    def script(body: dict[str, Any]) -> httpx.Response:
+        text = decode(body)
+        first = text.split("<response_a>")[-1].split("</response_a>")[0]
+        p_first = 0.8 if "GOOD" in first else 0.6
+        return top_logprobs_answer(body, {shown_a: p_first, shown_b: 1 - p_first})
+
+    log = ResultLog(tmp_path)
+    async with judge_client(bundled_model_dir, script) as (client, fake):
+        await run_eval(client, PAIRS, ["pairwise"], JudgeSettings(votes=1, seed=0, verdict="direct"), log,
+                       concurrency=2)
+    assert all(body["max_tokens"] == 1 for body in fake.requests)
+    records = log.read()
+    votes = records[("p0", "pairwise")].votes
+    assert sorted(round(v.p_chosen or 0, 6) for v in votes) == [0.4, 0.8]  # shown second: 1 − 0.6
+    summary = mode_summary(list(records.values()), "pairwise", [1])
+    assert summary.accuracy.value == 1.0
+    assert summary.first_position_wins is not None and abs(summary.first_position_wins.value - 0.7) < 1e-9
+    assert summary.swap_consistency is not None and summary.swap_consistency.value == 0.0
