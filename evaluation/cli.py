@@ -41,6 +41,7 @@ from evaluation.results import (
 from evaluation.runner import EvalAborted, run_eval
 from evaluation.summary import SUMMARY_FILE, summarize
 from genrm_client import AsyncJudgeClient, LocalGateway
+from models.preference_split import SPLITS, Split, in_split
 
 USAGE_ERROR, INTERRUPTED = 2, 130
 
@@ -81,6 +82,8 @@ def _eval_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-tokens", type=int, help="tokens per judgment (default: the model's setting)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed; also which response is shown as A")
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
+    parser.add_argument("--split", choices=SPLITS, default="all", help="judge only the pairs held out from training "
+                        "(heldout) or those training may use (train); the rule: models/preference_split.py")
     parser.add_argument("--limit", type=int, help="judge only the first N pairs")
     parser.add_argument("--sample", type=int, help="judge N pairs drawn at random (by --seed), in file order")
     parser.add_argument("--strict", action="store_true", help="stop on a malformed row instead of skipping it")
@@ -91,8 +94,10 @@ def _eval_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def select(pairs: list[Pair], *, limit: int | None, sample: int | None, seed: int) -> list[Pair]:
-    """The first `limit` pairs, or `sample` of them drawn with `seed` (the same draw on every rerun)."""
+def select(pairs: list[Pair], *, limit: int | None, sample: int | None, seed: int, split: Split = "all") -> list[Pair]:
+    """The pairs of `split` (models/preference_split.py), then the first `limit` of them, or `sample` drawn with
+    `seed` (the same draw on every rerun)."""
+    pairs = [pair for pair in pairs if in_split(pair.id, split)]
     if sample is not None and sample < len(pairs):
         chosen = sorted(random.Random(seed).sample(range(len(pairs)), sample))
         pairs = [pairs[index] for index in chosen]
@@ -122,13 +127,13 @@ def _eval(argv: list[str]) -> int:
         print(f"genrm eval: {len(loaded.problems)} malformed rows (--strict); fix them or drop --strict to skip "
               "them", file=sys.stderr)
         return USAGE_ERROR
-    pairs = select(loaded.pairs, limit=args.limit, sample=args.sample, seed=args.seed)
+    pairs = select(loaded.pairs, limit=args.limit, sample=args.sample, seed=args.seed, split=args.split)
     if not pairs:
         print("genrm eval: no pairs to judge", file=sys.stderr)
         return USAGE_ERROR
     modes: list[Mode] = list(MODES) if args.mode == "both" else [args.mode]
     config = RunConfig(votes=args.votes, seed=args.seed, model=args.model, max_tokens=args.max_tokens, task=args.task,
-                       verdict=args.verdict)
+                       verdict=args.verdict, split=args.split)
     previous = read_run(args.out)
     if previous is not None and previous.config != config:
         print(f"genrm eval: {args.out} holds a run with {previous.config.model_dump()}; this one asks for "

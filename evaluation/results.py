@@ -91,6 +91,7 @@ class RunConfig(BaseModel):
     max_tokens: int | None
     task: str | None
     verdict: VerdictMode = "sampled"
+    split: Literal["all", "heldout", "train"] = "all"
 
 
 class RunFile(BaseModel):

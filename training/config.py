@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from models.preference_split import SPLITS
+
 DATA = Path(__file__).resolve().parent.parent / "data"  # the project's data/ (see data/README.md)
 
 
@@ -27,6 +29,8 @@ class RecipeArguments:
     )
     tasks: list[str] = field(default_factory=lambda: ["chat"], metadata={"help": "Rubric domains of the pairs to use."})
     max_examples: int = field(default=4, metadata={"help": "Pairs (PAR, pairwise) or prompts (BRPO) to read."})
+    split: str = field(default="all", metadata={"help": "Which pairs: all, train (never the held-out ones "
+                                                       "`genrm eval --split heldout` measures on), heldout."})
     par_shaping: str = field(default="graded", metadata={"help": "PAR's f: graded (1.2 / 1.4) or constant (1.3)."})
     service_url: str = field(
         default="",
@@ -60,6 +64,8 @@ class RecipeArguments:
                              "inconsistent verdict as 0 or as -1; pick one")
         if not 0 <= self.brpo_max_skew <= 1:
             raise ValueError(f"brpo_max_skew={self.brpo_max_skew} must be in [0, 1] (the paper uses 0.6)")
+        if self.split not in SPLITS:
+            raise ValueError(f"split {self.split!r}: use one of {SPLITS}")
         if self.max_examples < 1 or self.judge_votes < 1 or self.sft_steps < 0:
             raise ValueError("max_examples and judge_votes must be at least 1, sft_steps at least 0")
 

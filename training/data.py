@@ -17,14 +17,20 @@ from typing import Any
 from models.chat import ChatMessage, to_conversation
 from models.formats import PAIRWISE, POINTWISE
 from models.formats.framing import Framing
+from models.preference_split import Split, in_split
 from models.rubrics import RubricLibrary
 
 
-def read_jsonl(path: Path, limit: int | None = None, tasks: Sequence[str] | None = None) -> list[dict[str, Any]]:
+def read_jsonl(path: Path, limit: int | None = None, tasks: Sequence[str] | None = None,
+               split: Split = "all") -> list[dict[str, Any]]:
+    """The rows of `path` in `tasks` and, for rows with an id, in `split` (models/preference_split.py: a judge
+    trained on `train` is measured on `heldout`), the first `limit` of them."""
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         if tasks and row.get("task") not in tasks:
+            continue
+        if "id" in row and not in_split(str(row["id"]), split):
             continue
         rows.append(row)
         if limit is not None and len(rows) == limit:

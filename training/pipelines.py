@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from genrm_client import JudgeClient, LocalGateway
 from genrm_client.adapters.trl import GroupReward
@@ -16,6 +16,7 @@ from models.bundled import prepare_bundled_model
 from models.chat import ChatTemplate
 from models.checkpoints import PIPELINE_FORMAT, Manifest, data_hash, write_manifest
 from models.formats.framing import Framing
+from models.preference_split import Split
 from models.rubrics import RubricLibrary
 from training import coldstart, data
 from training.config import RecipeArguments
@@ -57,7 +58,7 @@ def train(pipeline: str, recipe: RecipeArguments, grpo: Any) -> TrainResult:
     base = Path(recipe.base_model) if recipe.base_model else prepare_bundled_model(ROOT / ".cache" / "models")
     template = ChatTemplate.from_directory(base)
     source = data.read_jsonl(recipe.data_file(pipeline), recipe.max_examples,
-                             None if pipeline == "brpo" else recipe.tasks)
+                             None if pipeline == "brpo" else recipe.tasks, cast(Split, recipe.split))
     rows = _rows(pipeline, source, template)
     output = Path(grpo.output_dir)
     if recipe.sft_steps > 0 and pipeline != "brpo":
