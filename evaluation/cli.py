@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
-from evaluation import compare, markdown, report, steps_cli, trajectory_eval
+from evaluation import compare, markdown, report, rewardbench2_cli, steps_cli, trajectory_eval
 from evaluation.loaders import FORMATS, TASKS, load
 from evaluation.pair_judging import JudgeSettings
 from evaluation.pairs import Pair
@@ -49,8 +49,8 @@ USAGE_ERROR, INTERRUPTED = 2, 130
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] != "eval":
-        print("usage: genrm eval DATA... --out DIR | genrm eval compare RUN_A RUN_B | genrm eval report DIR "
-              "(genrm eval --help)", file=sys.stderr)
+        print("usage: genrm eval DATA... --out DIR | genrm eval compare RUN_A RUN_B | genrm eval report DIR | "
+              "genrm eval steps|trajectories|rewardbench2 DATA --out DIR (genrm eval --help)", file=sys.stderr)
         return USAGE_ERROR
     if args[1:2] == ["compare"]:
         return _compare(args[2:])
@@ -60,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return steps_cli.main(args[2:])
     if args[1:2] == ["trajectories"]:
         return trajectory_eval.main(args[2:])
+    if args[1:2] == ["rewardbench2"]:
+        return rewardbench2_cli.main(args[2:])
     return _eval(args[1:])
 
 
