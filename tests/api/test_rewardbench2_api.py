@@ -33,11 +33,11 @@ def judge_of_good(decode: Callable[[dict[str, Any]], str]) -> Callable[[dict[str
 
 async def test_both_modes_score_rows_as_rewardbench2_does(bundled_model_dir: Path, decode) -> None:
     common = {"task": "chat", "votes": 1, "verdict": "sampled"}
-    async with gateway_transport(bundled_model_dir, judge_of_good(decode)) as (transport, fake):
-        async with AsyncJudgeClient("http://gateway", transport=transport) as client:
-            pointwise, usage = await judge_rows(client, ROWS, "pointwise", common)
-            asked = len(fake.requests)
-            pairwise, _ = await judge_rows(client, ROWS, "pairwise", common)
+    async with (gateway_transport(bundled_model_dir, judge_of_good(decode)) as (transport, fake),
+                AsyncJudgeClient("http://gateway", transport=transport) as client):
+        pointwise, usage = await judge_rows(client, ROWS, "pointwise", common)
+        asked = len(fake.requests)
+        pairwise, _ = await judge_rows(client, ROWS, "pairwise", common)
     assert pointwise == [[9.0, 2.0, 2.0, 2.0], [9.0, 2.0], [9.0, 9.0, 2.0]]
     assert asked == 4 + 2 + 3 and usage["engine_requests"] == asked
     assert pairwise == [[0.5, 0.0, 0.0, 0.0], None, None]  # Ties needs absolute scores: pointwise only
