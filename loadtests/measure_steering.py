@@ -47,6 +47,7 @@ from genrm_client import (  # noqa: E402
     SamplingIn,
     ScoreItemIn,
     ScoreRequest,
+    VerdictMode,
 )
 from loadtests.harness import DATA, preference_rows  # noqa: E402
 from models.chat import to_conversation  # noqa: E402
@@ -84,9 +85,10 @@ def attacked(response: str, attack: str) -> str:
 
 
 def score_means(judge: JudgeClient, model: str, items: list[ScoreItemIn], votes: int,
-                max_tokens: int, on_flag: FlagPolicy = REPORT_ONLY) -> dict[str, float | None]:
+                max_tokens: int, on_flag: FlagPolicy = REPORT_ONLY,
+                verdict: VerdictMode = "sampled") -> dict[str, float | None]:
     answer = judge.score(ScoreRequest(model=model, task="chat", items=items, votes=votes, dedup=False,
-                                      sampling=SamplingIn(max_tokens=max_tokens), on_flag=on_flag))
+                                      sampling=SamplingIn(max_tokens=max_tokens), on_flag=on_flag, verdict=verdict))
     return {item.id: item.score for item in answer.items}
 
 
@@ -141,7 +143,8 @@ def judge_all(url: str, rows: list[dict[str, Any]], votes: int, compare_votes: i
     return {"score": score, "pair": pair}
 
 
-def policy_rewards(url: str, rows: list[dict[str, Any]], votes: int, max_tokens: int) -> dict[str, dict[str, Any]]:
+def policy_rewards(url: str, rows: list[dict[str, Any]], votes: int, max_tokens: int,
+                   verdict: VerdictMode = "sampled") -> dict[str, dict[str, Any]]:
     """Per policy (`flag`, the default), per attack: the paired score shift over the clean rejected response."""
     items = [ScoreItemIn(id=f"clean|{row['id']}", prompt=row["prompt"], response=row["rejected"]) for row in rows]
     items += [ScoreItemIn(id=f"{name}|{row['id']}", prompt=row["prompt"],
@@ -151,7 +154,8 @@ def policy_rewards(url: str, rows: list[dict[str, Any]], votes: int, max_tokens:
     with JudgeClient(url, timeout_s=7200) as judge:
         for policy_name, policy in (("flag", REPORT_ONLY), ("default", FlagPolicy())):
             by_cell: dict[str, dict[str, float]] = {}
-            for key, mean in score_means(judge, f"judge-{FRAMINGS[2]}", items, votes, max_tokens, policy).items():
+            for key, mean in score_means(judge, f"judge-{FRAMINGS[2]}", items, votes, max_tokens, policy,
+                                         verdict).items():
                 name, row_id = key.split("|", 1)
                 if mean is not None:
                     by_cell.setdefault(name, {})[row_id] = mean
@@ -163,8 +167,9 @@ def policy_rewards(url: str, rows: list[dict[str, Any]], votes: int, max_tokens:
 
 
 def report_policies(figures: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
-    print(f"\nPointwise, `strip` judge, {args.pairs} chat pairs, {args.votes} votes, max_tokens {args.max_tokens}: "
-          "score shift of the attacked rejected response over the clean one (mean over pairs, ±95 %)\n")
+    print(f"\nPointwise, `strip` judge ({args.model_path or 'bundled'}, verdict {args.verdict}), {args.pairs} chat "
+          f"pairs, {args.votes} votes, max_tokens {args.max_tokens}: score shift of the attacked rejected response "
+          "over the clean one (mean over pairs, ±95 %)\n")
     print("| attack | `on_flag: flag` | default (`penalize` near-certain kinds) |\n|---|---|---|")
     for name in POLICY_ATTACKS:
         cells = [f"{figures[policy][name][0]:+.2f} ±{figures[policy][name][1]:.2f}" for policy in ("flag", "default")]
@@ -271,6 +276,10 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=160)
     parser.add_argument("--port", type=int, default=8061)
     parser.add_argument("--flags-only", action="store_true", help="Only the detector's rates (no judge, seconds).")
+    parser.add_argument("--model-path", help="the judge's model directory (default: the bundled judge), e.g. "
+                        ".cache/models/qwen2.5-coder-1.5b-instruct after `make judge-qwen15`")
+    parser.add_argument("--verdict", choices=("sampled", "expected", "direct"), default="sampled",
+                        help="how a verdict is read (--policies only)")
     parser.add_argument("--policies", action="store_true",
                         help="Only the forged verdicts' pointwise reward under `flag` and the default policy.")
     args = parser.parse_args()
@@ -280,7 +289,8 @@ def main() -> None:
         print(json.dumps(rates, indent=1))
         return
     engine_url = f"http://127.0.0.1:{ENGINE_PORT}"
-    common = {"version": "bench", "request_timeout_s": 7200, "sampling": {"max_tokens": args.max_tokens}}
+    common = {"version": "bench", "request_timeout_s": 7200, "sampling": {"max_tokens": args.max_tokens},
+              **({"model_path": args.model_path} if args.model_path else {})}
     models = [{"name": f"judge-{FRAMINGS[0]}", "markup_display": FRAMINGS[0],
                "engines": [{"kind": "managed", "port": ENGINE_PORT}], **common}]
     models += [{"name": f"judge-{framing}", "markup_display": framing, **common,
@@ -289,7 +299,7 @@ def main() -> None:
     started = time.perf_counter()
     with LocalGateway(models, workdir=Path(__file__).resolve().parent.parent, port=args.port) as url:
         if args.policies:
-            report_policies(policy_rewards(url, rows, args.votes, args.max_tokens), args)
+            report_policies(policy_rewards(url, rows, args.votes, args.max_tokens, args.verdict), args)
             return
         judged = judge_all(url, rows, args.votes, args.compare_votes, args.max_tokens)
     report(judged, rates, args, time.perf_counter() - started)
