@@ -99,11 +99,16 @@ def _eval_parser() -> argparse.ArgumentParser:
 def select(pairs: list[Pair], *, limit: int | None, sample: int | None, seed: int, split: Split = "all") -> list[Pair]:
     """The pairs of `split` (models/preference_split.py), then the first `limit` of them, or `sample` drawn with
     `seed` (the same draw on every rerun)."""
-    pairs = [pair for pair in pairs if in_split(pair.id, split)]
+    pairs = [pair for pair in pairs if in_split(row_id(pair), split)]
     if sample is not None and sample < len(pairs):
         chosen = sorted(random.Random(seed).sample(range(len(pairs)), sample))
         pairs = [pairs[index] for index in chosen]
     return pairs[:limit] if limit else pairs
+
+
+def row_id(pair: Pair) -> str:
+    """The id the data file gives the pair's row (a pair's id is `file-stem/row-id`): what training reads too."""
+    return pair.id.partition("/")[2] or pair.id
 
 
 def _vote_counts(text: str) -> list[int]:

@@ -19,3 +19,12 @@ def test_the_held_out_pairs_are_never_read_for_training() -> None:
     assert heldout.isdisjoint(train) and heldout | train == set(ids)
     assert {row["id"] for row in read_jsonl(DEV, tasks=["chat", "safety"], split="heldout")} == heldout
     assert all(held_out(i) == in_split(i, "heldout") and in_split(i, "all") for i in ids)
+
+
+def test_the_eval_selects_the_held_out_pairs_by_the_same_row_ids() -> None:
+    from evaluation.cli import select
+    from evaluation.loaders import load
+
+    pairs = select(load([DEV]).pairs, limit=None, sample=None, seed=0, split="heldout")
+    assert {pair.id.partition("/")[2] for pair in pairs} == {
+        row["id"] for row in read_jsonl(DEV, tasks=["chat", "safety"], split="heldout")}
