@@ -57,7 +57,8 @@ def trajectory_items(items: Sequence[TrajectoryItemIn]) -> list[TrajectoryItem]:
 
 
 def trajectory_settings(body: TrajectoryRequest) -> TrajectorySettings:
-    return TrajectorySettings(votes=body.votes, include_judgments=body.include_judgments, compact=body.compact)
+    return TrajectorySettings(votes=body.votes, include_judgments=body.include_judgments, compact=body.compact,
+                              verdict=body.verdict)
 
 
 def engine_requests(items: Sequence[TrajectoryItem]) -> int:

@@ -196,6 +196,7 @@ class TrajectorySettings:
     votes: int
     include_judgments: bool
     compact: Compaction
+    verdict: VerdictMode = "sampled"
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from models.formats import PointwiseVerdict
 from models.formats.pointwise import MIN_SCORE
 from models.formats.trajectory import TRAJECTORY
 from models.trajectories import Message, assistant_turns, replaced_tool_output
-from service.judging import telemetry
+from service.judging import telemetry, verdict_reading
 from service.judging.aggregation import aggregate_scores
 from service.judging.batch import BatchJudge
 from service.judging.cache_keys import prompt_affinity
@@ -116,8 +116,15 @@ class TrajectoryJudge(BatchJudge[TrajectoryItem, TrajectorySettings, TrajectoryO
     async def _draw(self, context: JudgingContext, build: Build, messages: Sequence[Message],
                     settings: TrajectorySettings, affinity: str, where: str) -> _Judged:
         prompt, dropped = self._fitted(context, build, messages, settings, where)
+        if settings.verdict == "direct":
+            reading = await verdict_reading.read_direct(self._runner, context, TRAJECTORY, prompt)
+            return _Judged([verdict_reading.direct_vote(TRAJECTORY, reading)], dropped)
         votes = await self._runner.draw(context, prompt, settings.votes)
         telemetry.record_votes(self._metrics, self.route, settings.votes, len(votes))
+        if settings.verdict == "expected":
+            readings = await verdict_reading.read_votes(self._runner, context, TRAJECTORY, prompt, votes)
+            votes = [verdict_reading.expected_vote(TRAJECTORY, vote, reading)
+                     for vote, reading in zip(votes, readings, strict=True)]
         return _Judged(votes, dropped)
 
     def _fitted(self, context: JudgingContext, build: Build, messages: Sequence[Message],

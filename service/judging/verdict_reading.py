@@ -4,10 +4,12 @@ distribution with no reasoning (`direct`), and what it is worth under the format
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from models.formats.sections import ParseFailure, SectionedFormat, answer_prefix
+from models.formats import PointwiseVerdict
+from models.formats.sections import PLACEHOLDER, FormatFailure, ParseFailure, SectionedFormat, answer_prefix
 from models.formats.verdict_probability import expected_value
 from service.judging.context import JudgingContext
 from service.judging.runner import JudgmentRunner, PreparedPrompt, Vote
@@ -46,3 +48,21 @@ async def read_direct(runner: JudgmentRunner, context: JudgingContext, judge_for
     """The distribution with no reasoning: the prompt, every section a placeholder, the answer's opening tag."""
     tree = context.model.verdict_tree(judge_format)
     return await runner.read_verdict(context, prompt, judge_format.direct_prefill(), tree)
+
+
+def expected_vote(judge_format: SectionedFormat, vote: Vote[PointwiseVerdict],
+                  reading: Distribution | None) -> Vote[PointwiseVerdict]:
+    """A pointwise vote valued at its reading's expectation (unchanged when unread): for the judges that read a
+    vote's value off its verdict (trajectories)."""
+    if reading is None or not isinstance(vote.outcome, PointwiseVerdict):
+        return vote
+    return dataclasses.replace(vote, outcome=dataclasses.replace(vote.outcome, score=worth(judge_format, reading)))
+
+
+def direct_vote(judge_format: SectionedFormat, reading: Distribution | None) -> Vote[PointwiseVerdict]:
+    """A direct reading as a vote: its text the prefill, its value the expectation, or a parse failure (unreadable)
+    that the judge reports like any other."""
+    prefill = judge_format.direct_prefill()
+    if reading is None:
+        return Vote(prefill, ParseFailure(FormatFailure.INVALID_ANSWER, unreadable_message(judge_format)), None)
+    return Vote(prefill, PointwiseVerdict(worth(judge_format, reading), PLACEHOLDER, PLACEHOLDER, PLACEHOLDER), None)

@@ -202,3 +202,35 @@ async def test_the_trainer_routes_take_the_verdict_mode_from_their_url(
     assert abs(compared.json()["scores"][0] - 0.7) < 1e-9  # (0.75 + (1 − 0.35)) / 2
     assert scored.status_code == 200, scored.text
     assert abs(scored.json()["unit"] - 0.7) < 1e-9  # (6 + 8) / 2 / 10
+
+
+async def test_trajectories_read_the_trace_and_each_turn_in_probability(
+    make_client: Callable[..., Any], chat_template: ChatTemplate, decode: Callable[[dict[str, Any]], str]
+) -> None:
+    from tests.api.test_trajectories_api import item, judge_by_marker
+
+    digit = {d: _token(chat_template, str(d)) for d in range(10)}
+    sampled = judge_by_marker(decode)
+
+    def script(body: dict[str, Any]) -> list[str] | httpx.Response:
+        if not _reads(body):
+            return sampled(body)
+        text = decode(body)
+        if text.endswith("<answer>1"):
+            return top_logprobs_answer(body, {digit[0]: 0.5, _closing(chat_template): 0.5})
+        if "<turn_to_judge>" in text:  # a judged turn: 8 or 4 evenly
+            return top_logprobs_answer(body, {digit[8]: 0.5, digit[4]: 0.5})
+        return top_logprobs_answer(body, {digit[7]: 1.0})
+
+    async with make_client(script) as (client, fake):
+        expected = await client.post("/v1/trajectories", json={"items": [item(turns="all")],
+                                                               "verdict": "expected"})
+        sampled_requests = sum(not _reads(body) for body in fake.requests)
+        direct = await client.post("/v1/trajectories", json={"items": [item(turns="all")], "verdict": "direct"})
+    assert expected.status_code == 200, expected.text
+    judged = expected.json()["items"][0]
+    assert judged["score"] == 7.0 and judged["turn_scores"] == [6.0, None, None, 6.0]
+    assert sampled_requests == 3  # the trace and two turns, each sampled once, then read
+    judged = direct.json()["items"][0]
+    assert judged["score"] == 7.0 and judged["turn_scores"] == [6.0, None, None, 6.0]
+    assert sum(not _reads(body) for body in fake.requests) == sampled_requests  # direct sampled nothing
