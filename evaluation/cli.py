@@ -41,7 +41,7 @@ from evaluation.results import (
 from evaluation.runner import EvalAborted, run_eval
 from evaluation.summary import SUMMARY_FILE, summarize
 from genrm_client import AsyncJudgeClient, LocalGateway
-from models.preference_split import SPLITS, Split, in_split
+from genrm_wire.preference_split import SPLITS, Split, in_split
 
 USAGE_ERROR, INTERRUPTED = 2, 130
 
@@ -85,7 +85,7 @@ def _eval_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="sampling seed; also which response is shown as A")
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
     parser.add_argument("--split", choices=SPLITS, default="all", help="judge only the pairs held out from training "
-                        "(heldout) or those training may use (train); the rule: models/preference_split.py")
+                        "(heldout) or those training may use (train); the rule: client/genrm_wire/preference_split.py")
     parser.add_argument("--limit", type=int, help="judge only the first N pairs")
     parser.add_argument("--sample", type=int, help="judge N pairs drawn at random (by --seed), in file order")
     parser.add_argument("--strict", action="store_true", help="stop on a malformed row instead of skipping it")
@@ -97,7 +97,7 @@ def _eval_parser() -> argparse.ArgumentParser:
 
 
 def select(pairs: list[Pair], *, limit: int | None, sample: int | None, seed: int, split: Split = "all") -> list[Pair]:
-    """The pairs of `split` (models/preference_split.py), then the first `limit` of them, or `sample` drawn with
+    """The pairs of `split` (genrm_wire.preference_split), then the first `limit` of them, or `sample` drawn with
     `seed` (the same draw on every rerun)."""
     pairs = [pair for pair in pairs if in_split(row_id(pair), split)]
     if sample is not None and sample < len(pairs):

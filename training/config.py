@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models.preference_split import SPLITS
+from genrm_wire.preference_split import SPLITS
 
 DATA = Path(__file__).resolve().parent.parent / "data"  # the project's data/ (see data/README.md)
 

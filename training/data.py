@@ -14,16 +14,16 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from genrm_wire.preference_split import Split, in_split
 from models.chat import ChatMessage, to_conversation
 from models.formats import PAIRWISE, POINTWISE
 from models.formats.framing import Framing
-from models.preference_split import Split, in_split
 from models.rubrics import RubricLibrary
 
 
 def read_jsonl(path: Path, limit: int | None = None, tasks: Sequence[str] | None = None,
                split: Split = "all") -> list[dict[str, Any]]:
-    """The rows of `path` in `tasks` and, for rows with an id, in `split` (models/preference_split.py: a judge
+    """The rows of `path` in `tasks` and, for rows with an id, in `split` (genrm_wire.preference_split: a judge
     trained on `train` is measured on `heldout`), the first `limit` of them."""
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():

@@ -12,11 +12,11 @@ from typing import Any, cast
 
 from genrm_client import JudgeClient, LocalGateway
 from genrm_client.adapters.trl import GroupReward
+from genrm_wire.preference_split import Split
 from models.bundled import prepare_bundled_model
 from models.chat import ChatTemplate
 from models.checkpoints import PIPELINE_FORMAT, Manifest, data_hash, write_manifest
 from models.formats.framing import Framing
-from models.preference_split import Split
 from models.rubrics import RubricLibrary
 from training import coldstart, data
 from training.config import RecipeArguments

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from models.preference_split import held_out, in_split
+from genrm_wire.preference_split import held_out, in_split
 from tests.conftest import ROOT
 from training.data import read_jsonl
 
