@@ -37,14 +37,19 @@ def pairwise_completion(winner: str) -> str:
 
 
 def top_logprobs_answer(body: dict[str, Any], probabilities: dict[int, float]) -> httpx.Response:
-    """vLLM's answer to a one-token probability read (`logprobs`, `return_tokens_as_token_ids`): the given
-    probabilities as the first position's top log-probabilities, keyed `token_id:N`."""
+    """vLLM's answer to a one-token probability read (`logprobs`, `return_tokens_as_token_ids`) from a model whose
+    next-token distribution is `probabilities` (tokens not named have probability 0): the top `logprobs` of them
+    and, as vLLM always adds, the generated token's own, which is the only allowed token when
+    `allowed_token_ids` names one (its log-probability clamped at -9999 as vLLM does)."""
     assert body["logprobs"] and body["return_tokens_as_token_ids"] and body["max_tokens"] == 1
-    top = {f"token_id:{token}": math.log(p) for token, p in probabilities.items()}
-    first = max(probabilities, key=lambda token: probabilities[token])
+    ranked = sorted(probabilities, key=lambda token: -probabilities[token])
+    generated = body["allowed_token_ids"][0] if body.get("allowed_token_ids") else ranked[0]
+    shown = {token: math.log(probabilities[token]) for token in ranked[: body["logprobs"]]}
+    shown[generated] = math.log(probabilities[generated]) if probabilities.get(generated) else -9999.0
+    top = {f"token_id:{token}": value for token, value in shown.items()}
     return httpx.Response(200, json={
         "choices": [{"index": 0, "text": "", "finish_reason": "length",
-                     "logprobs": {"tokens": [f"token_id:{first}"], "token_logprobs": [top[f"token_id:{first}"]],
+                     "logprobs": {"tokens": [f"token_id:{generated}"], "token_logprobs": [shown[generated]],
                                   "top_logprobs": [top], "text_offset": [0]}}],
         "usage": {"prompt_tokens": len(body["prompt"]), "completion_tokens": 1},
     })

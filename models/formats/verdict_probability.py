@@ -6,8 +6,9 @@ and `1` is `1` then the answer's closing tag. The verdicts are a token tree: eac
 answer's opening tag, ending where the closing tag begins. Only nodes where the path branches are read (the root;
 for 0-10 also the node after `1`, which decides between `1` and `10`); at each, the probabilities of the node's
 children are renormalised over those children alone (as the grammar would restrict them), and a verdict's
-probability is the product along its path. A node whose children are all missing from the top log-probabilities
-cannot be read: the distribution is then unknown, never guessed.
+probability is the product along its path. The service reads each node's top log-probabilities and then, for an
+allowed token missing from them, that token's own (service/judging/runner.py); a node whose children all have
+probability zero (or no answer) cannot be read: the distribution is then unknown, never guessed.
 """
 
 from __future__ import annotations

@@ -28,8 +28,11 @@ class GenerationRequest:
     # Budget forcing inside the engine: after this many tokens, the engine's logits processor writes the ending
     # (service/engine/forced_ending_processor.py). None: the engine is not asked to.
     force_at: int | None = None
-    # Probability verdicts: the engine answers the top this-many log-probabilities of the first generated token.
+    # Probability verdicts: the engine answers the top this-many log-probabilities of the first generated token
+    # (always with the generated token's own, whatever its rank).
     top_logprobs: int | None = None
+    # Only these tokens may be generated (vLLM's `allowed_token_ids`): to read one token's log-probability.
+    allowed_token_ids: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,8 @@ class VLLMEngine:
         if request.top_logprobs is not None:
             body["logprobs"] = request.top_logprobs
             body["return_tokens_as_token_ids"] = True  # keys `token_id:N`: two tokens never share a key
+        if request.allowed_token_ids is not None:
+            body["allowed_token_ids"] = list(request.allowed_token_ids)
         return body
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -118,21 +118,36 @@ class JudgmentRunner:
     async def read_verdict(self, context: JudgingContext, prompt: PreparedPrompt[Any], written: str,
                            tree: VerdictTree) -> dict[str, float] | None:
         """The judge's distribution over the format's verdicts after `written` (a judgment up to its answer's
-        opening tag, or the direct prefill): one one-token request per branching node of the verdict tree, in
-        flight together, sharing the prompt's prefix; None when a node cannot be read (models/formats/
+        opening tag, or the direct prefill): one one-token request per branching node of the verdict tree for its
+        top log-probabilities, in flight together and sharing the prompt's prefix; then, for each allowed token
+        missing from its node's top, one request that may generate only that token, whose own log-probability
+        the engine returns whatever its rank. None when the engine answers none (models/formats/
         verdict_probability.py)."""
         base = [*prompt.prompt_ids, *context.model.template.encode_literal(written)]
         nodes = tree.reads()
-        requests = [GenerationRequest([*base, *node], 1, READ_SAMPLING, None, prompt.affinity_key,
-                                      top_logprobs=TOP_LOGPROBS) for node in nodes]
+        tops = await self._read_tokens(context, prompt, [([*base, *node], None) for node in nodes])
+        readings = {node: dict(top) for node, top in zip(nodes, tops, strict=True)}
+        missing = [(node, token) for node in nodes for token in sorted(tree.children(node) - readings[node].keys())]
+        forced = await self._read_tokens(context, prompt, [([*base, *node], token) for node, token in missing])
+        for (node, token), top in zip(missing, forced, strict=True):
+            if token in top:
+                readings[node][token] = top[token]
+        distribution = tree.distribution(readings)
+        self._metrics.verdict_readings.labels(context.model.name, "ok" if distribution else "unreadable").inc()
+        return distribution
+
+    async def _read_tokens(self, context: JudgingContext, prompt: PreparedPrompt[Any],
+                           reads: Sequence[tuple[list[int], int | None]]) -> list[Mapping[int, float]]:
+        """The first position's log-probabilities after each prompt, the only generable token given or not."""
+        requests = [GenerationRequest(ids, 1, READ_SAMPLING, None, prompt.affinity_key,
+                                      top_logprobs=TOP_LOGPROBS if only is None else 1,
+                                      allowed_token_ids=None if only is None else (only,))
+                    for ids, only in reads]
         with self._item_failures(context):
             results = await asyncio.gather(*(context.model.engine.generate(request) for request in requests))
         for result in results:
             self._count_engine_answer(context, result, 0)
-        readings = {node: result.samples[0].top_logprobs or {} for node, result in zip(nodes, results, strict=True)}
-        distribution = tree.distribution(readings)
-        self._metrics.verdict_readings.labels(context.model.name, "ok" if distribution else "unreadable").inc()
-        return distribution
+        return [result.samples[0].top_logprobs or {} for result in results]
 
     @contextmanager
     def _item_failures(self, context: JudgingContext) -> Iterator[None]:

@@ -61,11 +61,15 @@ async def test_expected_reads_each_vote_at_its_own_answer_and_scores_the_expecta
     assert [j["score"] for j in item["judgments"]] == [7.0, 3.0]  # what each judgment wrote stays as written
     assert item["judgments"][0]["p"]["8"] == 0.5
     reads = [body for body in fake.requests if _reads(body)]
-    assert len(reads) == 4  # two votes x (root, after "1")
-    assert all(body["max_tokens"] == 1 and body["n"] == 1 and body["logprobs"] == 20 for body in reads)
+    tops = [body for body in reads if "allowed_token_ids" not in body]
+    assert len(tops) == 4  # two votes x (root, after "1")
+    assert all(body["max_tokens"] == 1 and body["n"] == 1 and body["logprobs"] == 20 for body in tops)
+    # Each digit of probability 0 (missing from the top) is read alone: 8 for the first vote, 9 for the second.
+    forced = [body["allowed_token_ids"] for body in reads if "allowed_token_ids" in body]
+    assert len(forced) == 17 and all(len(only) == 1 for only in forced)
     sampled_prompt = next(body for body in fake.requests if not _reads(body))["prompt"]
     assert all(body["prompt"][: len(sampled_prompt)] == sampled_prompt for body in reads)  # the prefix is shared
-    assert data["usage"]["engine_requests"] == 5
+    assert data["usage"]["engine_requests"] == 1 + 4 + 17
 
 
 async def test_direct_reads_once_with_no_reasoning_and_ignores_votes(
@@ -95,7 +99,27 @@ async def test_direct_reads_once_with_no_reasoning_and_ignores_votes(
     assert prompts[0].endswith(POINTWISE.direct_prefill())
 
 
-async def test_direct_with_no_verdict_among_the_top_tokens_fails_that_item_alone(
+async def test_verdicts_outside_the_top_are_read_exactly_one_token_at_a_time(
+    make_client: Callable[..., Any], chat_template: ChatTemplate
+) -> None:
+    """A judge that would rather write anything else: A and B rank below 25 other tokens, so neither is among the
+    top 20, and each is read alone (`allowed_token_ids`); the distribution renormalised over them is exact."""
+    shown_a, shown_b = _token(chat_template, "A"), _token(chat_template, "B")
+    preferred = {5000 + i: 0.038 for i in range(25)}
+
+    def script(body: dict[str, Any]) -> httpx.Response:
+        return top_logprobs_answer(body, {**preferred, shown_a: 0.03, shown_b: 0.02})
+
+    async with make_client(script) as (client, fake):
+        response = await client.post("/v1/compare", json={**CHAT, "items": [PAIR_ITEM], "verdict": "direct",
+                                                          "swap": False})
+    item = response.json()["items"][0]
+    assert item["status"] == "ok" and abs(item["p_a"] - 0.6) < 1e-9
+    assert sorted(tuple(body.get("allowed_token_ids", ())) for body in fake.requests) == [
+        (), (shown_a,), (shown_b,)]
+
+
+async def test_direct_with_no_probability_on_any_verdict_fails_that_item_alone(
     make_client: Callable[..., Any],
 ) -> None:
     def script(body: dict[str, Any]) -> httpx.Response:
