@@ -23,6 +23,8 @@ from models.formats.sections import FormatFailure, ParseFailure, SectionedFormat
 from models.formats.steps import STEP, StepListFormat
 from models.formats.trajectory import TRAJECTORY
 from service.app import create_app
+from service.engine.requests import GenerationRequest, SamplingParams
+from service.engine.vllm_client import VLLMEngine
 from service.settings import load_settings
 from tests.conftest import ROOT
 from tests.integration.conftest import MAX_TOKENS, MODEL_NAME, LiveGateway
@@ -111,7 +113,8 @@ def test_expected_verdicts_are_read_where_the_real_judge_wrote_its_answer(client
         assert abs(item["score"] - sum(k * p[str(k)] for k in range(11))) < 1e-6
         root = {d: p[str(d)] + (p["10"] if d == 1 else 0.0) for d in range(10)}
         assert str(max(root, key=lambda d: root[d])) == str(judgment["score"])[0], (judgment["text"][-40:], p)
-    assert scored["usage"]["engine_requests"] == 2 * (1 + 2)  # each item: its judgment, the root, the node of 1
+    # Each item: its judgment, the root, the node of `1`, and one request per digit missing from the root's top 20.
+    assert scored["usage"]["engine_requests"] >= 2 * (1 + 2)
     pair = {"prompt": "What is 2+2?", "response_a": "2+2 = 4.", "response_b": "2+2 = 5."}
     compared = client.post("/v1/compare", json={"task": "chat", "items": [pair], "verdict": "expected",
                                                 "include_judgments": True, "sampling": greedy}).json()
@@ -131,10 +134,31 @@ def test_direct_verdicts_skip_the_reasoning_on_the_real_judge(client: httpx.Clie
     data = response.json()
     (item,) = data["items"]
     assert item["status"] == "ok" and 0.0 < item["p_a"] < 1.0 and isinstance(item["consistent"], bool)
-    assert data["usage"]["engine_requests"] == 2 and data["usage"]["completion_tokens"] == 2  # a token per order
+    # A read per order, and one per verdict missing from an order's top 20: one generated token each.
+    assert data["usage"]["engine_requests"] == data["usage"]["completion_tokens"] >= 2
     scored = client.post("/v1/score", json={"task": "chat", "items": ITEMS[:1], "verdict": "direct"}).json()
     assert scored["items"][0]["status"] == "ok" and 0.0 <= scored["items"][0]["score"] <= 10.0
-    assert scored["usage"]["completion_tokens"] == 2  # the root and the node after `1`
+    assert scored["usage"]["completion_tokens"] >= 2  # the root and the node after `1`, and any missing digit
+
+
+async def test_the_real_engine_returns_a_forced_tokens_own_log_probability(live_gateway: LiveGateway,
+                                                                           chat_template: ChatTemplate) -> None:
+    """What a read of a token outside the top 20 relies on: vLLM, told it may generate only one token, returns that
+    token's raw log-probability whatever its rank (here a token the judge would never write after `<answer>`)."""
+    served = live_gateway.state.registry.get(MODEL_NAME).engine.members[0].engine
+    prompt = chat_template.encode(chat_template.render(POINTWISE.build_messages(
+        "chat", live_gateway.state.rubrics.primary("chat"), "Say hi.", "Hi!", Framing(chat_template.special_tokens))))
+    prompt += chat_template.encode_literal(POINTWISE.direct_prefill())
+    greedy = SamplingParams(temperature=0.0, top_p=1.0, max_tokens=1)
+    async with httpx.AsyncClient(timeout=120) as http:  # the gateway's own client is bound to its event loop
+        engine = VLLMEngine(served.base_url, served.served_model_name, http)
+        top = (await engine.generate(GenerationRequest(prompt, 1, greedy, top_logprobs=20))).samples[0]
+        (unlikely,) = chat_template.encode_literal("zebra")[:1]
+        assert top.top_logprobs is not None and unlikely not in top.top_logprobs
+        forced = (await engine.generate(GenerationRequest(prompt, 1, greedy, top_logprobs=1,
+                                                          allowed_token_ids=(unlikely,)))).samples[0]
+    assert forced.top_logprobs is not None and unlikely in forced.top_logprobs
+    assert forced.top_logprobs[unlikely] < min(top.top_logprobs.values())  # below the whole top 20
 
 
 def test_a_seed_makes_real_verdicts_reproducible(client: httpx.Client) -> None:
