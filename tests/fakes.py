@@ -36,6 +36,16 @@ def pairwise_completion(winner: str) -> str:
     )
 
 
+def equivalence_completion(answer: str) -> str:
+    return ("<think>Compare the results.</think>\n<generate_rubrics>Same value.</generate_rubrics>\n"
+            f"<eval>Checked.</eval>\n<answer>{answer}</answer>")
+
+
+# A probability read of a judge with no preference among the first 256 tokens (bytes and the commonest pieces,
+# the digits and A and B among them under byte-level vocabularies): verdicts outside the top 20 are read alone.
+FLAT_READING = {token: 1 / 256 for token in range(256)}
+
+
 def top_logprobs_answer(body: dict[str, Any], probabilities: dict[int, float]) -> httpx.Response:
     """vLLM's answer to a one-token probability read (`logprobs`, `return_tokens_as_token_ids`) from a model whose
     next-token distribution is `probabilities` (tokens not named have probability 0): the top `logprobs` of them

@@ -15,15 +15,28 @@ from models.chat import ChatTemplate
 from service.app import create_app
 from service.settings import load_settings
 from tests.conftest import ROOT
-from tests.fakes import FakeVLLMTransport, Script, pairwise_completion, pointwise_completion
+from tests.fakes import (
+    FLAT_READING,
+    FakeVLLMTransport,
+    Script,
+    equivalence_completion,
+    pairwise_completion,
+    pointwise_completion,
+    top_logprobs_answer,
+)
 
 AppFactory = Callable[..., AbstractAsyncContextManager[tuple[httpx.AsyncClient, FakeVLLMTransport]]]
 JudgeFactory = Callable[..., AbstractAsyncContextManager[tuple[AsyncJudgeClient, FakeVLLMTransport]]]
 
 
-def default_script(body: dict[str, Any]) -> list[str]:
-    """Pointwise prompts get a 7, pairwise ones an A (the regex tells which format was asked for)."""
+def default_script(body: dict[str, Any]) -> list[str] | httpx.Response:
+    """Pointwise prompts get a 7, pairwise ones an A, equivalence ones `equal` (the regex tells which format was
+    asked for); a probability read finds every verdict equally likely."""
+    if "logprobs" in body:
+        return top_logprobs_answer(body, FLAT_READING)
     regex = body.get("structured_outputs", {}).get("regex", "")
+    if "(equal|different)" in regex:
+        return [equivalence_completion("equal")]
     return [pairwise_completion("A")] if "(A|B)" in regex else [pointwise_completion("7")]
 
 

@@ -8,16 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.api.test_groups_api import block
-from tests.fakes import pointwise_completion
+from tests.fakes import equivalence_completion, pointwise_completion
 from tests.waiting import metric_value
 
 Decode = Callable[[dict[str, Any]], str]
 MATH = {"prompt": "What is 1/2 + 1/4?", "reference": r"\frac{3}{4}"}
-
-
-def equivalence_completion(answer: str) -> str:
-    return ("<think>Compare the results.</think>\n<generate_rubrics>Same value.</generate_rubrics>\n"
-            f"<eval>Checked.</eval>\n<answer>{answer}</answer>")
 
 
 def equivalence_judge(decode: Decode, equal: Callable[[str, str], bool]) -> Callable[[dict[str, Any]], list[str]]:
