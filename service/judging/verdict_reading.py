@@ -20,7 +20,7 @@ UNREADABLE = "unreadable_verdict"
 
 def unreadable_message(judge_format: SectionedFormat) -> str:
     verdicts = ", ".join(verdict for verdict, _ in judge_format.verdict_values)
-    return (f"none of the verdicts ({verdicts}) was among the judge's top next tokens at its answer, so its "
+    return (f"the engine gave none of the verdicts ({verdicts}) any probability at the judge's answer, so its "
             "probability verdict cannot be read; use `verdict: sampled` for this judge")
 
 
