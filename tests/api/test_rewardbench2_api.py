@@ -3,15 +3,13 @@ scores every completion of a row in one request; pairwise compares the chosen on
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from evaluation.rewardbench2 import parse_row
 from evaluation.rewardbench2_cli import judge_rows, subset_scores
 from genrm_client import AsyncJudgeClient
 from tests.api.conftest import gateway_transport
-from tests.fakes import pairwise_completion, pointwise_completion
+from tests.api.test_eval_api import fair_judge
 from tests.unit.test_rewardbench2 import published
 
 ROWS = [parse_row(published("1", "Factuality", ["GOOD two"], ["BAD four", "BAD six", "BAD nine"])),
@@ -19,26 +17,14 @@ ROWS = [parse_row(published("1", "Factuality", ["GOOD two"], ["BAD four", "BAD s
         parse_row(published("tied:0", "Ties", ["GOOD two", "GOOD three"], ["BAD four"]))]
 
 
-def judge_of_good(decode: Callable[[dict[str, Any]], str]) -> Callable[[dict[str, Any]], list[str]]:
-    def script(body: dict[str, Any]) -> list[str]:
-        text = decode(body)
-        if "<response_a>" in text:
-            first = text.split("<response_a>")[-1].split("</response_a>")[0]
-            return [pairwise_completion("A" if "GOOD" in first else "B")]
-        response = text.split("<response>")[-1].split("</response>")[0]
-        return [pointwise_completion("9" if "GOOD" in response else "2")]
-
-    return script
-
-
 async def test_both_modes_score_rows_as_rewardbench2_does(bundled_model_dir: Path, decode) -> None:
     common = {"task": "chat", "votes": 1, "verdict": "sampled"}
-    async with (gateway_transport(bundled_model_dir, judge_of_good(decode)) as (transport, fake),
+    async with (gateway_transport(bundled_model_dir, fair_judge(decode)) as (transport, fake),
                 AsyncJudgeClient("http://gateway", transport=transport) as client):
         pointwise, usage = await judge_rows(client, ROWS, "pointwise", common)
         asked = len(fake.requests)
         pairwise, _ = await judge_rows(client, ROWS, "pairwise", common)
-    assert pointwise == [[9.0, 2.0, 2.0, 2.0], [9.0, 2.0], [9.0, 9.0, 2.0]]
+    assert pointwise == [[8.0, 3.0, 3.0, 3.0], [8.0, 3.0], [8.0, 8.0, 3.0]]
     assert asked == 4 + 2 + 3 and usage["engine_requests"] == asked
     assert pairwise == [[0.5, 0.0, 0.0, 0.0], None, None]  # Ties needs absolute scores: pointwise only
     assert len(fake.requests) - asked == 3 * 2  # each rejected one, both orders
