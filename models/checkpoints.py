@@ -34,6 +34,16 @@ def data_hash(rows: list[dict[str, Any]]) -> str:
     return "sha256:" + hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
 
 
+def weights_digest(directory: Path) -> str:
+    """The first 10 hex digits of the sha256 over the directory's safetensors files, in name order."""
+    digest = hashlib.sha256()
+    for path in sorted(directory.glob("*.safetensors")):
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:10]
+
+
 def write_manifest(directory: Path, manifest: Manifest) -> Path:
     path = directory / MANIFEST_FILE
     path.write_text(json.dumps(asdict(manifest), indent=2, sort_keys=True, default=str), encoding="utf-8")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -15,7 +14,7 @@ from genrm_client.adapters.trl import GroupReward
 from genrm_wire.preference_split import Split
 from models.bundled import prepare_bundled_model
 from models.chat import ChatTemplate
-from models.checkpoints import PIPELINE_FORMAT, Manifest, data_hash, write_manifest
+from models.checkpoints import PIPELINE_FORMAT, Manifest, data_hash, weights_digest, write_manifest
 from models.formats.framing import Framing
 from models.rubrics import RubricLibrary
 from training import coldstart, data
@@ -79,7 +78,7 @@ def train(pipeline: str, recipe: RecipeArguments, grpo: Any) -> TrainResult:
     trainer.save_model(str(output))  # weights, config and the tokenizer with its chat template
     manifest = Manifest(
         name=recipe.model_name or ("brpo-policy" if pipeline == "brpo" else f"{pipeline}-judge"),
-        version=f"{pipeline}-step{trainer.state.global_step}-{_weights_digest(output)}",
+        version=f"{pipeline}-step{trainer.state.global_step}-{weights_digest(output)}",
         format=PIPELINE_FORMAT[pipeline], pipeline=pipeline,
         base_model=recipe.base_model or "bundled:smollm2-135m",
         data_hash=data_hash(rows), step=trainer.state.global_step,
@@ -146,12 +145,3 @@ def _check_learned(pipeline: str, history: list[dict[str, Any]]) -> None:
 def _final_metrics(history: list[dict[str, Any]]) -> dict[str, float]:
     last = [entry for entry in history if "reward" in entry]
     return {k: float(v) for k, v in (last[-1] if last else {}).items() if isinstance(v, int | float)}
-
-
-def _weights_digest(directory: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(directory.glob("*.safetensors")):
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:10]
