@@ -9,7 +9,7 @@ PORT    ?= 8000
 export OMP_NUM_THREADS ?= 1
 
 .PHONY: install model serve test test-unit lint release-rubrics smoke-train clean lock lock-gpu dashboards \
-	images deploy-up deploy-down judge-qwen05 judge-qwen15
+	images deploy-up deploy-down judge-qwen05 judge-qwen15 train-direct-judge
 
 install: $(STAMP)
 
@@ -46,6 +46,11 @@ lint: install
 # The three CPU smoke trainings and the train -> serve check; last line: par=ok pairwise=ok brpo=ok served=...
 smoke-train: install model
 	OMP_NUM_THREADS=2 $(PY) -m training.smoke
+
+# The trained judge of docs/evaluation.md: direct-verdict tuning of the bundled judge on the train split (~20 min
+# on 2 cores; a benchmark-like run, not a test) -> .cache/checkpoints/pairwise-direct (serve: --checkpoint DIR)
+train-direct-judge: install model
+	OMP_NUM_THREADS=2 $(PY) -m training.verdict_tuning --config training/recipes/pairwise-direct-cpu.yaml
 
 release-rubrics: install
 	$(PY) -m models.rubrics.release rubrics

@@ -85,3 +85,45 @@ def test_a_trained_par_checkpoint_is_served_under_its_name_and_version(par_resul
         answer = client.score(request)
     assert answer.model.model_dump() == {"name": manifest.name, "version": manifest.version}
     assert answer.items[0].status == "ok"
+
+
+def test_direct_verdict_tuning_fits_what_the_service_serves(tmp_path: Path, bundled_model_dir: Path) -> None:
+    """A short direct-verdict tuning changes only its top layers, and the service, serving the checkpoint, reads
+    the same p(A) as the training computed for the same pair and order (the examples are the served ids)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from genrm_client import CompareItemIn, CompareRequest
+    from models.chat import ChatTemplate
+    from models.rubrics import RubricLibrary
+    from training import data
+    from training.verdict_examples import VerdictTokens, verdict_examples
+    from training.verdict_tuning import CURVE_FILE, TuningRecipe, tune
+
+    recipe = TuningRecipe(output_dir=str(tmp_path), max_examples=2, epochs=1, pairs_per_step=2, trainable_layers=2,
+                          learning_rate=1e-4)
+    checkpoint = tune(recipe)
+    before = load_file(str(bundled_model_dir / "model.safetensors"))
+    after = load_file(str(checkpoint / "model.safetensors"))
+    changed = {name for name in before if not before[name].equal(after[name])}
+    assert changed and all(name.startswith(("model.layers.28.", "model.layers.29.", "model.norm.")) for name in changed)
+    curve = (checkpoint / CURVE_FILE).read_text(encoding="utf-8").splitlines()
+    assert len(curve) == 1 and read_manifest(checkpoint).format == "pairwise"
+
+    template = ChatTemplate.from_directory(checkpoint)
+    pair = data.read_jsonl(ROOT / "data" / "preferences-dev.jsonl", 1, None, "train")[0]
+    shown_first = verdict_examples([pair], RubricLibrary.load(ROOT / "rubrics"), template)[0]  # chosen as A
+    tokens = VerdictTokens.of(template)
+    model = AutoModelForCausalLM.from_pretrained(str(checkpoint), dtype=torch.float32)
+    with torch.no_grad():
+        logits = model(torch.tensor([shown_first.input_ids])).logits[0, -1, [tokens.a, tokens.b]]
+    trained_p_a = float(torch.softmax(logits, dim=-1)[0])
+
+    item = CompareItemIn.model_validate({"id": pair["id"], "prompt": pair["prompt"], "response_a": pair["chosen"],
+                                         "response_b": pair["rejected"]})
+    request = CompareRequest(task=pair["task"], items=[item], verdict="direct", include_judgments=True)
+    with LocalGateway(checkpoints=[checkpoint], workdir=ROOT) as url, JudgeClient(url) as client:
+        answer = client.compare(request)
+    judgments = {j.order: j for j in answer.items[0].judgments or []}
+    assert answer.items[0].status == "ok" and judgments["ab"].p is not None
+    assert judgments["ab"].p["A"] == pytest.approx(trained_p_a, abs=0.02)
