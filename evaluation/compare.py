@@ -2,7 +2,10 @@
 
 Per mode, on the pairs both runs judged: each judge's accuracy (a tie counts half, so that a judge that ties
 more is not favoured by dropping pairs), B minus A with a paired-bootstrap interval and p-value, and McNemar's
-exact test on the pairs exactly one of them got right.
+exact test on the pairs exactly one of them got right. Pairwise, also the judges' behaviour pair by pair, each
+with B minus A and its paired-bootstrap interval: the first-shown response's share of a pair's votes (of
+probability, when read; a position-blind judge sits at ½) and swap consistency (both orders pick the same
+response; McNemar on the pairs only one judge was consistent on).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from evaluation.figures import CREDIT, outcome
+from evaluation.figures import CREDIT, first_shown_share, outcome, swap_consistent
 from evaluation.results import MODES, ItemResult, read_results, read_run
 from evaluation.stats import paired_test
 
@@ -31,7 +34,17 @@ def compare_runs(run_a: Path, run_b: Path, votes: int | None = None) -> dict[str
         compared[mode] = {"votes": k, "common_pairs": len(common),
                           "only_in_a": len(by_pair_a.keys() - by_pair_b.keys()),
                           "only_in_b": len(by_pair_b.keys() - by_pair_a.keys()), **test.model_dump()}
+        if mode == "pairwise":
+            compared[mode]["behaviour"] = _behaviour([(by_pair_a[p], by_pair_b[p]) for p in common])
     return compared
+
+
+def _behaviour(pairs: list[tuple[ItemResult, ItemResult]]) -> dict[str, Any]:
+    shares = [(first_shown_share(a), first_shown_share(b)) for a, b in pairs]
+    shared = [(a, b) for a, b in shares if a is not None and b is not None]
+    consistent = [(float(swap_consistent(a)), float(swap_consistent(b))) for a, b in pairs]
+    return {name: paired_test([a for a, _ in values], [b for _, b in values]).model_dump()
+            for name, values in (("first_shown_share", shared), ("swap_consistency", consistent))}
 
 
 def _describe(directory: Path, results: list[ItemResult]) -> dict[str, Any]:
@@ -54,14 +67,28 @@ def render(compared: dict[str, Any]) -> str:
         if mode not in compared:
             continue
         row = compared[mode]
-        difference = row["difference"]
-        shown = "–" if difference["value"] is None else (
-            f"{100 * difference['value']:+.1f} pts [{100 * difference['low']:+.1f}, {100 * difference['high']:+.1f}]")
-        lines.append(f"| {mode} | {row['votes']} | {row['n']} | {_share(row['a'])} | {_share(row['b'])} | {shown} | "
+        lines.append(f"| {mode} | {row['votes']} | {row['n']} | {_share(row['a'])} | {_share(row['b'])} | "
+                     f"{_difference(row['difference'])} | "
                      f"{row['p_bootstrap']} | {row['only_a_right']} / {row['only_b_right']} | {row['p_mcnemar']} |")
     if not any(mode in compared for mode in MODES):
         lines.append("| – | – | 0 | – | – | – | – | – | – |")
+    if "behaviour" in compared.get("pairwise", {}):
+        lines += ["", "Pairwise behaviour, pair by pair: the first-shown response's share of a pair's votes (½ is "
+                  "position-blind) and swap consistency; B − A with its paired-bootstrap 95 % interval.", "",
+                  "| pairwise | pairs | A | B | B − A | p (bootstrap) | p (McNemar) |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for name, label in (("first_shown_share", "first shown wins"), ("swap_consistency", "swap consistency")):
+            row = compared["pairwise"]["behaviour"][name]
+            lines.append(f"| {label} | {row['n']} | {_share(row['a'])} | {_share(row['b'])} | "
+                         f"{_difference(row['difference'])} | {row['p_bootstrap']} | "
+                         f"{row['p_mcnemar'] if name == 'swap_consistency' else '–'} |")
     return "\n".join(lines) + "\n"
+
+
+def _difference(difference: dict[str, Any]) -> str:
+    if difference["value"] is None:
+        return "–"
+    return f"{100 * difference['value']:+.1f} pts [{100 * difference['low']:+.1f}, {100 * difference['high']:+.1f}]"
 
 
 def _share(value: float | None) -> str:

@@ -110,10 +110,15 @@ def position(results: list[ItemResult]) -> dict[str, Any]:
                  for where in ("first", "second")}
     return {"first_position_wins": first_wins, "accuracy_chosen_first": shown_first,
             "accuracy_chosen_second": shown_second, "position_confusion": confusion,
-            "swap_consistency": ratio([_consistent(r) for r in results])}
+            "swap_consistency": ratio([swap_consistent(r) for r in results])}
 
 
-def _consistent(result: ItemResult) -> bool:
+def first_shown_share(result: ItemResult) -> float | None:
+    """The share of a pair's votes (of probability, when read) that went to the response shown first."""
+    return sum(v.first_credit for v in result.votes) / len(result.votes) if result.votes else None
+
+
+def swap_consistent(result: ItemResult) -> bool:
     picks = []
     for order in ("ab", "ba"):
         chosen = sum(v.chosen_credit for v in result.votes if v.order == order)

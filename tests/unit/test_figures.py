@@ -3,6 +3,7 @@ intervals, and the paired tests."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -99,3 +100,25 @@ def test_mcnemar_and_the_paired_bootstrap_tell_a_real_difference_from_noise() ->
     same = paired_test([1.0, 0.0] * 20, [0.0, 1.0] * 20)  # as accurate, on different pairs
     assert same.difference.value == 0.0 and same.p_bootstrap is not None and same.p_bootstrap > 0.5
     assert same.p_mcnemar == 1.0 and (same.only_a_right, same.only_b_right) == (20, 20)
+
+
+def test_compare_tests_the_pairwise_behaviour_pair_by_pair(tmp_path: Path) -> None:
+    """A judge that always picks the first-shown response (A) against one that is position-blind and right (B):
+    the first-shown share falls from 1 to ½ and swap consistency rises from 0 to 1, each with its interval."""
+    from evaluation.compare import compare_runs, render
+    from evaluation.results import ResultLog
+
+    biased, blind = tmp_path / "biased", tmp_path / "blind"
+    for directory, ab, ba in ((biased, "c", "r"), (blind, "c", "c")):
+        log = ResultLog(directory)
+        for index in range(20):
+            log.append(compared(str(index), chosen_first_in_ab=True, ab=ab, ba=ba))
+    behaviour = compare_runs(biased, blind)["pairwise"]["behaviour"]
+    share, consistency = behaviour["first_shown_share"], behaviour["swap_consistency"]
+    assert (share["a"], share["b"], share["n"]) == (1.0, 0.5, 20)
+    assert share["difference"]["value"] == pytest.approx(-0.5) and share["difference"]["high"] < 0
+    assert (consistency["a"], consistency["b"], consistency["only_b_right"]) == (0.0, 1.0, 20)
+    assert consistency["p_mcnemar"] < 0.001
+    table = render(compare_runs(biased, blind))
+    assert "| first shown wins | 20 | 100.0 % | 50.0 % | -50.0 pts" in table
+    assert "| swap consistency | 20 | 0.0 % | 100.0 % | +100.0 pts" in table
