@@ -18,6 +18,7 @@ from service.api.authentication import AuthMiddleware
 from service.api.body_guard import BodyGuardMiddleware
 from service.api.draining import Drain, DrainMiddleware
 from service.api.errors import register_error_handlers
+from service.api.jobs import router as job_router
 from service.api.metrics_middleware import MetricsMiddleware
 from service.api.openapi import describe_service
 from service.api.routes import router
@@ -77,6 +78,7 @@ def create_app(settings: Settings, engine_transport: httpx.AsyncBaseTransport | 
     register_error_handlers(app)
     app.include_router(router)
     app.include_router(trainer_router)
+    app.include_router(job_router)
     app.include_router(admin_router)
     # Innermost first: the body is checked only for a caller with a key, and a draining gateway refuses all.
     app.add_middleware(BodyGuardMiddleware, limits=settings.limits)

@@ -21,6 +21,8 @@ LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 3
 SCORE_BUCKETS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 SPREAD_BUCKETS = (0, 0.25, 0.5, 1, 1.5, 2, 3, 4, 5)
 JUDGING_ROUTES = ("/v1/score", "/v1/compare", "/v1/groups", "/v1/steps", "/v1/trajectories")
+JOB_ROUTES = ("score", "compare", "groups", "steps", "trajectories")
+JOB_ENDS = ("succeeded", "failed", "cancelled")
 ITEM_STATUSES = ("ok", "parse_failed", "too_long", "engine_error", "timeout", "flagged", "verifier_error")
 FLAG_ACTIONS = ("reported", "penalized", "masked")
 REJECTION_REASONS = ("no_engine", "overloaded", "fair_share")
@@ -54,6 +56,10 @@ class Metrics:
             "genrm_http_request_duration_seconds", "HTTP request latency by route.",
             ["route"], buckets=LATENCY_BUCKETS, registry=r,
         )
+        self.jobs = Counter("genrm_jobs_total", "Jobs (POST /v1/jobs) by route and how they ended.", ["route", "state"],
+                            registry=r)
+        self.jobs_active = Gauge("genrm_jobs_active", "Jobs queued or running in this gateway (lost if it restarts).",
+                                 registry=r)
         self.items = Counter(
             "genrm_items_total", "Judged items by route and item status.", ["route", "status"], registry=r,
         )
@@ -263,6 +269,9 @@ class Metrics:
                 self.verifier_disagreements.labels(verifier, direction)
 
     def declare_routes(self) -> None:
+        for job_route in JOB_ROUTES:
+            for end in JOB_ENDS:
+                self.jobs.labels(job_route, end)
         for route in JUDGING_ROUTES:
             for status in ITEM_STATUSES:
                 self.items.labels(route, status)

@@ -35,6 +35,7 @@ from service.judging.scoring import PointwiseJudge
 from service.judging.steps import StepJudge
 from service.judging.trajectories import TrajectoryJudge
 from service.metrics import Metrics
+from service.orchestration.jobs import JobLimits, JobStore
 from service.orchestration.limits import Limits
 from service.orchestration.resolving import Resolver
 from service.settings import JudgeModelSettings, ManagedEngineSettings, Settings
@@ -55,6 +56,7 @@ class AppState:
     steps: StepJudge
     trajectories: TrajectoryJudge
     quotas: Quotas
+    jobs: JobStore
     managed: list[ManagedEngine] = field(default_factory=list)
 
     @property
@@ -102,13 +104,15 @@ async def build_state(
     stack.callback(verifiers.close)
     scorer = VerifiedScorer(pointwise, EquivalenceJudge(runner, cache, metrics), verifiers, metrics)
     steps = StepJudge(runner, cache, metrics)
+    jobs = JobStore(JobLimits(), metrics)
+    stack.push_async_callback(jobs.close)  # first out: jobs stop before the engines they run on
     return AppState(
         metrics=metrics, rubric_store=rubric_store, registry=registry,
         resolver=Resolver(registry, rubric_store,
                           Limits(settings.max_items_per_request, settings.max_votes, settings.limits)),
         pointwise=pointwise, pairwise=pairwise, scorer=scorer, groups=GroupJudge(scorer, pairwise, steps),
         steps=steps, trajectories=TrajectoryJudge(runner, cache, metrics),
-        quotas=Quotas(settings.api_keys, metrics), managed=managed,
+        quotas=Quotas(settings.api_keys, metrics), jobs=jobs, managed=managed,
     )
 
 

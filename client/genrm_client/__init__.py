@@ -8,7 +8,7 @@ local gateway (`free_port`, `wait_ready`) stay in `genrm_client.launcher`; train
 """
 
 from genrm_client.client import AsyncJudgeClient, JudgeClient
-from genrm_client.errors import JudgeClientError, JudgeRequestError, JudgeServerError, JudgeUnavailable
+from genrm_client.errors import JobCancelled, JudgeClientError, JudgeRequestError, JudgeServerError, JudgeUnavailable
 from genrm_client.launcher import LocalGateway
 from genrm_wire import (
     AdaptiveIn,
@@ -37,6 +37,13 @@ from genrm_wire import (
     GroupResponse,
     ItemError,
     ItemStatus,
+    JobItemOut,
+    JobOut,
+    JobRequest,
+    JobResponse,
+    JobRoute,
+    JobState,
+    JobSubmit,
     JudgmentOut,
     ModelInfo,
     ModelListResponse,
@@ -112,6 +119,7 @@ __all__ = [
     "JudgeClientError",
     "JudgeRequestError",
     "JudgeServerError",
+    "JobCancelled",
     "JudgeUnavailable",
     "JudgmentOut",
     "LocalGateway",
@@ -141,6 +149,13 @@ __all__ = [
     "Extraction",
     "RewardPolicyName",
     "VerdictMode",
+    "JobItemOut",
+    "JobOut",
+    "JobRequest",
+    "JobResponse",
+    "JobRoute",
+    "JobState",
+    "JobSubmit",
     "VerificationOut",
     "VerifierName",
     "VerifierVerdict",

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from genrm_client.errors import error_from_response
+from genrm_client.errors import JobCancelled, error_from_info, error_from_response
 from genrm_wire import (
     CompareRequest,
     CompareResponse,
@@ -37,8 +37,10 @@ from genrm_wire import (
     TrajectoryRequest,
     TrajectoryResponse,
 )
+from genrm_wire.jobs import IDEMPOTENCY_HEADER, ROUTE_OF, JobOut, JobRequest, JobResponse
 
 DEFAULT_RETRY_AFTER_S = 1.0
+JOB_POLL_S = 30.0  # one long-poll of a job (the service allows up to 60)
 DEFAULT_TIMEOUT_S = 900.0
 DEFAULT_MAX_WAIT_S = 600.0
 RETRYABLE = (429, 503)
@@ -84,10 +86,26 @@ def _retry_after(response: httpx.Response) -> float:
 
 
 def _parse(response: httpx.Response, model: type[ResponseT]) -> ResponseT:
-    if response.status_code != 200:
+    if response.status_code not in (200, 202):  # 202: a job accepted
         retry = _retry_after(response) if response.status_code in RETRYABLE else None
         raise error_from_response(response, retry)
     return model.model_validate_json(response.content)
+
+
+def _submission(request: JobRequest, idempotency_key: str | None) -> tuple[dict[str, Any], dict[str, str]]:
+    body = {"route": ROUTE_OF[type(request)], "request": request_body(request)}
+    return body, ({IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key is not None else {})
+
+
+def _finished(job: JobOut) -> JobResponse:
+    """A finished job's response, or the error it failed with, raised."""
+    if job.state == "failed" and job.error is not None:
+        raise error_from_info(job.error)
+    if job.state == "cancelled":
+        raise JobCancelled(499, f"job {job.id} was cancelled before it finished", "job_cancelled")
+    response = job.response()
+    assert response is not None, job
+    return response
 
 
 class JudgeClient:
@@ -129,6 +147,27 @@ class JudgeClient:
         """`POST /v1/trajectories`: agent trajectories scored as a whole or at their last turn, and per turn."""
         return _parse(self._send("POST", "/v1/trajectories", request_body(request)), TrajectoryResponse)
 
+    def submit_job(self, request: JobRequest, *, idempotency_key: str | None = None) -> JobOut:
+        """`POST /v1/jobs`: judge `request` in the background. The same `idempotency_key` and request return the
+        first job, so a submit retried after a timeout is not judged twice."""
+        body, headers = _submission(request, idempotency_key)
+        return _parse(self._send("POST", "/v1/jobs", body, headers=headers), JobOut)
+
+    def job(self, job_id: str, *, wait_s: float = 0, seen: int = 0) -> JobOut:
+        """`GET /v1/jobs/{id}`; with `wait_s`, a long-poll until more than `seen` items are done or it ends."""
+        return _parse(self._send("GET", f"/v1/jobs/{job_id}", params={"wait_s": wait_s, "seen": seen}), JobOut)
+
+    def cancel_job(self, job_id: str) -> JobOut:
+        return _parse(self._send("DELETE", f"/v1/jobs/{job_id}"), JobOut)
+
+    def run_job(self, request: JobRequest, *, idempotency_key: str | None = None) -> JobResponse:
+        """Submit and long-poll until the job ends: the route's response, or its error raised
+        (`JobCancelled` if it was cancelled)."""
+        job = self.submit_job(request, idempotency_key=idempotency_key)
+        while not job.finished:
+            job = self.job(job.id, wait_s=JOB_POLL_S, seen=job.items_done)
+        return _finished(job)
+
     def rubrics(self) -> RubricListResponse:
         return _parse(self._send("GET", "/v1/rubrics"), RubricListResponse)
 
@@ -146,10 +185,11 @@ class JudgeClient:
             return ReadinessResponse.model_validate_json(response.content)
         return _parse(response, ReadinessResponse)
 
-    def _send(self, method: str, route: str, body: dict[str, Any] | None = None) -> httpx.Response:
+    def _send(self, method: str, route: str, body: dict[str, Any] | None = None, *,
+              params: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
         budget = _RetryBudget(self.max_wait_s)
         while True:
-            response = self._http.request(method, route, json=body)
+            response = self._http.request(method, route, json=body, params=params, headers=headers)
             delay = budget.delay(response)
             if delay is None:
                 return response
@@ -195,6 +235,23 @@ class AsyncJudgeClient:
         """`POST /v1/trajectories`: agent trajectories scored as a whole or at their last turn, and per turn."""
         return _parse(await self._send("POST", "/v1/trajectories", request_body(request)), TrajectoryResponse)
 
+    async def submit_job(self, request: JobRequest, *, idempotency_key: str | None = None) -> JobOut:
+        body, headers = _submission(request, idempotency_key)
+        return _parse(await self._send("POST", "/v1/jobs", body, headers=headers), JobOut)
+
+    async def job(self, job_id: str, *, wait_s: float = 0, seen: int = 0) -> JobOut:
+        return _parse(await self._send("GET", f"/v1/jobs/{job_id}", params={"wait_s": wait_s, "seen": seen}),
+                      JobOut)
+
+    async def cancel_job(self, job_id: str) -> JobOut:
+        return _parse(await self._send("DELETE", f"/v1/jobs/{job_id}"), JobOut)
+
+    async def run_job(self, request: JobRequest, *, idempotency_key: str | None = None) -> JobResponse:
+        job = await self.submit_job(request, idempotency_key=idempotency_key)
+        while not job.finished:
+            job = await self.job(job.id, wait_s=JOB_POLL_S, seen=job.items_done)
+        return _finished(job)
+
     async def rubrics(self) -> RubricListResponse:
         return _parse(await self._send("GET", "/v1/rubrics"), RubricListResponse)
 
@@ -212,10 +269,11 @@ class AsyncJudgeClient:
             return ReadinessResponse.model_validate_json(response.content)
         return _parse(response, ReadinessResponse)
 
-    async def _send(self, method: str, route: str, body: dict[str, Any] | None = None) -> httpx.Response:
+    async def _send(self, method: str, route: str, body: dict[str, Any] | None = None, *,
+                    params: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
         budget = _RetryBudget(self.max_wait_s)
         while True:
-            response = await self._http.request(method, route, json=body)
+            response = await self._http.request(method, route, json=body, params=params, headers=headers)
             delay = budget.delay(response)
             if delay is None:
                 return response

@@ -13,7 +13,7 @@ from __future__ import annotations
 import httpx
 from pydantic import ValidationError
 
-from genrm_wire import ErrorResponse
+from genrm_wire import ErrorInfo, ErrorResponse
 
 
 class JudgeClientError(RuntimeError):
@@ -39,10 +39,23 @@ class JudgeServerError(JudgeClientError):
     pass
 
 
+class JobCancelled(JudgeClientError):
+    """The job was cancelled (by `cancel_job`, or by the gateway shutting down) before it finished."""
+
+
+def _error_class(status: int) -> type[JudgeClientError]:
+    return JudgeUnavailable if status in (429, 503) else JudgeRequestError if status < 500 else JudgeServerError
+
+
+def error_from_info(info: ErrorInfo) -> JudgeClientError:
+    """The exception a failed job's error stands for, as if its request had been answered with it."""
+    return _error_class(info.code)(info.code, info.message, info.type, info.param)
+
+
 def error_from_response(response: httpx.Response, retry_after: float | None) -> JudgeClientError:
     """The exception for a non-200 answer, from its error envelope (or its text, if it has none)."""
     status = response.status_code
-    cls = (JudgeUnavailable if status in (429, 503) else JudgeRequestError if status < 500 else JudgeServerError)
+    cls = _error_class(status)
     try:
         info = ErrorResponse.model_validate_json(response.content).error
     except ValidationError:

@@ -13,6 +13,7 @@ from genrm_wire.adapters import (
     SlimeResponse,
 )
 from genrm_wire.errors import ErrorInfo, ErrorResponse
+from genrm_wire.jobs import JobItemOut, JobOut, JobRequest, JobResponse, JobRoute, JobState, JobSubmit
 from genrm_wire.judging import (
     DEFAULT_ACTED_FLAGS,
     AdaptiveIn,
@@ -131,6 +132,13 @@ __all__ = [
     "ItemOut",
     "ItemStatus",
     "VerdictMode",
+    "JobItemOut",
+    "JobOut",
+    "JobRequest",
+    "JobResponse",
+    "JobRoute",
+    "JobState",
+    "JobSubmit",
     "JudgingRequest",
     "JudgingResponse",
     "JudgmentOut",

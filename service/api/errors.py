@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 _DESCRIPTIONS: dict[int, str] = {
     401: "No API key, or not a valid one (send `Authorization: Bearer <key>`); only when keys are configured.",
     403: "The API key lacks the scope this route needs.",
-    404: "Unknown model or rubric; `param` names it.",
+    404: "Unknown model, rubric or job; `param` names it.",
     413: "Over a request limit (body bytes, items, votes, text length, token budget); `param` names it.",
     415: "The body is not JSON (`Content-Type: application/json`).",
     422: "Invalid request; `param` names the field and `message` the fix.",
@@ -47,6 +47,11 @@ def _responses(*statuses: int, model: type[BaseModel] = ErrorResponse) -> dict[i
 # Every status a judging route can answer besides 200 (keys, body limits, the `ServiceError` tree, validation,
 # draining, the catch-all).
 JUDGING_ERRORS = _responses(401, 403, 404, 413, 415, 422, 429, 499, 500, 502, 503, 504)
+# Submitting a job: keys, body limits, validation, too many jobs, draining, a bug (the job's own errors come
+# with the job).
+JOB_ERRORS = _responses(401, 403, 413, 415, 422, 429, 500, 503)
+# Reading or cancelling a job: keys, an unknown job (or another key's), a bad query, draining, a bug.
+JOB_READ_ERRORS = _responses(401, 403, 404, 422, 500, 503)
 # The listing routes: keys, draining, or a bug.
 LISTING_ERRORS = _responses(401, 403, 500, 503)
 # The probes fail only by a bug; /metrics also by a missing key where `protect_metrics` is on.

@@ -468,3 +468,21 @@ def test_a_killed_engine_is_restarted_and_requests_get_503_meanwhile(
     assert restarts in client.get("/metrics").text
 
 
+
+
+def test_a_job_judges_on_the_real_engine_and_a_retried_submit_is_the_same_job(live_gateway: LiveGateway) -> None:
+    """Submit and long-poll through the typed client over real HTTP: the job's result is real judgments, item by
+    item, and the same Idempotency-Key returns the same job without judging again."""
+    from genrm_client import CompareRequest, JudgeClient
+
+    request = CompareRequest.model_validate({"task": "chat", "votes": 1, "items": [
+        {"id": "fr", "prompt": "What is the capital of France?", "response_a": "Paris.", "response_b": "Berlin."},
+        {"id": "math", "prompt": "What is 2+2?", "response_a": "5.", "response_b": "4."}]})
+    with JudgeClient(live_gateway.url) as judge:
+        answer = judge.run_job(request, idempotency_key="live-job-1")
+        again = judge.submit_job(request, idempotency_key="live-job-1")
+    assert [item.id for item in answer.items] == ["fr", "math"]
+    assert all(item.status == "ok" and len(item.votes) == 2 for item in answer.items)  # both orders, real votes
+    assert answer.usage.engine_requests >= 4 and answer.usage.completion_tokens > 0
+    assert again.state == "succeeded" and again.items_done == 2
+    assert again.response() == answer
