@@ -169,6 +169,7 @@ class JobStore:
                    item_of: Callable[[Any], dict[str, Any]]) -> None:
         responses: list[Any] = [None] * len(chunks)
         slots = asyncio.Semaphore(self.limits.concurrency)
+
         async def cancelled() -> None:  # the job's "disconnect": its cancellation
             await job.cancelled.wait()
 
