@@ -50,7 +50,7 @@ smoke-train: install model
 # The trained judge of docs/evaluation.md: direct-verdict tuning of the bundled judge on the train split (~20 min
 # on 2 cores; a benchmark-like run, not a test) -> .cache/checkpoints/pairwise-direct (serve: --checkpoint DIR)
 train-direct-judge: install model
-	OMP_NUM_THREADS=2 $(PY) -m training.verdict_tuning --config training/recipes/pairwise-direct-cpu.yaml
+	OMP_NUM_THREADS=2 $(PY) -m training.verdict_tuning --config training/recipes/verdict-tuning/pairwise-direct-cpu.yaml
 
 release-rubrics: install
 	$(PY) -m models.rubrics.release rubrics

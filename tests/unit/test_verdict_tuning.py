@@ -91,3 +91,12 @@ def test_the_recipe_reads_yaml_and_flags(tmp_path: Path) -> None:
         read_recipe(["--config", str(config)])
     with pytest.raises(ValueError, match="split 'dev'"):
         TuningRecipe(output_dir="out", split="dev")
+
+
+@pytest.mark.parametrize("recipe", sorted((ROOT / "training" / "recipes" / "verdict-tuning").glob("*.yaml")),
+                         ids=lambda path: path.stem)
+def test_every_tuning_recipe_parses_names_its_seed_and_reads_only_the_train_split(recipe: Path) -> None:
+    import yaml
+
+    assert read_recipe(["--config", str(recipe)]).split == "train"
+    assert "seed" in yaml.safe_load(recipe.read_text(encoding="utf-8"))
