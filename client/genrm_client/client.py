@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from genrm_client.errors import JobCancelled, error_from_info, error_from_response
+from genrm_client.errors import JobCancelled, JudgeRequestError, error_from_info, error_from_response
 from genrm_wire import (
     CompareRequest,
     CompareResponse,
@@ -41,6 +41,7 @@ from genrm_wire.jobs import IDEMPOTENCY_HEADER, ROUTE_OF, JobOut, JobRequest, Jo
 
 DEFAULT_RETRY_AFTER_S = 1.0
 JOB_POLL_S = 30.0  # one long-poll of a job (the service allows up to 60)
+JOB_RESUBMITS = 3  # how often run_job submits again when the gateway has lost its job (a restart)
 DEFAULT_TIMEOUT_S = 900.0
 DEFAULT_MAX_WAIT_S = 600.0
 RETRYABLE = (429, 503)
@@ -95,6 +96,12 @@ def _parse(response: httpx.Response, model: type[ResponseT]) -> ResponseT:
 def _submission(request: JobRequest, idempotency_key: str | None) -> tuple[dict[str, Any], dict[str, str]]:
     body = {"route": ROUTE_OF[type(request)], "request": request_body(request)}
     return body, ({IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key is not None else {})
+
+
+def _lost(error: JudgeRequestError, resubmitted: int) -> bool:
+    """A poll's 404: the gateway no longer has the job (it restarted, or it expired), and run_job may submit the
+    request again (with the same idempotency key, so a gateway that does have it returns it)."""
+    return error.status == 404 and error.param == "job_id" and resubmitted < JOB_RESUBMITS
 
 
 def _finished(job: JobOut) -> JobResponse:
@@ -162,10 +169,16 @@ class JudgeClient:
 
     def run_job(self, request: JobRequest, *, idempotency_key: str | None = None) -> JobResponse:
         """Submit and long-poll until the job ends: the route's response, or its error raised
-        (`JobCancelled` if it was cancelled)."""
-        job = self.submit_job(request, idempotency_key=idempotency_key)
+        (`JobCancelled` if it was cancelled). A job the gateway lost (a restart) is submitted again, up to
+        `JOB_RESUBMITS` times."""
+        job, lost = self.submit_job(request, idempotency_key=idempotency_key), 0
         while not job.finished:
-            job = self.job(job.id, wait_s=JOB_POLL_S, seen=job.items_done)
+            try:
+                job = self.job(job.id, wait_s=JOB_POLL_S, seen=job.items_done)
+            except JudgeRequestError as error:
+                if not _lost(error, lost):
+                    raise
+                job, lost = self.submit_job(request, idempotency_key=idempotency_key), lost + 1
         return _finished(job)
 
     def rubrics(self) -> RubricListResponse:
@@ -247,9 +260,14 @@ class AsyncJudgeClient:
         return _parse(await self._send("DELETE", f"/v1/jobs/{job_id}"), JobOut)
 
     async def run_job(self, request: JobRequest, *, idempotency_key: str | None = None) -> JobResponse:
-        job = await self.submit_job(request, idempotency_key=idempotency_key)
+        job, lost = await self.submit_job(request, idempotency_key=idempotency_key), 0
         while not job.finished:
-            job = await self.job(job.id, wait_s=JOB_POLL_S, seen=job.items_done)
+            try:
+                job = await self.job(job.id, wait_s=JOB_POLL_S, seen=job.items_done)
+            except JudgeRequestError as error:
+                if not _lost(error, lost):
+                    raise
+                job, lost = await self.submit_job(request, idempotency_key=idempotency_key), lost + 1
         return _finished(job)
 
     async def rubrics(self) -> RubricListResponse:

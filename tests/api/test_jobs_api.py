@@ -195,3 +195,31 @@ async def test_a_job_and_its_idempotency_key_belong_to_the_key_that_submitted_it
     assert peek.status_code == 404 and cancel.status_code == 404
     assert own["state"] == "succeeded"
 
+
+
+class GatewayRestart(httpx.AsyncBaseTransport):
+    """The first request reaches `before`; every later one `after`: a gateway that restarted right after the
+    submit (a fresh process knows no jobs)."""
+
+    def __init__(self, before: httpx.AsyncBaseTransport, after: httpx.AsyncBaseTransport) -> None:
+        self.before, self.after, self.requests = before, after, []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(f"{request.method} {request.url.path}")
+        target = self.before if len(self.requests) == 1 else self.after
+        return await target.handle_async_request(request)
+
+
+async def test_run_job_submits_again_when_the_gateway_lost_the_job(bundled_model_dir) -> None:
+    from genrm_client import AsyncJudgeClient, ScoreItemIn, ScoreRequest
+    from tests.api.conftest import gateway_transport
+
+    request = ScoreRequest(task="chat", items=[ScoreItemIn(prompt="Hi", response="Hello!")])
+    async with (gateway_transport(bundled_model_dir) as (first, _),
+                gateway_transport(bundled_model_dir) as (second, engine_after)):
+        restart = GatewayRestart(first, second)
+        async with AsyncJudgeClient("http://gateway", transport=restart) as judge:
+            answer = await judge.run_job(request, idempotency_key="k-1")
+    assert [line.split()[0] for line in restart.requests[:3]] == ["POST", "GET", "POST"]  # submit, 404, again
+    assert all(line.split()[1].startswith("/v1/jobs") for line in restart.requests)
+    assert answer.items[0].status == "ok" and len(engine_after.requests) == 1  # judged again after the restart
