@@ -1,6 +1,6 @@
 """Direct-verdict tuning of a pairwise judge on CPU: fit p(label) at the served verdict position, both orders.
 
-    python -m training.verdict_tuning --config training/recipes/verdict-tuning/pairwise-direct-cpu.yaml [--key value ...]
+    python -m training.verdict_tuning --config training/recipes/verdict-tuning/pairwise-direct-cpu.yaml [--key v ...]
 
 The loss is −log p(label | prompt, direct prefill), p renormalised over the verdict tokens A and B, exactly the
 probability that `verdict: direct` serves (`training/verdict_examples.py`). Each step holds whole pairs in both
