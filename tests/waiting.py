@@ -5,8 +5,9 @@ have moved rather than merely to exist."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -39,10 +40,16 @@ def scraped(url: str, name: str, **labels: str) -> float:
     return metric_value(httpx.get(f"{url}/metrics", timeout=10).text, name, **labels)
 
 
-async def until(condition: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:
-    """`wait_for` inside an event loop: yields to the loop between looks."""
+async def until(condition: Callable[[], bool | Awaitable[bool]], what: str, timeout_s: float = 60.0) -> None:
+    """`wait_for` inside an event loop: yields to the loop between looks. `condition` may be a coroutine function
+    (a look that itself asks the gateway, e.g. its /metrics)."""
     deadline = time.monotonic() + timeout_s
-    while not condition():
+    while not await _holds(condition):
         if time.monotonic() > deadline:
             pytest.fail(f"the precondition never held within {timeout_s:g} s: {what}")
         await asyncio.sleep(POLL_S / 5)
+
+
+async def _holds(condition: Callable[[], bool | Awaitable[bool]]) -> bool:
+    found = condition()
+    return bool(await found) if inspect.isawaitable(found) else bool(found)

@@ -11,6 +11,7 @@ import pytest
 
 from genrm_client import CompareItemIn, CompareRequest, GroupIn, GroupRequest, JudgeRequestError
 from tests.fakes import pointwise_completion
+from tests.waiting import metric_value, until
 
 CHAT = {"task": "chat"}
 
@@ -121,13 +122,12 @@ async def test_an_overloaded_gateway_queues_the_job_instead_of_refusing_it(make_
     async with make_client(blocked, engines=engines, max_queued_requests=1) as (client, fake):
         job_id = (await client.post("/v1/jobs", json={"route": "score", "request": {
             **CHAT, "items": [item(n) for n in range(4)]}})).json()["id"]
-        for _ in range(500):  # until admission has refused one of the job's items (the precondition)
+
+        async def refused_for_load() -> bool:
             metrics = (await client.get("/metrics")).text
-            if 'genrm_rejected_requests_total{model="fake-judge",reason="overloaded"} 0.0' not in metrics:
-                break
-            await asyncio.sleep(0.02)
-        else:
-            raise AssertionError("the job's items were never refused for load")
+            return metric_value(metrics, "genrm_rejected_requests_total", reason="overloaded") > 0
+
+        await until(refused_for_load, "admission refused one of the job's items for load")
         refused = await client.post("/v1/score", json={**CHAT, "items": [item(9)]})
         release.set()
         job = await finished(client, job_id)
