@@ -20,6 +20,7 @@ from genrm_wire.judging import (
     JudgingRequest,
     JudgingResponse,
     Prompt,
+    VerdictMode,
     check_prompt,
 )
 from genrm_wire.steps import SplitRule, StepAggregatesOut, StepOut, StepStrategy
@@ -188,5 +189,6 @@ class GroupOut(BaseModel):
 
 class GroupResponse(JudgingResponse):
     mode: GroupMode
+    verdict: VerdictMode = "sampled"
     groups: list[GroupOut]
     failures: FailureReport

@@ -16,7 +16,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from genrm_wire.judging import MAX_TEXT_CHARS, ItemOut, JudgingRequest, JudgingResponse, Prompt, check_prompt
+from genrm_wire.judging import (
+    MAX_TEXT_CHARS,
+    ItemOut,
+    JudgingRequest,
+    JudgingResponse,
+    Prompt,
+    VerdictMode,
+    check_prompt,
+)
 
 SplitRule = Literal["blank_lines", "numbered", "lines", "regex", "list"]
 StepStrategy = Literal["prefix", "list"]
@@ -59,10 +67,15 @@ class StepOut(BaseModel):
     index: int
     start: int = Field(description="The step's first character in `solution`.")
     end: int = Field(description="One past its last character: `solution[start:end]` is the step.")
-    verdict: StepVerdictName | None = Field(default=None, description="The votes' majority; a tie is `neutral`.")
+    verdict: StepVerdictName | None = Field(default=None, description="The votes' majority; a tie is `neutral` "
+                                            "(verdict direct: the most probable).")
     score: float | None = Field(default=None, description="Mean over votes of correct 1, neutral 0.5, "
                                 "incorrect 0.")
-    votes: dict[str, int] = Field(default_factory=dict, description="Votes per verdict.")
+    votes: dict[str, int] = Field(default_factory=dict, description="Votes per verdict written (none with "
+                                  "verdict direct, which writes no judgment).")
+    p: dict[str, float] | None = Field(default=None, description="With verdict expected|direct: the judge's "
+                                       "probability of each verdict at this step, averaged over the votes; "
+                                       "`score` is then its expectation.")
 
 
 class StepAggregatesOut(BaseModel):
@@ -79,4 +92,5 @@ class StepItemOut(ItemOut):
 
 class StepsResponse(JudgingResponse):
     strategy: StepStrategy
+    verdict: VerdictMode = "sampled"
     items: list[StepItemOut]

@@ -26,6 +26,9 @@ from models.formats.instance import prompt_block
 from models.formats.sections import FormatFailure, ParseFailure, SectionedFormat, parse_sections
 
 STEP_VERDICTS: tuple[str, ...] = get_args(StepVerdictName)
+# What each verdict is worth: a step's score is the mean of its votes' values (or, with probability verdicts, the
+# expectation of the judge's distribution over these).
+STEP_VERDICT_VALUES: tuple[tuple[str, float], ...] = (("correct", 1.0), ("neutral", 0.5), ("incorrect", 0.0))
 _VERDICT_REGEX = "(" + "|".join(STEP_VERDICTS) + ")"
 _LONGEST_VERDICT = max(len(verdict) for verdict in STEP_VERDICTS)
 
@@ -102,6 +105,7 @@ class StepFormat(SectionedFormat):
     name: str = "step"
     answer_regex: str = _VERDICT_REGEX
     answer_max_chars: int = _LONGEST_VERDICT
+    verdict_values: tuple[tuple[str, float], ...] = STEP_VERDICT_VALUES
 
     def build_messages(self, prompt: Conversation, earlier: Sequence[str], step: str,
                        framing: Framing) -> list[ChatMessage]:
@@ -132,12 +136,19 @@ _LIST_LINE = re.compile(r"^(\d+): (\w+)$")
 
 @dataclass(frozen=True)
 class StepListFormat(SectionedFormat):
-    """The format for a solution of exactly `steps` steps."""
+    """The format for a solution of exactly `steps` steps.
+
+    Its verdicts are read line by line (probability verdicts): the verdict of step k after `k:`, as the judge
+    writes it there, with its leading space (` correct`: one token in the tokenizers we serve, where `correct` after
+    a written space would be a split no judge writes). No verdict is a prefix of another, so the token after one
+    (a newline, or the closing tag after the last) is never read, and one verdict tree serves every line."""
 
     steps: int = 1
     name: str = "step_list"
     answer_regex: str = ""
     answer_max_chars: int = 0
+    verdict_values: tuple[tuple[str, float], ...] = tuple((f" {verdict}", value)
+                                                          for verdict, value in STEP_VERDICT_VALUES)
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -152,6 +163,15 @@ class StepListFormat(SectionedFormat):
             raise ValueError(f"this format is for {self.steps} steps, not {len(steps)}")
         blocks = [prompt_block(prompt, framing), f"<solution>\n{step_blocks(steps, framing)}\n</solution>"]
         return [ChatMessage("system", LIST_INSTRUCTIONS), ChatMessage("user", "\n".join(blocks))]
+
+    @staticmethod
+    def answer_lines(verdicts: Sequence[StepVerdictName]) -> str:
+        """The answer's first lines, giving `verdicts`: `1: correct\n2: neutral\n`."""
+        return "".join(f"{number}: {verdict}\n" for number, verdict in enumerate(verdicts, start=1))
+
+    def line_prefix(self, earlier: Sequence[StepVerdictName]) -> str:
+        """The answer up to step k's verdict, the steps before it given `earlier`: `1: correct\n2:`."""
+        return f"{self.answer_lines(earlier)}{len(earlier) + 1}:"
 
     def parse(self, completion: str) -> StepListVerdict | ParseFailure:
         sections = parse_sections(completion)

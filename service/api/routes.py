@@ -129,7 +129,7 @@ async def groups(body: GroupRequest, state: State, caller: CallerDep,
     return GroupResponse(
         model=translation.model_ref(run.context), rubric_set=translation.rubric_ref(run.context),
         usage=translation.usage_out(run.context.usage), flag_detector=run.context.model.flag_detector.version,
-        mode=body.mode,
+        mode=body.mode, verdict=body.verdict,
         groups=translation.groups_out(run.results, settings.handling),
         failures=translation.failure_report(run.failed, run.retries, settings.handling),
     )
@@ -150,7 +150,7 @@ async def steps(body: StepsRequest, state: State, caller: CallerDep,
     return StepsResponse(
         model=translation.model_ref(context), rubric_set=translation.rubric_ref(context),
         usage=translation.usage_out(context.usage), flag_detector=context.model.flag_detector.version,
-        strategy=body.strategy,
+        strategy=body.strategy, verdict=body.verdict,
         items=[steps_translation.step_item_out(outcome) for outcome in outcomes],
     )
 

@@ -27,7 +27,8 @@ def step_items(items: Sequence[StepItemIn]) -> list[StepItem]:
 
 
 def step_settings(body: StepsRequest) -> StepSettings:
-    return StepSettings(strategy=body.strategy, votes=body.votes, include_judgments=body.include_judgments)
+    return StepSettings(strategy=body.strategy, votes=body.votes, include_judgments=body.include_judgments,
+                        verdict=body.verdict)
 
 
 def widest_format(body: StepsRequest, items: Sequence[StepItem]) -> SectionedFormat:

@@ -188,7 +188,8 @@ def _step_group_settings(body: GroupRequest) -> StepGroupSettings | None:
 
 def steps_out(results: Sequence[StepResult]) -> list[StepOut]:
     return [StepOut(index=result.step.index, start=result.step.start, end=result.step.end, verdict=result.verdict,
-                    score=result.score, votes=dict(result.votes)) for result in results]
+                    score=result.score, votes=dict(result.votes), p=None if result.p is None else dict(result.p))
+            for result in results]
 
 
 def step_aggregates_out(found: StepAggregates | None) -> StepAggregatesOut | None:

@@ -95,9 +95,8 @@ class StepGroupOutcomes:
     retries: RetryCounts
 
 
-async def judge_split_rollouts(judge: StepJudge, cut: Sequence[SplitRollout], strategy: StepStrategy, votes: int,
+async def judge_split_rollouts(judge: StepJudge, cut: Sequence[SplitRollout], settings: StepSettings,
                                context: JudgingContext, handling: FailureHandling) -> StepGroupOutcomes:
-    settings = StepSettings(strategy=strategy, votes=votes, include_judgments=False)
     items = [StepItem(rollout.id, rollout.prompt, rollout.text, rollout.steps)
              for rollout in cut if rollout.too_many is None]
     outcomes, retries = await judge_with_retries(

@@ -58,6 +58,7 @@ from service.judging.items import (
     ScoreSettings,
     StepOutcome,
     StepResult,
+    StepSettings,
     VerificationPlan,
     VerifiedAnswer,
 )
@@ -91,7 +92,7 @@ class GroupSettings:
     handling: FailureHandling
     verification: VerificationPlan | None = None  # pointwise: a rule verifier's plan, with each group's reference
     steps: StepGroupSettings | None = None  # steps: how rollouts are cut and judged
-    verdict: VerdictMode = "sampled"  # pointwise, brpo, round_robin: how each judgment's verdict is read
+    verdict: VerdictMode = "sampled"  # how each judgment's verdict is read
 
 
 @dataclass(frozen=True)
@@ -198,8 +199,9 @@ class GroupJudge:
                            cut: Sequence[SplitRollout]) -> tuple[list[GroupResult], RetryCounts]:
         assert settings.steps is not None, "steps mode has step settings"
         step_settings = settings.steps
-        judged = await judge_split_rollouts(self._steps, cut, step_settings.strategy, settings.votes, context,
-                                            settings.handling)
+        judged = await judge_split_rollouts(
+            self._steps, cut, StepSettings(step_settings.strategy, settings.votes, False, settings.verdict), context,
+            settings.handling)
         results = []
         for group in groups:
             outcomes = [judged.by_id[_rollout_id(group, index)] for index in range(len(group.rollouts))]

@@ -164,6 +164,7 @@ class StepSettings:
     strategy: StepStrategy
     votes: int
     include_judgments: bool
+    verdict: VerdictMode = "sampled"
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ class StepResult:
     verdict: StepVerdictName | None
     score: float | None
     votes: Mapping[str, int]
+    p: Mapping[str, float] | None = None  # the mean distribution read at its verdicts (verdict expected|direct)
 
 
 @dataclass(frozen=True)

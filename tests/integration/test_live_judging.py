@@ -300,6 +300,29 @@ def test_steps_get_real_constrained_verdicts_with_their_spans(
         assert engine_metric(engine, "vllm:prefix_cache_hits_total") > hits_before
 
 
+def test_step_verdicts_are_read_in_probability_on_the_real_judge(client: httpx.Client) -> None:
+    """`expected` on a step list, greedy: each line's reading sums to one over the three verdicts, the step's score
+    is its expectation, and the verdict the judge wrote at a line is the one its reading ranks first. `direct` by
+    prefix: one generated token per engine request, no judgment written."""
+    item = {"prompt": "What is 17 * 3?", "solution": STEP_SOLUTION}
+    listed = client.post("/v1/steps", json={"strategy": "list", "verdict": "expected", "items": [item],
+                                            "sampling": {"max_tokens": 256, "temperature": 0.0}})
+    assert listed.status_code == 200, listed.text
+    (judged,) = listed.json()["items"]
+    assert judged["status"] == "ok", judged
+    for step in judged["steps"]:
+        p = step["p"]
+        assert set(p) == {"correct", "neutral", "incorrect"} and abs(sum(p.values()) - 1) < 1e-6
+        assert abs(step["score"] - (p["correct"] + p["neutral"] / 2)) < 1e-6
+        assert max(p, key=lambda verdict: p[verdict]) == step["verdict"], step
+    direct = client.post("/v1/steps", json={"verdict": "direct", "items": [item]})
+    assert direct.status_code == 200, direct.text
+    (read,) = direct.json()["items"]
+    assert read["status"] == "ok" and all(step["votes"] == {} and 0 <= step["score"] <= 1 for step in read["steps"])
+    usage = direct.json()["usage"]
+    assert usage["engine_requests"] == usage["completion_tokens"] >= 3
+
+
 def test_a_group_of_rollouts_gets_real_step_scores_and_rewards(client: httpx.Client) -> None:
     """`/v1/groups` in `steps` mode on the real judge: each rollout of a GRPO group gets a verdict and a span per
     step, its reward is its weakest step's score, and the group-normalised advantages are centred."""

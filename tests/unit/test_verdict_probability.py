@@ -7,8 +7,10 @@ import math
 
 import pytest
 
+from models.chat import ChatTemplate
 from models.formats import PAIRWISE, POINTWISE
 from models.formats.sections import answer_closing, answer_prefix, parse_sections
+from models.formats.steps import STEP, StepListFormat
 from models.formats.verdict_probability import (
     UnreadableVerdicts,
     VerdictTree,
@@ -112,3 +114,22 @@ def test_the_direct_prefill_is_a_judgment_up_to_its_answer() -> None:
     assert parse_sections(prefill + "7</answer>") == {"think": "n/a", "generate_rubrics": "n/a", "eval": "n/a",
                                                       "answer": "7"}
     assert answer_prefix("<think>a <answer> mention</think>x<answer>7</answer>").endswith("x<answer>")
+
+
+def test_a_step_lists_verdicts_are_read_without_what_follows_them(chat_template: ChatTemplate) -> None:
+    """A step list's line verdict is followed by a newline, or by the closing tag on the last line: one tree serves
+    both because no verdict is a prefix of another, so the token after a verdict is never read (the bundled
+    judge's tokenizer here; Qwen2.5's also writes each line verdict as one token)."""
+    template = chat_template
+    verdicts = [verdict for verdict, _ in StepListFormat(steps=2).verdict_values]
+    at_the_end = verdict_tree(verdicts, answer_closing(), template.encode_literal)
+    mid_list = verdict_tree(verdicts, "\n", template.encode_literal)
+    assert at_the_end.paths == mid_list.paths
+    assert all(at_the_end.end not in at_the_end.children(node) for node in at_the_end.reads())
+    assert all(len(path) == 1 for path in at_the_end.paths.values())  # ` correct`, ` incorrect`, ` neutral`
+
+
+def test_a_step_list_line_is_read_after_the_lines_before_it() -> None:
+    assert StepListFormat(steps=3).line_prefix([]) == "1:"
+    assert StepListFormat(steps=3).line_prefix(["correct", "neutral"]) == "1: correct\n2: neutral\n3:"
+    assert dict(STEP.verdict_values) == {"correct": 1.0, "neutral": 0.5, "incorrect": 0.0}
