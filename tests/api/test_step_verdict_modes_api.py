@@ -164,3 +164,21 @@ async def test_groups_in_steps_mode_pay_the_expected_step_reward(
     assert [rollout["reward"] for rollout in group["rollouts"]] == pytest.approx([0.9, 0.1])
     assert group["rollouts"][1]["steps"][0]["p"] == pytest.approx({"correct": 0.1, "neutral": 0.0,
                                                                     "incorrect": 0.9})
+
+
+async def test_the_trl_step_reward_passes_its_verdict_mode(
+    make_judge: Callable[..., Any], chat_template: ChatTemplate, decode: Callable[[dict[str, Any]], str]
+) -> None:
+    from genrm_client.adapters.trl_steps import AsyncStepReward
+
+    correct, neutral = (first_token(chat_template, verdict) for verdict in ("correct", "neutral"))
+
+    def script(body: dict[str, Any]) -> httpx.Response:
+        assert _reads(body), "direct must not sample a judgment"
+        return top_logprobs_answer(body, {correct: 0.5, neutral: 0.5})
+
+    async with make_judge(script) as (judge, _):
+        reward = AsyncStepReward(judge, aggregate="mean", verdict="direct")
+        rewards = await reward(["What is 2 + 3?"], ["2 + 3 = 5\n\nSo 5."])
+    assert rewards == [pytest.approx(0.75)]
+    assert reward.last_steps[0].steps[0].p == pytest.approx({"correct": 0.5, "neutral": 0.5, "incorrect": 0.0})

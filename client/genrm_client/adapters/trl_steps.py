@@ -22,7 +22,16 @@ from typing import Any, Literal, TypedDict, Unpack
 
 from genrm_client.adapters.trl import completion_text, prompt_value
 from genrm_client.client import AsyncJudgeClient, JudgeClient
-from genrm_wire import FlagPolicy, SamplingIn, SplitRule, StepItemOut, StepsRequest, StepsResponse, StepStrategy
+from genrm_wire import (
+    FlagPolicy,
+    SamplingIn,
+    SplitRule,
+    StepItemOut,
+    StepsRequest,
+    StepsResponse,
+    StepStrategy,
+    VerdictMode,
+)
 
 StepAggregate = Literal["min", "mean", "last", "first_error"]
 
@@ -38,6 +47,7 @@ class StepRewardSettings(TypedDict, total=False):
     sampling: SamplingIn | None
     timeout_s: float | None
     on_flag: FlagPolicy | None
+    verdict: VerdictMode
 
 
 class _StepPlan:
@@ -46,12 +56,12 @@ class _StepPlan:
     def __init__(self, *, aggregate: StepAggregate = "min", strategy: StepStrategy = "prefix",
                  split: SplitRule = "blank_lines", pattern: str | None = None, task: str = "math", votes: int = 1,
                  model: str | None = None, sampling: SamplingIn | None = None, timeout_s: float | None = None,
-                 on_flag: FlagPolicy | None = None) -> None:
+                 on_flag: FlagPolicy | None = None, verdict: VerdictMode = "sampled") -> None:
         if split == "list":
             raise ValueError("split 'list' needs each completion's steps; use blank_lines, numbered, lines or regex")
         self.aggregate, self.strategy, self.split, self.pattern = aggregate, strategy, split, pattern
         self.task, self.votes, self.model, self.sampling, self.timeout_s = task, votes, model, sampling, timeout_s
-        self.on_flag = on_flag or FlagPolicy()
+        self.on_flag, self.verdict = on_flag or FlagPolicy(), verdict
         self.last_steps: list[StepItemOut] = []
 
     def _request(self, prompts: list[Any], completions: list[Any]) -> tuple[StepsRequest | None, list[int]]:
@@ -64,7 +74,8 @@ class _StepPlan:
             return None, sent
         return StepsRequest.model_validate({
             "task": self.task, "strategy": self.strategy, "votes": self.votes, "model": self.model,
-            "sampling": self.sampling, "timeout_s": self.timeout_s, "on_flag": self.on_flag, "items": items}), sent
+            "sampling": self.sampling, "timeout_s": self.timeout_s, "on_flag": self.on_flag, "verdict": self.verdict,
+            "items": items}), sent
 
     def _read(self, answer: StepsResponse | None, sent: list[int], size: int) -> list[float | None]:
         rewards: list[float | None] = [0.0] * size  # blank: no step at all
