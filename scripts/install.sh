@@ -44,9 +44,10 @@ fi
 # up (tests/integration/test_compose_up.py starts dockerd if none runs; mmdebstrap makes the base-image stand-ins where no
 # registry answers); Chromium, in which the eval report's test opens the page; curl, one of the clients that
 # tests/api/test_oversized_bodies_http.py sends an oversized body with; bubblewrap, the sandbox the `code` verifier
-# runs responses in (models/verifiers/sandbox.py; tests/integration/test_code_sandbox.py). All from Debian's packages.
-SYSTEM_TOOLS=(promtool prometheus dockerd docker-compose mmdebstrap chromium curl bwrap)
-SYSTEM_PACKAGES=(prometheus docker.io docker-compose mmdebstrap chromium curl bubblewrap)
+# runs responses in (models/verifiers/sandbox.py; tests/integration/test_code_sandbox.py); redis-server, the shared state
+# that gateway replicas can use (tests/api/test_shared_state_api.py starts its own). All from Debian's packages.
+SYSTEM_TOOLS=(promtool prometheus dockerd docker-compose mmdebstrap chromium curl bwrap redis-server)
+SYSTEM_PACKAGES=(prometheus docker.io docker-compose mmdebstrap chromium curl bubblewrap redis-server)
 have_all() { for tool in "$@"; do command -v "$tool" >/dev/null || return 1; done; }
 if [ -z "${SKIP_SYSTEM_PACKAGES:-}" ] && ! have_all "${SYSTEM_TOOLS[@]}"; then
   SUDO=()

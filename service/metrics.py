@@ -122,6 +122,19 @@ class Metrics:
             "genrm_cache_lookups_total", "Judgment-cache lookups by result (hit|miss).", ["route", "result"],
             registry=r,
         )
+        self.cache_shared_hits = Counter(
+            "genrm_cache_shared_hits_total", "Cache hits that another replica stored (in the shared Redis); each is "
+            "also a hit in genrm_cache_lookups_total.", ["route"], registry=r,
+        )
+        self.shared_state_up = Gauge(
+            "genrm_shared_state_up", "1 while the shared Redis answers (or none is configured), 0 while this replica "
+            "falls back to its own cache and rate limits.", registry=r,
+        )
+        self.shared_state_up.set(1)
+        self.shared_state_operations = Counter(
+            "genrm_shared_state_operations_total", "Calls to the shared Redis by operation and result (ok, error, "
+            "skipped: not tried while it is away).", ["operation", "result"], registry=r,
+        )
         self.deduplicated = Counter(
             "genrm_deduplicated_items_total", "Items answered by an identical item's judgment in the same batch.",
             ["route"], registry=r,
@@ -267,6 +280,11 @@ class Metrics:
                 self.verifier_escalations.labels(verifier, verdict)
             for direction in DISAGREEMENTS:
                 self.verifier_disagreements.labels(verifier, direction)
+
+    def declare_shared_state(self, operations: Sequence[str]) -> None:
+        for operation in operations:
+            for result in ("ok", "error", "skipped"):
+                self.shared_state_operations.labels(operation, result)
 
     def declare_routes(self) -> None:
         for job_route in JOB_ROUTES:

@@ -39,6 +39,7 @@ from service.orchestration.jobs import JobLimits, JobStore
 from service.orchestration.limits import Limits
 from service.orchestration.resolving import Resolver
 from service.settings import JudgeModelSettings, ManagedEngineSettings, Settings
+from service.sharing.redis_link import SHARED_OPERATIONS, RedisLink
 from service.verifying.pool import VerifierPool
 from service.verifying.scorer import VerifiedScorer
 
@@ -97,7 +98,12 @@ async def build_state(
         model.engine.start_health_checks()
         stack.push_async_callback(model.engine.stop_health_checks)
     runner = JudgmentRunner(metrics)
-    cache = JudgmentCache(settings.cache_max_entries, metrics)
+    shared = None
+    if settings.shared_state is not None:
+        shared = RedisLink(settings.shared_state, metrics)
+        stack.push_async_callback(shared.close)
+        metrics.declare_shared_state(SHARED_OPERATIONS)
+    cache = JudgmentCache(settings.cache_max_entries, metrics, shared)
     registry = ModelRegistry(models, settings.default_model_name)
     pointwise, pairwise = PointwiseJudge(runner, cache, metrics), PairwiseJudge(runner, cache, metrics)
     verifiers = VerifierPool(settings.verifier_workers)
@@ -112,7 +118,7 @@ async def build_state(
                           Limits(settings.max_items_per_request, settings.max_votes, settings.limits)),
         pointwise=pointwise, pairwise=pairwise, scorer=scorer, groups=GroupJudge(scorer, pairwise, steps),
         steps=steps, trajectories=TrajectoryJudge(runner, cache, metrics),
-        quotas=Quotas(settings.api_keys, metrics), jobs=jobs, managed=managed,
+        quotas=Quotas(settings.api_keys, metrics, shared=shared), jobs=jobs, managed=managed,
     )
 
 

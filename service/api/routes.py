@@ -71,7 +71,7 @@ async def _run_batch(state: AppState, caller: Caller, route: str, context: Judgi
                      votes: int, work: Callable[[], Coroutine[Any, Any, list[OutcomeT]]]) -> list[OutcomeT]:
     """A batch route's work: admitted (or refused 429/503), cancelled if the caller goes, its items counted and
     charged to the caller's key."""
-    with admitted(state.quotas, state.metrics, caller.key, context, in_flight, votes):
+    async with admitted(state.quotas, state.metrics, caller.key, context, in_flight, votes):
         outcomes = await cancel_on_disconnect(caller.disconnected, work(), state.metrics, route)
     _count_items(state, route, outcomes)
     caller.record(context, len(outcomes))

@@ -5,6 +5,12 @@ whole cost at once or is refused with 429, and its `Retry-After` is when the buc
 constant. A request larger than the bucket is let through when the bucket is full, and leaves it in debt, so a
 big batch is slowed, never refused forever. Keys without a `rate` (and `anonymous`, when keys are off) are not
 rate-limited; every key still gets only its fair share of a busy model (service/judging/admission.py).
+
+With shared state (`shared_state`), a key's bucket lives in Redis and every replica takes from the same one, so
+a key's rate holds across replicas instead of multiplying by their number. The bucket's arithmetic is the same,
+run atomically on Redis by a Lua script on Redis's own clock (replicas' clocks never meet). While Redis is away
+each replica falls back to its local bucket for that key (service/sharing/redis_link.py): for that time a key
+may get up to replicas × its rate, never an error.
 """
 
 from __future__ import annotations
@@ -16,6 +22,30 @@ from collections.abc import Callable, Sequence
 from service.errors import Overloaded
 from service.metrics import Metrics
 from service.settings import ApiKeySettings
+from service.sharing.redis_link import RedisLink, SharedStateAway
+
+# KEYS[1]: the bucket (a hash of tokens and updated). ARGV: rate, size, cost (negative: a refund). Returns the
+# seconds until `cost` could be taken, or -1 when it was taken; the same rule as `TokenBucket.take`.
+_SHARED_BUCKET = """
+local rate, size, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
+local tokens = tonumber(state[1]) or size
+local updated = tonumber(state[2]) or now
+tokens = math.min(size, tokens + math.max(0, now - updated) * rate)
+local wait = -1
+if cost < 0 then
+  tokens = math.min(size, tokens - cost)
+elseif cost <= tokens or (cost > size and tokens >= size) then
+  tokens = tokens - cost
+else
+  wait = (math.min(cost, size) - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(size / rate) + 60)
+return tostring(wait)
+"""
 
 
 class TokenBucket:
@@ -48,25 +78,49 @@ class TokenBucket:
 
 class Quotas:
     def __init__(self, keys: Sequence[ApiKeySettings], metrics: Metrics,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, shared: RedisLink | None = None) -> None:
         self._buckets = {key.name: TokenBucket(key.rate, key.bucket_size or key.rate, clock)
                          for key in keys if key.rate is not None}
         self._metrics = metrics
+        self._shared = shared
 
-    def charge(self, key: str, judgments: int) -> None:
+    async def charge(self, key: str, judgments: int) -> None:
         bucket = self._buckets.get(key)
-        if bucket is not None:
-            wait_s = bucket.take(judgments)
-            if wait_s is not None:
-                self._metrics.rate_limited.labels(key).inc()
-                raise Overloaded(
-                    f"key {key!r} is over its rate of {bucket.rate:g} judgments per second (this request is "
-                    f"{judgments}: items × votes × orders); retry after the Retry-After seconds, or ask for a "
-                    "higher `rate`", param="Authorization", retry_after=max(1.0, math.ceil(wait_s)),
-                )
+        if bucket is None:
+            return
+        wait_s = await self._take(key, bucket, judgments)
+        if wait_s is not None:
+            self._metrics.rate_limited.labels(key).inc()
+            raise Overloaded(
+                f"key {key!r} is over its rate of {bucket.rate:g} judgments per second (this request is "
+                f"{judgments}: items × votes × orders); retry after the Retry-After seconds, or ask for a "
+                "higher `rate`", param="Authorization", retry_after=max(1.0, math.ceil(wait_s)),
+            )
 
-    def refund(self, key: str, judgments: int) -> None:
+    async def refund(self, key: str, judgments: int) -> None:
         """Give back what a request that was then refused (admission, validation) did not use."""
         bucket = self._buckets.get(key)
-        if bucket is not None:
-            bucket.give_back(judgments)
+        if bucket is None:
+            return
+        if self._shared is not None:
+            try:
+                await self._shared_bucket("rate_refund", key, bucket, -judgments)
+                return
+            except SharedStateAway:
+                pass
+        bucket.give_back(judgments)
+
+    async def _take(self, key: str, bucket: TokenBucket, judgments: int) -> float | None:
+        if self._shared is not None:
+            try:
+                return await self._shared_bucket("rate_charge", key, bucket, judgments)
+            except SharedStateAway:
+                pass  # this replica's own bucket meanwhile
+        return bucket.take(judgments)
+
+    async def _shared_bucket(self, operation: str, key: str, bucket: TokenBucket, cost: float) -> float | None:
+        link = self._shared
+        assert link is not None
+        wait = float(await link.script(operation, _SHARED_BUCKET, [link.key("rate", key)],
+                                       [bucket.rate, bucket.size, cost]))
+        return None if wait < 0 else wait

@@ -33,12 +33,12 @@ async def run_deduplicated(
 
     async def resolve(index: int) -> OutcomeT:
         if cache is not None:
-            hit = cache.get(keys[index], route)
+            hit = await cache.get(keys[index], route)
             if hit is not None:
                 return dataclasses.replace(hit, cached=True)  # type: ignore[return-value]  # stored by this judge
         result = await judge(index)
         if cache is not None and result.status == "ok":
-            cache.put(keys[index], dataclasses.replace(result, id=""))
+            await cache.put(keys[index], dataclasses.replace(result, id=""))
         return result
 
     distinct = list(first.values())

@@ -3,8 +3,8 @@ share among keys). A request refused by admission gets its quota back."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
 
 from service.auth.quota import Quotas
 from service.errors import ServiceError
@@ -12,21 +12,21 @@ from service.judging.context import JudgingContext
 from service.metrics import Metrics
 
 
-@contextmanager
-def admitted(quotas: Quotas, metrics: Metrics, key: str, context: JudgingContext, engine_requests: int,
-             votes: int) -> Iterator[None]:
+@asynccontextmanager
+async def admitted(quotas: Quotas, metrics: Metrics, key: str, context: JudgingContext, engine_requests: int,
+             votes: int) -> AsyncIterator[None]:
     """`engine_requests` is what can be in flight at once (items × orders); each draws `votes` judgments. Work
     that needs no engine (rule verifiers alone: 0) is not the model's to admit."""
     if engine_requests == 0:
         yield
         return
     judgments = engine_requests * votes
-    quotas.charge(key, judgments)
+    await quotas.charge(key, judgments)
     with ExitStack() as stack:
         try:
             stack.enter_context(context.model.admission.admit(engine_requests, tenant=key))
         except ServiceError:
-            quotas.refund(key, judgments)
+            await quotas.refund(key, judgments)
             raise
         metrics.key_judgments.labels(key).inc(judgments)
         yield

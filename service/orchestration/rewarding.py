@@ -86,7 +86,7 @@ async def judge_groups(services: RewardServices, caller: Caller, route: RewardRo
     plan = _step_plan(groups, settings, count) if settings.mode == "steps" else _judging_plan(settings, count)
     context = services.resolver.context(body, plan.judged_in, count, settings.votes, timeout_header,
                                         items_param=route.items_param, orders=plan.orders)
-    with admitted(services.quotas, services.metrics, caller.key, context, plan.in_flight, settings.votes):
+    async with admitted(services.quotas, services.metrics, caller.key, context, plan.in_flight, settings.votes):
         work = services.groups.judge(groups, settings, context, plan.cut)
         results, retries = await cancel_on_disconnect(caller.disconnected, work, services.metrics, route.name)
     failed = [FailedItem(route.path_of(g, rollout.index), rollout.status, rollout.error or "")

@@ -13,6 +13,7 @@ from service.settings.judges import (
     judge_from_checkpoint,
 )
 from service.settings.service_settings import Settings, load_settings
+from service.settings.shared_state import SharedStateSettings
 
 __all__ = [
     "ALL_FORMATS",
@@ -26,6 +27,7 @@ __all__ = [
     "RequestLimits",
     "SamplingDefaults",
     "Settings",
+    "SharedStateSettings",
     "expand_environment",
     "is_loopback",
     "judge_from_checkpoint",

@@ -18,6 +18,7 @@ from service.logs import LogFormat
 from service.settings.access import ApiKeySettings, RequestLimits, is_loopback
 from service.settings.config_file import EnvExpandingYamlSource
 from service.settings.judges import JudgeModelSettings, judge_from_checkpoint
+from service.settings.shared_state import SharedStateSettings
 
 # The YAML file of the `load_settings` call under way (pydantic-settings asks the class for its sources).
 _config_file: ContextVar[Path | None] = ContextVar("genrm_config_file", default=None)
@@ -52,6 +53,10 @@ class Settings(BaseSettings):
     max_items_per_request: int = Field(default=1024, ge=1)
     max_votes: int = Field(default=32, ge=1)
     cache_max_entries: int = Field(default=100_000, ge=0, description="Judgment-cache size; 0 turns it off.")
+    shared_state: SharedStateSettings | None = Field(
+        default=None, description="Redis shared by gateway replicas for the judgment cache and per-key rate limits "
+        "(docs/operations.md, \"Several replicas\"). Unset: each replica keeps its own.",
+    )
     verifier_workers: int = Field(
         default=2, ge=1, le=64, description="Worker processes for rule verifiers (`verify`): each runs one check "
         "(or one code sandbox) at a time. Spawned on the first verified request.",
