@@ -125,6 +125,11 @@ class JudgeClient:
                                   headers=auth_headers(api_key, headers), transport=transport)
         self.max_wait_s = max_wait_s
 
+    @property
+    def base_url(self) -> str:
+        """The service this client talks to."""
+        return str(self._http.base_url).rstrip("/")
+
     def __enter__(self) -> JudgeClient:
         return self
 

@@ -105,6 +105,20 @@ class EnginePool:
         # Recent engine-request latency; admission control derives Retry-After from it.
         self.latency_ewma_s = 1.0
 
+    def repoint(self, name: str, base_url: str) -> bool:
+        """Engine `name` now answers at `base_url` (restarted elsewhere: a Ray actor on another node or port): it
+        is out of rotation until a health check finds it there. False when it was already there."""
+        member = next(member for member in self.members if member.name == name)
+        if member.engine.base_url == base_url.rstrip("/"):
+            return False
+        member.engine = member.engine.moved_to(base_url)
+        member.healthy = False
+        member.failed_checks = 0
+        member.last_answer_at = float("-inf")
+        logger.info("engine %s now at %s", name, base_url,
+                    extra={"event": "engine_moved", "engine": name, "model": self.model, "url": base_url})
+        return True
+
     @property
     def capacity(self) -> int:
         return sum(member.max_in_flight for member in self.members if member.available)

@@ -51,15 +51,17 @@ class ManagedEngine:
         settings: ManagedEngineSettings,
         runtime_dir: Path,
         stand_in: Sequence[str] | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
-        """`stand_in` runs that command instead of vLLM, with the same supervision (tests use a small process)."""
+        """`stand_in` runs that command instead of vLLM, with the same supervision (tests use a small process).
+        `host` is where the gateway reaches it: another node's address when it runs elsewhere (Ray)."""
         self.name = name
         self.served_model_name = served_model_name
         self.settings = settings
         self.options = engine_options(settings, detect_device() if settings.device == "auto" else settings.device)
         self.device = self.options.device
         self.port = settings.port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         self.state = EngineState.STOPPED
         self.restarts = 0
         self.started_in_s: float | None = None

@@ -23,6 +23,10 @@ class VLLMEngine:
         self.served_model_name = served_model_name
         self._client = client
 
+    def moved_to(self, base_url: str) -> VLLMEngine:
+        """The same engine client for a server that now answers at `base_url` (an engine restarted elsewhere)."""
+        return VLLMEngine(base_url, self.served_model_name, self._client)
+
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         body = self._body(request)
         try:
