@@ -6,6 +6,11 @@ also what brings it up. It is a `ManagedEngine`, as under `python -m service`: t
 processor, supervision and restarts of a crashed vLLM; its process dies with the actor. It listens on its node's
 address, which the gateway reaches it at. On a CPU engine without `cpu_threads_bind`, engine i of a node-sharing
 test is pinned to core i modulo the cores (two CPU engines on one core starve each other).
+
+An actor killed outright (`ray.kill`, the OOM killer) cannot stop its engine: vLLM's server gets SIGTERM from
+the kernel as its parent dies, but its EngineCore and workers outlive it. So each engine's process group is
+written down (`engine-<name>.group` in the runtime folder), and the next incarnation on that node ends what is
+left of it before starting (only a group whose processes are vLLM's).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from pathlib import Path
 import ray
 
 from models.bundled import prepare_bundled_model
+from service.engine.group_ending import end_group
+from service.engine.processes import PROC, group_processes
 from service.engine.supervisor import ManagedEngine
 from service.ray_serving.spec import node_address
 from service.settings import JudgeModelSettings, ManagedEngineSettings
@@ -28,7 +35,8 @@ class EngineEndpoint:
     url: str
     node_id: str
     per_request_seed: bool
-    pid: int
+    pid: int  # the actor's
+    engine_group: int  # the vLLM server's process group
 
 
 class JudgeEngine:
@@ -45,8 +53,9 @@ class JudgeEngine:
             if self._engine is None:
                 self._engine = await self._start()
         await self._engine.wait_ready()
+        assert self._engine.pid is not None, "started"
         return EngineEndpoint(self._engine.url, ray.get_runtime_context().get_node_id(),
-                              self._engine.takes_per_request_seeds, os.getpid())
+                              self._engine.takes_per_request_seeds, os.getpid(), self._engine.pid)
 
     async def stop(self) -> None:
         if self._engine is not None:
@@ -64,7 +73,30 @@ class JudgeEngine:
         model_path = self._model.model_path
         if model_path is None:
             model_path = await asyncio.to_thread(prepare_bundled_model, self._cache_dir / "models")
-        engine = ManagedEngine(f"{self._model.name}/{self._index}", self._model.name, model_path,
-                               self._model.max_model_len, settings, self._cache_dir / "run" / "ray", host=host)
+        name = f"{self._model.name}/{self._index}"
+        runtime = self._cache_dir / "run" / "ray"
+        group_file = runtime / f"engine-{name.replace('/', '-')}.group"
+        await end_leftover_engine(group_file)
+        engine = ManagedEngine(name, self._model.name, model_path, self._model.max_model_len, settings, runtime,
+                               host=host)
         await engine.start()
+        group_file.write_text(str(engine.pid))
         return engine
+
+
+async def end_leftover_engine(group_file: Path) -> None:
+    """End the vLLM processes a killed incarnation left in the group `group_file` names, if any are left."""
+    try:
+        group = int(group_file.read_text())
+    except (OSError, ValueError):
+        return
+    left = group_processes(group)
+    if left and any(_is_vllm(process.pid) for process in left):
+        await end_group(group)
+
+
+def _is_vllm(pid: int) -> bool:
+    try:
+        return "vllm" in (PROC / str(pid) / "cmdline").read_bytes().decode(errors="replace").lower()
+    except OSError:
+        return False

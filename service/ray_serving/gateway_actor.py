@@ -63,7 +63,8 @@ class JudgeGateway:
         """Each engine: its pool name, where it answers, its node and process (what the tests and operators ask)."""
         assert self._pool is not None, "started"
         return [{"name": member.name, "url": member.engine.base_url, "healthy": member.healthy,
-                 "node_id": endpoint.node_id, "pid": endpoint.pid, "actor": handle}
+                 "node_id": endpoint.node_id, "pid": endpoint.pid, "engine_group": endpoint.engine_group,
+                 "actor": handle}
                 for member, endpoint, handle in zip(self._pool.members, self._endpoints, self._engines, strict=True)]
 
     async def shutdown(self) -> None:

@@ -24,6 +24,7 @@ ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from service.auth.api_keys import hash_key  # noqa: E402
+from service.engine.processes import group_processes  # noqa: E402
 from service.ray_serving.deploy import stop_judge  # noqa: E402
 from service.ray_serving.spec import NAMESPACE, gateway_actor_name  # noqa: E402
 
@@ -126,12 +127,14 @@ def test_an_engine_actor_killed_mid_batch_loses_no_request_and_is_replaced(judge
         return now["healthy"] and now["pid"] != victim["pid"]
 
     wait_for(replaced, "Ray to restart the killed engine actor and the gateway to follow it", timeout_s=600)
+    assert group_processes(victim["engine_group"]) == []  # the killed actor's vLLM was ended by its successor
     assert judge.score(score_request(ITEMS[:1])).items[0].status == "ok"
 
 
 def test_a_removed_worker_nodes_engine_comes_back_on_a_spare_node(cluster: RayCluster, judge: JudgeClient) -> None:
     spare = cluster.add_worker()
-    doomed = next(node for node in cluster.workers if node.node_id == engines()[1]["node_id"])
+    before = engines()[1]
+    doomed = next(node for node in cluster.workers if node.node_id == before["node_id"])
     cluster.cluster.remove_node(doomed)
     cluster.workers.remove(doomed)
 
@@ -140,13 +143,16 @@ def test_a_removed_worker_nodes_engine_comes_back_on_a_spare_node(cluster: RayCl
         return engine["healthy"] and engine["node_id"] == spare.node_id
 
     wait_for(moved, "the removed node's engine to be rescheduled on the spare node", timeout_s=600)
+    assert group_processes(before["engine_group"]) == []  # what the removed node ran is gone
     response = judge.score(score_request(ITEMS[:4]))
     assert [item.status for item in response.items] == ["ok"] * 4
 
 
 def test_stopping_the_judge_takes_its_engines_with_it(judge: JudgeClient) -> None:
     names = [f"judge-engine:{JUDGE}:{index}" for index in range(2)]
+    groups = [engine["engine_group"] for engine in engines()]
     assert stop_judge(JUDGE)
+    assert all(group_processes(group) == [] for group in groups)  # each vLLM stopped, its children too
     with pytest.raises(ValueError):
         ray.get_actor(gateway_actor_name(JUDGE), namespace=NAMESPACE)
 
