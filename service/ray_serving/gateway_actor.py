@@ -106,7 +106,7 @@ class JudgeGateway:
         spec = self._spec
         assert spec is not None and self._group is not None
         actor = ray.remote(JudgeEngine).options(
-            name=f"judge-engine:{spec.model.name}:{index}", max_restarts=-1, max_task_retries=-1,
+            name=f"judge-engine:{spec.model.name}:{index}", get_if_exists=True, max_restarts=-1, max_task_retries=-1,
             num_cpus=spec.cpus_per_engine, num_gpus=spec.gpus_per_engine,
             resources=spec.resources_per_engine or None, max_concurrency=16,
             scheduling_strategy=PlacementGroupSchedulingStrategy(self._group, placement_group_bundle_index=index),
@@ -143,6 +143,10 @@ class JudgeGateway:
                 continue
             except ray.exceptions.RayActorError as error:  # restarting, or its node went away: ask again
                 log.info("engine %s: actor unavailable (%s); asking again", name, type(error).__name__)
+                await asyncio.sleep(spec.check_interval_s)
+                continue
+            except Exception:  # an engine that failed to start: Ray restarts the actor or the next ask retries it
+                log.exception("engine %s: asking where it is failed; asking again", name)
                 await asyncio.sleep(spec.check_interval_s)
                 continue
             self._endpoints[index] = endpoint
