@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 import ray  # noqa: E402
 
 from genrm_client import LocalGateway  # noqa: E402
+from genrm_wire.ray_names import NAMESPACE, gateway_actor_name  # noqa: E402
 from loadtests.harness import ROOT  # noqa: E402
 from service.ray_serving.deploy import start_judge, stop_judge  # noqa: E402
-from service.ray_serving.spec import NAMESPACE, gateway_actor_name  # noqa: E402
 
 JUDGE = {"name": "ray-path-judge", "version": "bundled-q4_1-fp32", "engines": [{"kind": "managed"}]}
 

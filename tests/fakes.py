@@ -46,6 +46,11 @@ def equivalence_completion(answer: str) -> str:
 FLAT_READING = {token: 1 / 256 for token in range(256)}
 
 
+def is_verdict_read(body: dict[str, Any]) -> bool:
+    """Whether an engine request is a probability read (`top_logprobs_answer` answers it), not a sampled judgment."""
+    return "logprobs" in body
+
+
 def top_logprobs_answer(body: dict[str, Any], probabilities: dict[int, float]) -> httpx.Response:
     """vLLM's answer to a one-token probability read (`logprobs`, `return_tokens_as_token_ids`) from a model whose
     next-token distribution is `probabilities` (tokens not named have probability 0): the top `logprobs` of them

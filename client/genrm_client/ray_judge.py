@@ -20,8 +20,8 @@ import time
 from typing import Any
 
 from genrm_client.client import JudgeClient
+from genrm_wire.ray_names import NAMESPACE, gateway_actor_name
 
-NAMESPACE = "genrm"
 DEPLOY_MODULE = "service.ray_serving.deploy"  # imported on a cluster node, never here
 
 
@@ -30,7 +30,7 @@ def judge_url(name: str, *, start: dict[str, Any] | None = None, timeout_s: floa
     import ray
 
     try:
-        gateway = ray.get_actor(f"judge-gateway:{name}", namespace=NAMESPACE)
+        gateway = ray.get_actor(gateway_actor_name(name), namespace=NAMESPACE)
     except ValueError:
         if start is None:
             raise LookupError(f"no judge named {name!r} in this Ray cluster (namespace {NAMESPACE!r}); pass "

@@ -117,7 +117,7 @@ class StepFormat(SectionedFormat):
         sections = parse_sections(completion)
         if isinstance(sections, ParseFailure):
             return sections
-        verdict = _verdict(sections["answer"])
+        verdict = step_verdict(sections["answer"])
         if verdict is None:
             return ParseFailure(FormatFailure.INVALID_ANSWER, f"answer {sections['answer'][:40]!r} is not one of "
                                 f"{', '.join(STEP_VERDICTS)}")
@@ -127,7 +127,8 @@ class StepFormat(SectionedFormat):
 _BY_NAME: dict[str, StepVerdictName] = {"correct": "correct", "incorrect": "incorrect", "neutral": "neutral"}
 
 
-def _verdict(text: str) -> StepVerdictName | None:
+def step_verdict(text: str) -> StepVerdictName | None:
+    """`text` as a step verdict, or None when it is not one."""
     return _BY_NAME.get(text)
 
 
@@ -181,7 +182,7 @@ class StepListFormat(SectionedFormat):
         verdicts: list[StepVerdictName] = []
         for expected, line in enumerate(lines, start=1):
             match = _LIST_LINE.match(line.strip())
-            verdict = _verdict(match.group(2)) if match else None
+            verdict = step_verdict(match.group(2)) if match else None
             if match is None or verdict is None or int(match.group(1)) != expected:
                 return ParseFailure(FormatFailure.INVALID_ANSWER, f"answer line {expected} ({line[:40]!r}) is not "
                                     f"'{expected}: correct|incorrect|neutral'")

@@ -15,6 +15,7 @@ may get up to replicas × its rate, never an error.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -88,7 +89,7 @@ class Quotas:
         bucket = self._buckets.get(key)
         if bucket is None:
             return
-        wait_s = await self._take(key, bucket, judgments)
+        wait_s = await self._on_bucket("rate_charge", key, bucket, judgments, lambda: bucket.take(judgments))
         if wait_s is not None:
             self._metrics.rate_limited.labels(key).inc()
             raise Overloaded(
@@ -100,27 +101,18 @@ class Quotas:
     async def refund(self, key: str, judgments: int) -> None:
         """Give back what a request that was then refused (admission, validation) did not use."""
         bucket = self._buckets.get(key)
-        if bucket is None:
-            return
-        if self._shared is not None:
-            try:
-                await self._shared_bucket("rate_refund", key, bucket, -judgments)
-                return
-            except SharedStateAway:
-                pass
-        bucket.give_back(judgments)
+        if bucket is not None:
+            await self._on_bucket("rate_refund", key, bucket, -judgments,
+                                  lambda: bucket.give_back(judgments))
 
-    async def _take(self, key: str, bucket: TokenBucket, judgments: int) -> float | None:
+    async def _on_bucket(self, operation: str, key: str, bucket: TokenBucket, cost: float,
+                         local: Callable[[], float | None]) -> float | None:
+        """`cost` taken from the key's bucket (negative: given back): the shared one in Redis, or while Redis is
+        away (or none is configured) this replica's own, by `local`. The seconds to wait, or None when taken."""
         if self._shared is not None:
-            try:
-                return await self._shared_bucket("rate_charge", key, bucket, judgments)
-            except SharedStateAway:
-                pass  # this replica's own bucket meanwhile
-        return bucket.take(judgments)
-
-    async def _shared_bucket(self, operation: str, key: str, bucket: TokenBucket, cost: float) -> float | None:
-        link = self._shared
-        assert link is not None
-        wait = float(await link.script(operation, _SHARED_BUCKET, [link.key("rate", key)],
-                                       [bucket.rate, bucket.size, cost]))
-        return None if wait < 0 else wait
+            link = self._shared
+            with contextlib.suppress(SharedStateAway):
+                wait = float(await link.script(operation, _SHARED_BUCKET, [link.key("rate", key)],
+                                               [bucket.rate, bucket.size, cost]))
+                return None if wait < 0 else wait
+        return local()

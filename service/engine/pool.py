@@ -107,7 +107,8 @@ class EnginePool:
 
     def repoint(self, name: str, base_url: str) -> bool:
         """Engine `name` now answers at `base_url` (restarted elsewhere: a Ray actor on another node or port): it
-        is out of rotation until a health check finds it there. False when it was already there."""
+        is out of rotation until a health check finds it there, and the move is logged. False when it was
+        already there."""
         member = next(member for member in self.members if member.name == name)
         if member.engine.base_url == base_url.rstrip("/"):
             return False

@@ -18,17 +18,17 @@ from typing import Any
 
 from genrm_wire.steps import StepVerdictName
 from models.formats.sections import ParseFailure, answer_prefix
-from models.formats.steps import StepListFormat
+from models.formats.steps import StepListFormat, step_verdict
 from service.judging.context import JudgingContext
 from service.judging.runner import JudgmentRunner, PreparedPrompt, Vote
 from service.judging.verdict_reading import Distribution
 
-_VERDICTS: dict[str, StepVerdictName] = {"correct": "correct", "incorrect": "incorrect", "neutral": "neutral"}
-
 
 def most_probable(reading: Distribution) -> StepVerdictName:
     """The reading's likeliest verdict (ties go to the first in `correct`, `neutral`, `incorrect` order)."""
-    return _VERDICTS[max(reading, key=lambda verdict: reading[verdict])]
+    verdict = step_verdict(max(reading, key=lambda name: reading[name]))
+    assert verdict is not None, f"a step reading is over the step verdicts, not {sorted(reading)}"
+    return verdict
 
 
 def _by_name(reading: Distribution | None) -> Distribution | None:

@@ -14,7 +14,7 @@ from service.metrics import Metrics
 
 @asynccontextmanager
 async def admitted(quotas: Quotas, metrics: Metrics, key: str, context: JudgingContext, engine_requests: int,
-             votes: int) -> AsyncIterator[None]:
+                   votes: int) -> AsyncIterator[None]:
     """`engine_requests` is what can be in flight at once (items × orders); each draws `votes` judgments. Work
     that needs no engine (rule verifiers alone: 0) is not the model's to admit."""
     if engine_requests == 0:

@@ -12,8 +12,9 @@ from typing import Any
 
 import ray
 
+from genrm_wire.ray_names import NAMESPACE, gateway_actor_name
 from service.ray_serving.gateway_actor import JudgeGateway
-from service.ray_serving.spec import NAMESPACE, RayJudgeSpec, gateway_actor_name
+from service.ray_serving.spec import RayJudgeSpec
 
 GATEWAY_CPUS = 1
 

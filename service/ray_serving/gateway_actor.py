@@ -28,6 +28,7 @@ from ray.util.placement_group import PlacementGroup, placement_group, remove_pla
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from genrm_wire.ports import free_port
+from genrm_wire.ray_names import engine_actor_name
 from service.app import create_app
 from service.engine.pool import EnginePool
 from service.ray_serving.engine_actor import EngineEndpoint, JudgeEngine
@@ -106,7 +107,7 @@ class JudgeGateway:
         spec = self._spec
         assert spec is not None and self._group is not None
         actor = ray.remote(JudgeEngine).options(
-            name=f"judge-engine:{spec.model.name}:{index}", get_if_exists=True, max_restarts=-1, max_task_retries=-1,
+            name=engine_actor_name(spec.model.name, index), get_if_exists=True, max_restarts=-1, max_task_retries=-1,
             num_cpus=spec.cpus_per_engine, num_gpus=spec.gpus_per_engine,
             resources=spec.resources_per_engine or None, max_concurrency=16,
             scheduling_strategy=PlacementGroupSchedulingStrategy(self._group, placement_group_bundle_index=index),
@@ -150,6 +151,5 @@ class JudgeGateway:
                 await asyncio.sleep(spec.check_interval_s)
                 continue
             self._endpoints[index] = endpoint
-            if pool.repoint(name, endpoint.url):
-                log.warning("engine %s: back at %s (node %s)", name, endpoint.url, endpoint.node_id[:12])
+            pool.repoint(name, endpoint.url)  # logs the move
             await asyncio.sleep(spec.check_interval_s)

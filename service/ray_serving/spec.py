@@ -8,18 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from service.settings import JudgeModelSettings, ManagedEngineSettings
 
-NAMESPACE = "genrm"
-
 
 def node_address() -> str:
     """This Ray node's address, where the others reach what listens here."""
     import ray
 
     return str(ray.util.get_node_ip_address())  # type: ignore[no-untyped-call]
-
-
-def gateway_actor_name(judge: str) -> str:
-    return f"judge-gateway:{judge}"
 
 
 class RayJudgeSpec(BaseModel):

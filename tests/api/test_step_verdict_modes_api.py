@@ -13,7 +13,7 @@ import pytest
 from models.chat import ChatTemplate
 from models.formats.steps import STEP, StepListFormat
 from tests.api.test_steps_api import item, step_judge
-from tests.fakes import top_logprobs_answer
+from tests.fakes import is_verdict_read, top_logprobs_answer
 
 Script = Callable[[dict[str, Any]], list[str] | httpx.Response]
 
@@ -21,10 +21,6 @@ Script = Callable[[dict[str, Any]], list[str] | httpx.Response]
 def first_token(template: ChatTemplate, verdict: str) -> int:
     """A verdict's first token: where the tree branches (a verdict of two tokens is decided by its first)."""
     return template.encode_literal(verdict)[0]
-
-
-def _reads(body: dict[str, Any]) -> bool:
-    return "logprobs" in body
 
 
 def _judged_step(text: str) -> str:
@@ -39,7 +35,7 @@ async def test_prefix_expected_values_each_vote_at_the_distribution_read_at_its_
     written = step_judge(decode)
 
     def script(body: dict[str, Any]) -> list[str] | httpx.Response:
-        if not _reads(body):
+        if not is_verdict_read(body):
             return written(body)
         text = decode(body)
         assert text.endswith("<answer>"), text[-60:]
@@ -61,7 +57,7 @@ async def test_prefix_expected_values_each_vote_at_the_distribution_read_at_its_
     assert steps[1]["p"] == pytest.approx({"correct": 0.2, "neutral": 0.0, "incorrect": 0.8})
     assert judged["aggregates"]["min"] == pytest.approx(0.2) and judged["aggregates"]["first_error"] == 1
     assert all(judgment["p"] is not None for judgment in judged["judgments"])
-    assert len([body for body in fake.requests if not _reads(body)]) == 3  # one sampled judgment per step
+    assert len([body for body in fake.requests if not is_verdict_read(body)]) == 3  # one sampled judgment per step
 
 
 async def test_list_direct_reads_each_line_after_the_most_probable_lines_before_it(
@@ -75,7 +71,7 @@ async def test_list_direct_reads_each_line_after_the_most_probable_lines_before_
     asked: list[str] = []
 
     def script(body: dict[str, Any]) -> httpx.Response:
-        assert _reads(body), "direct must not sample a judgment"
+        assert is_verdict_read(body), "direct must not sample a judgment"
         text = decode(body)
         (ending,) = [ending for ending in answers if text.endswith(ending)]
         if ending not in asked:
@@ -105,7 +101,7 @@ async def test_list_expected_reads_each_line_after_the_lines_its_vote_wrote(
     endings: list[str] = []
 
     def script(body: dict[str, Any]) -> list[str] | httpx.Response:
-        if not _reads(body):
+        if not is_verdict_read(body):
             return written(body)
         text = decode(body)
         endings.append(text[text.rindex("<answer>"):])
@@ -174,7 +170,7 @@ async def test_the_trl_step_reward_passes_its_verdict_mode(
     correct, neutral = (first_token(chat_template, verdict) for verdict in ("correct", "neutral"))
 
     def script(body: dict[str, Any]) -> httpx.Response:
-        assert _reads(body), "direct must not sample a judgment"
+        assert is_verdict_read(body), "direct must not sample a judgment"
         return top_logprobs_answer(body, {correct: 0.5, neutral: 0.5})
 
     async with make_judge(script) as (judge, _):

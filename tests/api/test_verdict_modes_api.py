@@ -10,15 +10,11 @@ import httpx
 
 from models.chat import ChatTemplate
 from models.formats import POINTWISE
-from tests.fakes import pairwise_completion, pointwise_completion, top_logprobs_answer
+from tests.fakes import is_verdict_read, pairwise_completion, pointwise_completion, top_logprobs_answer
 
 CHAT = {"task": "chat", "rubric_ids": ["chat.usefulness@1"]}
 SCORE_ITEM = {"prompt": "Say hi.", "response": "Hi!"}
 PAIR_ITEM = {"prompt": "Say hi.", "response_a": "Hi!", "response_b": "Go away."}
-
-
-def _reads(body: dict[str, Any]) -> bool:
-    return "logprobs" in body
 
 
 def _token(template: ChatTemplate, text: str) -> int:
@@ -36,7 +32,7 @@ async def test_expected_reads_each_vote_at_its_own_answer_and_scores_the_expecta
     digit = {d: _token(chat_template, str(d)) for d in range(10)}
 
     def script(body: dict[str, Any]) -> list[str] | httpx.Response:
-        if not _reads(body):
+        if not is_verdict_read(body):
             return [pointwise_completion("7", think="first"), pointwise_completion("3", think="second")]
         text = decode(body)
         if text.endswith("<answer>1"):  # the node that tells 1 from 10
@@ -60,14 +56,14 @@ async def test_expected_reads_each_vote_at_its_own_answer_and_scores_the_expecta
     assert sum(item["p"].values()) == 1.0
     assert [j["score"] for j in item["judgments"]] == [7.0, 3.0]  # what each judgment wrote stays as written
     assert item["judgments"][0]["p"]["8"] == 0.5
-    reads = [body for body in fake.requests if _reads(body)]
+    reads = [body for body in fake.requests if is_verdict_read(body)]
     tops = [body for body in reads if "allowed_token_ids" not in body]
     assert len(tops) == 4  # two votes x (root, after "1")
     assert all(body["max_tokens"] == 1 and body["n"] == 1 and body["logprobs"] == 20 for body in tops)
     # Each digit of probability 0 (missing from the top) is read alone: 8 for the first vote, 9 for the second.
     forced = [body["allowed_token_ids"] for body in reads if "allowed_token_ids" in body]
     assert len(forced) == 17 and all(len(only) == 1 for only in forced)
-    sampled_prompt = next(body for body in fake.requests if not _reads(body))["prompt"]
+    sampled_prompt = next(body for body in fake.requests if not is_verdict_read(body))["prompt"]
     assert all(body["prompt"][: len(sampled_prompt)] == sampled_prompt for body in reads)  # the prefix is shared
     assert data["usage"]["engine_requests"] == 1 + 4 + 17
 
@@ -79,7 +75,7 @@ async def test_direct_reads_once_with_no_reasoning_and_ignores_votes(
     prompts: list[str] = []
 
     def script(body: dict[str, Any]) -> list[str] | httpx.Response:
-        assert _reads(body), "direct must not sample a judgment"
+        assert is_verdict_read(body), "direct must not sample a judgment"
         prompts.append(decode(body))
         if prompts[-1].endswith("<answer>1"):
             return top_logprobs_answer(body, {digit[0]: 0.8, _closing(chat_template): 0.2})
@@ -141,7 +137,7 @@ async def test_compare_expected_averages_in_probability_over_both_orders(
     def script(body: dict[str, Any]) -> list[str] | httpx.Response:
         text = decode(body)
         first_shown_is_a = text.index("Hi!") < text.index("Go away.")
-        if not _reads(body):  # the judge always prefers the polite response, as sampled
+        if not is_verdict_read(body):  # the judge always prefers the polite response, as sampled
             return [pairwise_completion("A" if first_shown_is_a else "B")]
         if first_shown_is_a:
             return top_logprobs_answer(body, {shown_a: 0.8, shown_b: 0.2})
@@ -165,7 +161,7 @@ async def test_compare_direct_and_brpo_pay_the_expected_reward(
     shown_a, shown_b = _token(chat_template, "A"), _token(chat_template, "B")
 
     def script(body: dict[str, Any]) -> httpx.Response:
-        assert _reads(body), "direct must not sample a judgment"
+        assert is_verdict_read(body), "direct must not sample a judgment"
         return top_logprobs_answer(body, {shown_a: 0.9, shown_b: 0.1})  # a judge that always picks the first shown
 
     async with make_client(script) as (client, _):
@@ -198,7 +194,7 @@ async def test_the_trainer_routes_take_the_verdict_mode_from_their_url(
     digit = {d: _token(chat_template, str(d)) for d in range(10)}
 
     def script(body: dict[str, Any]) -> httpx.Response:
-        assert _reads(body), "direct must not sample a judgment"
+        assert is_verdict_read(body), "direct must not sample a judgment"
         if "<response_a>" in decode(body):
             text = decode(body)
             first_is_policy = text.index("good line") < text.index("reference line")
@@ -229,7 +225,7 @@ async def test_trajectories_read_the_trace_and_each_turn_in_probability(
     sampled = judge_by_marker(decode)
 
     def script(body: dict[str, Any]) -> list[str] | httpx.Response:
-        if not _reads(body):
+        if not is_verdict_read(body):
             return sampled(body)
         text = decode(body)
         if text.endswith("<answer>1"):
@@ -241,7 +237,7 @@ async def test_trajectories_read_the_trace_and_each_turn_in_probability(
     async with make_client(script) as (client, fake):
         expected = await client.post("/v1/trajectories", json={"items": [item(turns="all")],
                                                                "verdict": "expected"})
-        sampled_requests = sum(not _reads(body) for body in fake.requests)
+        sampled_requests = sum(not is_verdict_read(body) for body in fake.requests)
         direct = await client.post("/v1/trajectories", json={"items": [item(turns="all")], "verdict": "direct"})
     assert expected.status_code == 200, expected.text
     judged = expected.json()["items"][0]
@@ -249,4 +245,4 @@ async def test_trajectories_read_the_trace_and_each_turn_in_probability(
     assert sampled_requests == 3  # the trace and two turns, each sampled once, then read
     judged = direct.json()["items"][0]
     assert judged["score"] == 7.0 and judged["turn_scores"] == [6.0, None, None, 6.0]
-    assert sum(not _reads(body) for body in fake.requests) == sampled_requests  # direct sampled nothing
+    assert sum(not is_verdict_read(body) for body in fake.requests) == sampled_requests  # direct sampled nothing

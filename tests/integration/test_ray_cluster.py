@@ -18,6 +18,7 @@ import pytest
 
 from genrm_client import JudgeClient, ScoreRequest
 from genrm_client.ray_judge import attach_judge, judge_url
+from genrm_wire.ray_names import NAMESPACE, engine_actor_name, gateway_actor_name
 from tests.waiting import metric_value, wait_for
 
 ray = pytest.importorskip("ray")
@@ -26,7 +27,6 @@ from ray.cluster_utils import Cluster  # noqa: E402
 from service.auth.api_keys import hash_key  # noqa: E402
 from service.engine.processes import group_processes  # noqa: E402
 from service.ray_serving.deploy import stop_judge  # noqa: E402
-from service.ray_serving.spec import NAMESPACE, gateway_actor_name  # noqa: E402
 
 pytestmark = pytest.mark.engine
 
@@ -149,7 +149,7 @@ def test_a_removed_worker_nodes_engine_comes_back_on_a_spare_node(cluster: RayCl
 
 
 def test_stopping_the_judge_takes_its_engines_with_it(judge: JudgeClient) -> None:
-    names = [f"judge-engine:{JUDGE}:{index}" for index in range(2)]
+    names = [engine_actor_name(JUDGE, index) for index in range(2)]
     groups = [engine["engine_group"] for engine in engines()]
     assert stop_judge(JUDGE)
     assert all(group_processes(group) == [] for group in groups)  # each vLLM stopped, its children too
