@@ -1,7 +1,17 @@
-"""`VLLMEngine`: one vLLM OpenAI-compatible HTTP server, spoken to with httpx."""
+"""`VLLMEngine`: one vLLM OpenAI-compatible HTTP server, spoken to with httpx.
+
+Every way an engine call can fail is one of the service's engine errors, so the pool retries it on another
+engine or the item fails alone (never the batch): unreachable or dropped (`EngineUnavailable`), slow
+(`EngineTimeout`), 5xx or garbage (`EngineServerError`), 4xx (`UpstreamError`). Two answers look like success
+and are not: a completion vLLM aborted (`finish_reason: abort`, what a server shutting down answers for the work
+it held; its text is cut short, not a judgment) and one with fewer choices than asked for; both are the engine's
+failure. An exception the HTTP client raises that names none of these is logged with its traceback and taken as
+the engine's failure too.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
@@ -15,6 +25,9 @@ HEALTH_TIMEOUT_S = 3.0
 ENGINE_CONNECT_TIMEOUT_S = 10.0
 RETRY_AFTER_S = 5.0
 TOKEN_ID_PREFIX = "token_id:"
+ABORTED = "abort"
+
+logger = logging.getLogger(__name__)
 
 
 class VLLMEngine:
@@ -37,10 +50,14 @@ class VLLMEngine:
             ) from error
         except httpx.TimeoutException as error:
             raise EngineTimeout(f"engine at {self.base_url} did not answer in time: {error!r}") from error
-        except httpx.TransportError as error:
+        except httpx.HTTPError as error:  # transport errors, and the client's own (a body it cannot decode)
             raise EngineUnavailable(
                 f"engine at {self.base_url} is unreachable: {error!r}", retry_after=RETRY_AFTER_S
             ) from error
+        except Exception as error:  # the HTTP stack failed without saying how: the engine call failed, not the batch
+            logger.exception("the HTTP client failed on a request to engine %s in a way it does not name",
+                             self.base_url, extra={"event": "engine_client_failure", "url": self.base_url})
+            raise EngineServerError(f"the request to engine at {self.base_url} failed: {error!r}") from error
         if response.status_code >= 500:
             raise EngineServerError(f"engine failed with {response.status_code}: {response.text[:500]}")
         if response.status_code != 200:
@@ -50,7 +67,13 @@ class VLLMEngine:
         except ValueError as error:
             raise EngineServerError(f"engine at {self.base_url} answered garbage, not JSON: "
                                     f"{response.text[:200]!r}") from error
-        return _result(payload)
+        result = _result(payload)
+        if len(result.samples) != request.n or any(sample.finish_reason == ABORTED for sample in result.samples):
+            reasons = [sample.finish_reason for sample in result.samples]
+            raise EngineUnavailable(
+                f"engine at {self.base_url} aborted the request ({len(result.samples)} of {request.n} samples, "
+                f"finish reasons {reasons}): it is shutting down or dropped the work", retry_after=RETRY_AFTER_S)
+        return result
 
     async def healthy(self) -> bool:
         try:

@@ -113,11 +113,14 @@ async def test_rubrics_and_models_are_listed(make_client) -> None:
     assert models["models"][0]["version"] == "v-test"
 
 
-async def test_a_bug_is_a_500_in_the_envelope_and_counted(make_client) -> None:
-    def script(_: dict) -> list[str]:
-        raise RuntimeError("a bug in the fake's caller path")
+async def test_a_bug_is_a_500_in_the_envelope_and_counted(make_client, monkeypatch) -> None:
+    import service.judging.scoring
 
-    async with make_client(script) as (client, _):
+    def bug(*_: object, **__: object) -> None:
+        raise RuntimeError("a bug in the gateway's own code")
+
+    monkeypatch.setattr(service.judging.scoring, "_aggregate_item", bug)
+    async with make_client() as (client, _):
         response = await client.post("/v1/score", json={"task": "chat", "items": [ITEM]})
         metrics = (await client.get("/metrics")).text
     error = assert_envelope(response, 500, "internal_error", None)

@@ -47,6 +47,52 @@ async def test_a_failing_engine_is_retried_on_the_other(make_client) -> None:
     assert metric_value(metrics, "genrm_engine_retries_total", engine="fake-judge/0") >= 1  # from 0 at start
 
 
+def aborted_completion(body: dict[str, Any], choices: int) -> httpx.Response:
+    """What a vLLM server shutting down answers for the work it held: 200, each sample cut short and `abort`."""
+    return httpx.Response(200, json={
+        "choices": [{"index": i, "text": "<think>The response", "finish_reason": "abort"} for i in range(choices)],
+        "usage": {"prompt_tokens": len(body["prompt"]), "completion_tokens": 3 * choices},
+    })
+
+
+@pytest.mark.parametrize("choices", ["all", "fewer"], ids=["every-sample-aborted", "fewer-samples-than-asked"])
+async def test_an_engine_that_aborts_its_work_is_retried_on_the_other_not_taken_as_votes(make_client,
+                                                                                        choices: str) -> None:
+    async with make_client(engines=TWO_ENGINES) as (client, fake):
+
+        def engine_a_aborts(body: dict[str, Any]) -> list[str] | httpx.Response:
+            if fake.hosts[-1] == "engine-a":
+                return aborted_completion(body, body["n"] if choices == "all" else body["n"] - 1)
+            return [pointwise_completion("6")]
+
+        fake.script = engine_a_aborts
+        response = await client.post("/v1/score", json={"task": "chat", "votes": 2,
+                                                        "items": [item(n) for n in range(8)]})
+        metrics = (await client.get("/metrics")).text
+    assert response.status_code == 200
+    outcomes = response.json()["items"]
+    assert [i["status"] for i in outcomes] == ["ok"] * 8 and all(i["scores"] == [6, 6] for i in outcomes)
+    assert "engine-a" in fake.hosts  # it was asked, and its answer was not taken
+    assert metric_value(metrics, "genrm_engine_retries_total", engine="fake-judge/0") >= 1
+
+
+async def test_an_http_client_failure_it_does_not_name_fails_that_engine_call_not_the_batch(make_client,
+                                                                                           caplog) -> None:
+    async with make_client(engines=TWO_ENGINES) as (client, fake):
+
+        def engine_a_breaks_the_client(_: dict[str, Any]) -> list[str]:
+            if fake.hosts[-1] == "engine-a":
+                raise RuntimeError("the connection pool is in a state it did not expect")
+            return [pointwise_completion("6")]
+
+        fake.script = engine_a_breaks_the_client
+        response = await client.post("/v1/score", json={"task": "chat", "items": [item(n) for n in range(8)]})
+    assert response.status_code == 200
+    assert [i["status"] for i in response.json()["items"]] == ["ok"] * 8
+    logged = [r for r in caplog.records if getattr(r, "event", None) == "engine_client_failure"]
+    assert logged and logged[0].exc_info is not None  # the traceback is kept for whoever fixes it
+
+
 async def test_unreachable_engine_leaves_rotation_until_healthy_again(make_client) -> None:
     async with make_client(engines=TWO_ENGINES) as (client, fake):
         fake.unhealthy_hosts.add("engine-a")

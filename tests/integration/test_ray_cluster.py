@@ -9,8 +9,9 @@ it started."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -101,13 +102,21 @@ def test_scoring_through_the_attached_client_and_an_adapter(judge: JudgeClient) 
     assert len(rewards) == 1 and rewards[0] is not None
 
 
-def test_an_engine_actor_killed_mid_batch_loses_no_request_and_is_replaced(judge: JudgeClient) -> None:
+def gateway_log(cluster: RayCluster, lines: int = 80) -> str:
+    """The end of what the gateway actor wrote (Ray keeps each worker's output in the session's logs folder): the
+    failure message of a test that failed through the gateway carries its traceback."""
+    logs = Path(cluster.cluster.head_node.get_logs_dir_path())
+    written = [path.read_text(errors="replace") for path in sorted(logs.glob("worker-*.err"))]
+    ours = [text for text in written if ":actor_name:JudgeGateway" in text]
+    return "\n".join("\n".join(text.splitlines()[-lines:]) for text in ours) or f"(no gateway log in {logs})"
+
+
+def test_an_engine_actor_killed_mid_batch_loses_no_request_and_is_replaced(cluster: RayCluster,
+                                                                          judge: JudgeClient) -> None:
     before = engines()
     victim = before[0]
-    answers: list[Any] = []
-    batch = threading.Thread(target=lambda: answers.append(
-        judge.score(score_request(ITEMS, votes=2, sampling={"temperature": 1.0}))))
-    batch.start()
+    background = ThreadPoolExecutor(max_workers=1)
+    batch = background.submit(judge.score, score_request(ITEMS, votes=2, sampling={"temperature": 1.0}))
     metrics = f"{judge.base_url}/metrics"  # the gateway's own
 
     def victim_busy() -> bool:
@@ -116,9 +125,14 @@ def test_an_engine_actor_killed_mid_batch_loses_no_request_and_is_replaced(judge
 
     wait_for(victim_busy, f"{victim['name']} to hold requests of the batch", timeout_s=120)
     ray.kill(victim["actor"], no_restart=False)
-    batch.join(timeout=600)
-    assert not batch.is_alive() and answers, "the batch did not finish"
-    assert [item.status for item in answers[0].items] == ["ok"] * len(ITEMS)  # retried on the other engine
+    try:
+        answer = batch.result(timeout=600)
+    except Exception as error:
+        pytest.fail(f"the batch failed: {error!r}\n--- the gateway's log ---\n{gateway_log(cluster)}")
+    finally:
+        background.shutdown(wait=False)
+    statuses = [item.status for item in answer.items]
+    assert statuses == ["ok"] * len(ITEMS), f"{statuses}\n--- the gateway's log ---\n{gateway_log(cluster)}"
     assert metric_value(httpx.get(metrics, timeout=10).text, "genrm_engine_retries_total", model=JUDGE,
                         engine=victim["name"]) >= 1
 
