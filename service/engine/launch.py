@@ -15,9 +15,11 @@ module entry point `vllm.entrypoints.openai.api_server` works with both.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,7 +113,8 @@ def engine_launch(settings: ManagedEngineSettings, options: EngineOptions, targe
         argv += ["--gpu-memory-utilization", str(settings.gpu_memory_utilization)]
     argv += ["--logits-processors", PROCESSOR_FQCN]  # budget forcing in the engine (forced_ending_processor.py)
     env = dict(base_env)
-    env.update({"VLLM_CACHE_ROOT": str(target.runtime_dir / "vllm-cache"), "TMPDIR": str(target.runtime_dir / "tmp")})
+    env.update({"VLLM_CACHE_ROOT": str(target.runtime_dir / "vllm-cache"),
+                "TMPDIR": str(engine_tmp_dir(target.runtime_dir))})
     if options.device == "cpu":
         env["VLLM_CPU_KVCACHE_SPACE"] = f"{settings.cpu_kv_cache_gib:g}"
         if cpu_binding is not None:
@@ -119,3 +122,18 @@ def engine_launch(settings: ManagedEngineSettings, options: EngineOptions, targe
     if settings.cuda_visible_devices is not None:
         env["CUDA_VISIBLE_DEVICES"] = settings.cuda_visible_devices
     return EngineLaunch(argv + list(settings.extra_args), env)
+
+
+# vLLM binds ZeroMQ sockets at `$TMPDIR/<uuid4>`; a Unix socket's path holds at most 107 bytes.
+UNIX_SOCKET_PATH_MAX = 107
+_SOCKET_NAME_LEN = len("/") + 36
+
+
+def engine_tmp_dir(runtime_dir: Path) -> Path:
+    """The engine's TMPDIR: the runtime folder's `tmp`, unless its sockets' paths would be too long there (a deep
+    cache folder); then a short folder of the system's named after it, so each runtime folder keeps its own."""
+    inside = runtime_dir / "tmp"
+    if len(str(inside).encode()) + _SOCKET_NAME_LEN <= UNIX_SOCKET_PATH_MAX:
+        return inside
+    digest = hashlib.blake2b(str(runtime_dir.resolve()).encode(), digest_size=6).hexdigest()
+    return Path(tempfile.gettempdir()) / f"genrm-engine-{digest}"

@@ -21,7 +21,15 @@ import httpx
 
 from genrm_wire.ports import free_port
 from service.engine.group_ending import die_with_parent, end_process_and_group
-from service.engine.launch import EngineLaunch, EngineTarget, detect_device, engine_launch, engine_options
+from service.engine.launch import (
+    EngineLaunch,
+    EngineTarget,
+    detect_device,
+    engine_launch,
+    engine_options,
+    engine_tmp_dir,
+)
+from service.engine.leftovers import end_leftover_engine, record_path, remove_record, write_record
 from service.engine.startup_diagnosis import StartupDiagnosis, cpu_share
 from service.engine.vllm_client import VLLMEngine
 from service.settings import ManagedEngineSettings
@@ -83,6 +91,10 @@ class ManagedEngine:
         return self._runtime_dir / f"engine-{self.name.replace('/', '-')}.log"
 
     @property
+    def _record(self) -> Path:
+        return record_path(self._runtime_dir, self.name)
+
+    @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
@@ -102,6 +114,7 @@ class ManagedEngine:
     async def start(self) -> None:
         """Launch the process and supervise it in the background; `wait_ready` waits for it."""
         self._runtime_dir.mkdir(parents=True, exist_ok=True)
+        await end_leftover_engine(self._record)  # what a killed owner of this engine left (service/engine/leftovers.py)
         await self._launch(EngineState.STARTING)
         self._supervisor = asyncio.create_task(self._supervise(), name=f"supervise-{self.name}")
 
@@ -115,17 +128,19 @@ class ManagedEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
         await self._terminate()
+        remove_record(self._record)
 
     async def _launch(self, state: EngineState) -> None:
         self.state = state
         self._ready.clear()
         launch = self.launch()
-        (self._runtime_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        engine_tmp_dir(self._runtime_dir).mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self._process = await asyncio.create_subprocess_exec(
             *launch.argv, stdout=log, stderr=log, env=launch.env, start_new_session=True, preexec_fn=die_with_parent,
         )
         log.close()
+        write_record(self._record, self._process.pid)
         logger.info("engine %s: starting on %s (%s); log %s", self.name, self.url, self.device, self.log_path,
                     extra=self._event("engine_starting", state=state.value, url=self.url, log=str(self.log_path)))
 

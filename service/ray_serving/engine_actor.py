@@ -8,9 +8,8 @@ address, which the gateway reaches it at. On a CPU engine without `cpu_threads_b
 test is pinned to core i modulo the cores (two CPU engines on one core starve each other).
 
 An actor killed outright (`ray.kill`, the OOM killer) cannot stop its engine: vLLM's server gets SIGTERM from
-the kernel as its parent dies, but its EngineCore and workers outlive it. So each engine's process group is
-written down (`engine-<name>.group` in the runtime folder), and the next incarnation on that node ends what is
-left of it before starting (only a group whose processes are vLLM's).
+the kernel as its parent dies, but its EngineCore and workers outlive it. The next incarnation on that node ends
+what is left of it before starting, as any managed engine's next owner does (service/engine/leftovers.py).
 """
 
 from __future__ import annotations
@@ -23,8 +22,6 @@ from pathlib import Path
 import ray
 
 from models.bundled import prepare_bundled_model
-from service.engine.group_ending import end_group
-from service.engine.processes import PROC, group_processes
 from service.engine.supervisor import ManagedEngine
 from service.ray_serving.spec import node_address
 from service.settings import JudgeModelSettings, ManagedEngineSettings
@@ -74,29 +71,8 @@ class JudgeEngine:
         if model_path is None:
             model_path = await asyncio.to_thread(prepare_bundled_model, self._cache_dir / "models")
         name = f"{self._model.name}/{self._index}"
-        runtime = self._cache_dir / "run" / "ray"
-        group_file = runtime / f"engine-{name.replace('/', '-')}.group"
-        await end_leftover_engine(group_file)
-        engine = ManagedEngine(name, self._model.name, model_path, self._model.max_model_len, settings, runtime,
-                               host=host)
+        engine = ManagedEngine(name, self._model.name, model_path, self._model.max_model_len, settings,
+                               self._cache_dir / "run" / "ray", host=host)
         await engine.start()
-        group_file.write_text(str(engine.pid))
         return engine
 
-
-async def end_leftover_engine(group_file: Path) -> None:
-    """End the vLLM processes a killed incarnation left in the group `group_file` names, if any are left."""
-    try:
-        group = int(group_file.read_text())
-    except (OSError, ValueError):
-        return
-    left = group_processes(group)
-    if left and any(_is_vllm(process.pid) for process in left):
-        await end_group(group)
-
-
-def _is_vllm(pid: int) -> bool:
-    try:
-        return "vllm" in (PROC / str(pid) / "cmdline").read_bytes().decode(errors="replace").lower()
-    except OSError:
-        return False

@@ -9,13 +9,23 @@ import logging
 import os
 import signal
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
 from service.engine import supervisor
 from service.engine.cpu_binding import choose_cores, cores_per_engine
-from service.engine.launch import GPU_PROBE, Device, EngineLaunch, EngineTarget, engine_launch, engine_options
+from service.engine.launch import (
+    GPU_PROBE,
+    UNIX_SOCKET_PATH_MAX,
+    Device,
+    EngineLaunch,
+    EngineTarget,
+    engine_launch,
+    engine_options,
+    engine_tmp_dir,
+)
 from service.engine.processes import group_processes
 from service.engine.supervisor import ManagedEngine
 from service.logs import JsonFormatter
@@ -98,6 +108,21 @@ def test_an_engine_listens_on_loopback_unless_told(tmp_path: Path) -> None:
     exposed = engine(tmp_path, bind_host="0.0.0.0", port=8101, device="cpu")
     assert flag_value(exposed.launch().argv, "--port") == "8101"
     assert exposed.url == "http://127.0.0.1:8101"  # the gateway still reaches it locally
+
+
+def test_the_engines_tmpdir_keeps_its_socket_paths_within_the_unix_limit() -> None:
+    """vLLM binds ZeroMQ sockets at `$TMPDIR/<uuid4>`; under a deep cache folder that path passed 107 bytes and the
+    engine failed to start, again and again."""
+    shallow = Path("/srv/genrm/.cache/run")
+    assert engine_tmp_dir(shallow) == shallow / "tmp"
+    deep = Path("/tmp/pytest-of-someone/pytest-123/test_a_gateway_killed_outright_leaves_no_engine0/cache/run")
+    chosen = engine_tmp_dir(deep)
+    assert len(f"{chosen}/{uuid.uuid4()}".encode()) <= UNIX_SOCKET_PATH_MAX
+    assert chosen == engine_tmp_dir(deep) and chosen != engine_tmp_dir(deep / "other")  # one per runtime folder
+    cpu = ManagedEngineSettings(device="cpu")
+    launched = engine_launch(cpu, engine_options(cpu, "cpu"), EngineTarget(Path("/m"), "judge", 2048, 8000, deep),
+                             None, {})
+    assert launched.env["TMPDIR"] == str(chosen)
 
 
 def test_the_installer_detects_a_gpu_as_the_gateway_does() -> None:
