@@ -75,4 +75,3 @@ class JudgeEngine:
                                self._cache_dir / "run" / "ray", host=host)
         await engine.start()
         return engine
-
