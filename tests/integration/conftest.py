@@ -28,6 +28,7 @@ from tests.docker_host import built_images, docker_daemon  # noqa: F401
 
 # Small judgments keep the suite within minutes on 2 cores; both formats fit in 128 tokens.
 MAX_TOKENS = 128
+MODEL_NAME = "smollm2-judge"
 
 
 def engine_groups_of(gateway_pid: int) -> list[int]:
@@ -35,7 +36,6 @@ def engine_groups_of(gateway_pid: int) -> list[int]:
     children = Path(f"/proc/{gateway_pid}/task/{gateway_pid}/children")
     pids = [int(pid) for pid in children.read_text().split()] if children.exists() else []
     return [pid for pid in pids if os.getpgid(pid) == pid]
-MODEL_NAME = "smollm2-judge"
 
 
 @dataclass
