@@ -173,9 +173,10 @@ class EnginePool:
                 try:
                     result = await member.engine.generate(request)
                 except asyncio.CancelledError:
-                    if attempt not in member.abandoned:
-                        raise  # the caller was cancelled (deadline, disconnect): so is its engine request
-                    attempt.uncancel()  # only this engine request was abandoned, not its caller
+                    # The caller was cancelled (deadline, disconnect), alone or as well as the abandoning: so is
+                    # its engine request. Only when the abandoning alone cancelled it is it retried elsewhere.
+                    if attempt not in member.abandoned or attempt.uncancel() > 0:
+                        raise
                     raise EngineUnavailable(f"engine {member.name} stopped answering (hung); retried elsewhere",
                                             retry_after=NO_ENGINE_RETRY_AFTER_S) from None
                 finally:

@@ -1,6 +1,7 @@
 """How the engine pool reads health: an engine that is finishing requests stays in rotation when its /health
 check is late (the check is also late when the gateway's own event loop stalls), a silent engine that fails its
-checks has its work abandoned to another, and an engine that accepts no connection is skipped like a dead one.
+checks has its work abandoned to another (unless its caller is gone), and an engine that accepts no connection
+is skipped like a dead one.
 
 The engines are fakes at the httpx transport boundary (`tests/fakes.py`); the real parts' versions are in
 `tests/integration/test_live_hardening.py` (a hung engine) and `tests/integration/test_live_pool.py`."""
@@ -86,6 +87,31 @@ async def test_a_silent_engine_failing_its_checks_is_abandoned_to_another(fake: 
     assert result.samples[0].text == "<answer>7</answer>"
     assert fake.hosts == ["engine-a", "engine-b"] and fake.cancelled == 1
     assert not hung.available and other.available
+
+
+async def test_a_caller_cancelled_as_its_engine_is_abandoned_stays_cancelled_not_retried(
+        fake: FakeVLLMTransport, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The abandoning and the caller's own cancellation (its client went, its deadline passed) land together:
+    the caller's wins, and nothing is sent to another engine for a caller that is gone."""
+    monkeypatch.setattr(engine_pool, "HUNG_SILENCE_S", 0.0)
+    never = asyncio.Event()
+
+    async def a_hangs(body: dict[str, Any]) -> list[str]:
+        if fake.hosts[-1] == "engine-a":
+            await never.wait()
+        return ["<answer>7</answer>"]
+
+    fake.script = a_hangs
+    pool = pool_of(fake, ["engine-a", "engine-b"])
+    in_flight = asyncio.create_task(pool.generate(REQUEST))
+    await until(lambda: pool.members[0].in_flight == 1, "the request is in engine-a")
+    fake.late_health_hosts.add("engine-a")
+    for _ in range(engine_pool.HUNG_AFTER_FAILED_CHECKS):
+        await pool.check_health()  # the last one abandons the request
+    in_flight.cancel()  # before the request has seen its abandoning
+    with pytest.raises(asyncio.CancelledError):
+        await in_flight
+    assert fake.hosts == ["engine-a"]
 
 
 async def test_a_silent_engine_is_not_abandoned_before_its_silence_is_long(fake: FakeVLLMTransport) -> None:
