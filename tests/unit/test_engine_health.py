@@ -18,7 +18,7 @@ import pytest
 
 from service.engine import pool as engine_pool
 from service.engine.pool import EnginePool, PoolMember
-from service.engine.requests import GenerationRequest, SamplingParams
+from service.engine.requests import GenerationRequest, GenerationResult, SamplingParams
 from service.engine.vllm_client import VLLMEngine
 from service.metrics import Metrics
 from tests.fakes import FakeVLLMTransport
@@ -37,6 +37,23 @@ def pool_of(fake: FakeVLLMTransport, hosts: list[str]) -> EnginePool:
     members = [PoolMember(f"judge/{n}", VLLMEngine(f"http://{host}", "judge", client), 4)
                for n, host in enumerate(hosts)]
     return EnginePool("judge", members, Metrics())
+
+
+async def stuck_in_engine_a(fake: FakeVLLMTransport) -> tuple[EnginePool, asyncio.Task[GenerationResult]]:
+    """Two engines and a request in engine-a, which answers neither it nor /health in time; engine-b answers."""
+    never = asyncio.Event()
+
+    async def a_hangs(body: dict[str, Any]) -> list[str]:
+        if fake.hosts[-1] == "engine-a":
+            await never.wait()
+        return ["<answer>7</answer>"]
+
+    fake.script = a_hangs
+    pool = pool_of(fake, ["engine-a", "engine-b"])
+    in_flight = asyncio.create_task(pool.generate(REQUEST))  # least outstanding, first by name: engine-a
+    await until(lambda: pool.members[0].in_flight == 1, "the request is in engine-a")
+    fake.late_health_hosts.add("engine-a")
+    return pool, in_flight
 
 
 async def test_an_engine_that_answers_requests_stays_in_rotation_while_its_health_check_is_late(
@@ -67,19 +84,8 @@ async def test_an_engine_that_answers_requests_stays_in_rotation_while_its_healt
 async def test_a_silent_engine_failing_its_checks_is_abandoned_to_another(fake: FakeVLLMTransport,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine_pool, "HUNG_SILENCE_S", 0.0)  # this engine has answered nothing at all anyway
-    never = asyncio.Event()
-
-    async def a_hangs(body: dict[str, Any]) -> list[str]:
-        if fake.hosts[-1] == "engine-a":
-            await never.wait()
-        return ["<answer>7</answer>"]
-
-    fake.script = a_hangs
-    pool = pool_of(fake, ["engine-a", "engine-b"])
+    pool, in_flight = await stuck_in_engine_a(fake)
     hung, other = pool.members
-    in_flight = asyncio.create_task(pool.generate(REQUEST))  # least outstanding, first by name: engine-a
-    await until(lambda: hung.in_flight == 1, "the request is in engine-a")
-    fake.late_health_hosts.add("engine-a")
     await pool.check_health()
     assert not in_flight.done()  # one late check is not a hang
     await pool.check_health()
@@ -94,18 +100,7 @@ async def test_a_caller_cancelled_as_its_engine_is_abandoned_stays_cancelled_not
     """The abandoning and the caller's own cancellation (its client went, its deadline passed) land together:
     the caller's wins, and nothing is sent to another engine for a caller that is gone."""
     monkeypatch.setattr(engine_pool, "HUNG_SILENCE_S", 0.0)
-    never = asyncio.Event()
-
-    async def a_hangs(body: dict[str, Any]) -> list[str]:
-        if fake.hosts[-1] == "engine-a":
-            await never.wait()
-        return ["<answer>7</answer>"]
-
-    fake.script = a_hangs
-    pool = pool_of(fake, ["engine-a", "engine-b"])
-    in_flight = asyncio.create_task(pool.generate(REQUEST))
-    await until(lambda: pool.members[0].in_flight == 1, "the request is in engine-a")
-    fake.late_health_hosts.add("engine-a")
+    pool, in_flight = await stuck_in_engine_a(fake)
     for _ in range(engine_pool.HUNG_AFTER_FAILED_CHECKS):
         await pool.check_health()  # the last one abandons the request
     in_flight.cancel()  # before the request has seen its abandoning
