@@ -134,18 +134,23 @@ def test_a_client_disconnect_aborts_its_engine_work(pool: LiveGateway) -> None:
     request = {"task": "chat", "votes": 4, "items": items(8, prompt="Abandoned"),
                "sampling": {"max_tokens": ABANDONED_MAX_TOKENS}}
     finished_before = engine_requests(pool)
+    timeline: list[tuple[str, float, float]] = []  # (step, when, samples finished by then)
+
+    def seen(step: str) -> None:
+        timeline.append((step, time.monotonic(), engine_requests(pool) - finished_before))
+
     with posted_without_waiting(pool.url, "/v1/score", request):
         wait_for(lambda: engine_sum(pool, "vllm:num_requests_running") > 0, "the engines are running the work")
-    timeline = [("hung up", time.monotonic(), engine_requests(pool) - finished_before)]
+    seen("hung up")
     wait_for(lambda: scraped(pool.url, "genrm_cancelled_requests_total", route="/v1/score") == 1,
              "the gateway saw the client go and cancelled its request")
-    timeline.append(("gateway cancelled", time.monotonic(), engine_requests(pool) - finished_before))
+    seen("gateway cancelled")
     wait_for(lambda: engine_sum(pool, "vllm:num_requests_running") + engine_sum(pool, "vllm:num_requests_waiting")
              == 0, "the engines hold none of the abandoned work", timeout_s=60)
-    finished = engine_requests(pool) - finished_before
-    timeline.append(("engines idle", time.monotonic(), finished))
+    seen("engines idle")
+    *_, finished = timeline[-1]
     assert finished < asked, "the engines finished all the abandoned work: " + ", ".join(
-        f"{what} at +{at - timeline[0][1]:.1f} s with {done:g} samples finished" for what, at, done in timeline)
+        f"{step} at +{at - timeline[0][1]:.1f} s with {done:g} samples finished" for step, at, done in timeline)
 
 
 @contextmanager
