@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.engine.group_ending import end_group
-from service.engine.processes import PROC, group_processes
+from service.engine.processes import PROC, group_processes, is_running
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def remove_record(path: Path) -> None:
 async def end_leftover_engine(path: Path) -> list[int]:
     """End what a dead owner left of the engine `path` records; the pids that were left (none: nothing to do)."""
     record = read_record(path)
-    if record is None or record.owner == os.getpid() or _alive(record.owner):
+    if record is None or record.owner == os.getpid() or is_running(record.owner):
         return []
     left = group_processes(record.group)
     if not any(_is_vllm(process.pid) for process in left):
@@ -64,16 +64,6 @@ async def end_leftover_engine(path: Path) -> list[int]:
                           "pids": pids})
     await end_group(record.group)
     return pids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
 
 
 def _is_vllm(pid: int) -> bool:

@@ -34,6 +34,11 @@ def _stat(pid_dir: Path) -> ProcessStat | None:
     return ProcessStat(int(pid_dir.name), int(fields[2]), (utime + stime) / _CLOCK_TICKS, rss_pages * _PAGE_BYTES)
 
 
+def is_running(pid: int) -> bool:
+    """Whether process `pid` exists and has not exited: a zombie (exited, not yet reaped by its parent) has."""
+    return _stat(PROC / str(pid)) is not None
+
+
 def group_processes(group: int) -> list[ProcessStat]:
     """The live processes of process group `group` (an engine and its EngineCore and worker children)."""
     if not PROC.is_dir():

@@ -102,13 +102,13 @@ def test_scoring_through_the_attached_client_and_an_adapter(judge: JudgeClient) 
     assert len(rewards) == 1 and rewards[0] is not None
 
 
-def gateway_log(cluster: RayCluster, lines: int = 80) -> str:
-    """The end of what the gateway actor wrote (Ray keeps each worker's output in the session's logs folder): the
-    failure message of a test that failed through the gateway carries its traceback."""
+def actor_log(cluster: RayCluster, actor: str = "JudgeGateway", lines: int = 80) -> str:
+    """The end of what each actor of class `actor` wrote (Ray keeps each worker's output in the session's logs
+    folder): the failure message of a test that failed through the gateway carries its traceback."""
     logs = Path(cluster.cluster.head_node.get_logs_dir_path())
     written = [path.read_text(errors="replace") for path in sorted(logs.glob("worker-*.err"))]
-    ours = [text for text in written if ":actor_name:JudgeGateway" in text]
-    return "\n".join("\n".join(text.splitlines()[-lines:]) for text in ours) or f"(no gateway log in {logs})"
+    ours = [text for text in written if f":actor_name:{actor}" in text]
+    return "\n".join("\n".join(text.splitlines()[-lines:]) for text in ours) or f"(no {actor} log in {logs})"
 
 
 def test_an_engine_actor_killed_mid_batch_loses_no_request_and_is_replaced(cluster: RayCluster,
@@ -128,11 +128,11 @@ def test_an_engine_actor_killed_mid_batch_loses_no_request_and_is_replaced(clust
     try:
         answer = batch.result(timeout=600)
     except Exception as error:
-        pytest.fail(f"the batch failed: {error!r}\n--- the gateway's log ---\n{gateway_log(cluster)}")
+        pytest.fail(f"the batch failed: {error!r}\n--- the gateway's log ---\n{actor_log(cluster)}")
     finally:
         background.shutdown(wait=False)
     statuses = [item.status for item in answer.items]
-    assert statuses == ["ok"] * len(ITEMS), f"{statuses}\n--- the gateway's log ---\n{gateway_log(cluster)}"
+    assert statuses == ["ok"] * len(ITEMS), f"{statuses}\n--- the gateway's log ---\n{actor_log(cluster)}"
     assert metric_value(httpx.get(metrics, timeout=10).text, "genrm_engine_retries_total", model=JUDGE,
                         engine=victim["name"]) >= 1
 
@@ -141,7 +141,8 @@ def test_an_engine_actor_killed_mid_batch_loses_no_request_and_is_replaced(clust
         return now["healthy"] and now["pid"] != victim["pid"]
 
     wait_for(replaced, "Ray to restart the killed engine actor and the gateway to follow it", timeout_s=600)
-    assert group_processes(victim["engine_group"]) == []  # the killed actor's vLLM was ended by its successor
+    left = group_processes(victim["engine_group"])  # the killed actor's vLLM was ended by its successor
+    assert left == [], f"{left}\n--- the engine actors' logs ---\n{actor_log(cluster, 'JudgeEngine')}"
     assert judge.score(score_request(ITEMS[:1])).items[0].status == "ok"
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from service.engine.leftovers import end_leftover_engine, read_record, record_path, remove_record, write_record
-from service.engine.processes import group_processes
+from service.engine.processes import group_processes, is_running
+from tests.waiting import wait_for
 
 SLEEPER = "import time; time.sleep(600)"
 
@@ -50,6 +51,20 @@ async def test_a_dead_owners_vllm_group_is_ended(tmp_path: Path, started: list[s
     ended = await end_leftover_engine(path)
     assert ended == [engine.pid]
     assert group_processes(engine.pid) == []
+
+
+async def test_an_owner_that_exited_unreaped_counts_as_dead(tmp_path: Path,
+                                                             started: list[subprocess.Popen[bytes]]) -> None:
+    """A killed owner is a zombie until its parent (Ray's raylet, a shell) reaps it: its leftovers are ended."""
+    engine = session("vllm-engine-core-stand-in")
+    started.append(engine)
+    owner = subprocess.Popen([sys.executable, "-c", "pass"])
+    wait_for(lambda: not is_running(owner.pid), "the owner exited (a zombie, not yet waited for)", timeout_s=30)
+    assert Path(f"/proc/{owner.pid}").exists()  # not reaped yet
+    path = record_path(tmp_path, "judge/0")
+    record(path, owner=owner.pid, group=engine.pid)
+    assert await end_leftover_engine(path) == [engine.pid]
+    owner.wait()
 
 
 async def test_a_live_owners_engine_is_left_alone(tmp_path: Path, started: list[subprocess.Popen[bytes]]) -> None:
