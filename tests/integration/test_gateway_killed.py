@@ -86,12 +86,13 @@ def test_a_gateway_killed_outright_leaves_no_engine_once_started_again(gateways:
     first, _ = gateways.start()
     group = gateways.engine_group(first)
     assert len(group_processes(group)) >= 2  # vLLM's API server and its EngineCore
+    # Whether vLLM's orphaned EngineCore notices its server is gone, and how soon, varies from run to run (here it
+    # stayed, 2.5 GB, or exited within seconds, once before it could be frozen after the kill). Frozen before the
+    # kill, it stays for certain: the case the next gateway must end.
+    signal_group(group, signal.SIGSTOP)
     os.kill(first.pid, signal.SIGKILL)
     os.kill(group, signal.SIGKILL)  # the OOM killer takes the engine's server too
     first.wait(timeout=30)
-    # Whether vLLM's orphaned EngineCore notices its server is gone, and how soon, varies from run to run (here it
-    # stayed, 2.5 GB, or exited within seconds). Frozen, it stays for certain: the case the next gateway must end.
-    signal_group(group, signal.SIGSTOP)
     left = [process.pid for process in group_processes(group)]
     assert left, "the EngineCore should outlive its server: without it this test shows nothing"
 
